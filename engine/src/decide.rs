@@ -1,0 +1,516 @@
+//! The decision procedure (SPEC §6).
+//!
+//! Straight-line steps in the spec's order; the first that fails gives the
+//! one reason of the denial. Every lookup is an index hit, so a decision
+//! costs O(1) in the snapshot's size (the session scope and the legacy-key
+//! binding read one user's memberships, not everyone's).
+//!
+//! The explanation records which credential, which record and which rule
+//! decided, never a token: a token is named by the first 8 hex characters
+//! of its SHA-256.
+
+use crate::{
+    credential::{extract, Extraction},
+    snapshot::{reached, ApiKey, Session},
+    state::Slot,
+    ActionRule, CredentialKind, CredentialRef, Decision, Effect, EmptyCapabilities, Id, Policy,
+    Reason, Request, State, TenantRule, Timestamp, TokenHash, Unbound, Verdict,
+};
+
+/// A decision being built: what the steps so far have established.
+struct Draft<'r> {
+    action: &'r str,
+    user: Option<Id>,
+    credential: Option<CredentialRef>,
+    tenant: Option<Id>,
+    explain: Vec<String>,
+}
+
+impl Draft<'_> {
+    fn note(&mut self, line: String) {
+        self.explain.push(line);
+    }
+
+    fn deny(mut self, reason: Reason, why: String) -> Decision {
+        self.explain.push(format!("deny {reason}: {why}"));
+        Decision {
+            decision: Verdict::Deny,
+            reason: Some(reason),
+            status: reason.status(),
+            action: self.action.to_string(),
+            user: self.user,
+            credential: self.credential,
+            tenant: self.tenant,
+            scope: Vec::new(),
+            effects: Vec::new(),
+            explain: self.explain,
+        }
+    }
+}
+
+/// The principal a credential resolved to.
+enum Principal<'s> {
+    ApiKey(&'s ApiKey),
+    Session(&'s Session),
+}
+
+impl State {
+    /// Decides one request under `policy`. Pure: the same state, policy and
+    /// request always give the same decision, byte for byte.
+    pub fn decide(&self, policy: &Policy, req: &Request) -> Decision {
+        let at = req.at;
+        let mut d = Draft {
+            action: &req.action,
+            user: None,
+            credential: None,
+            tenant: None,
+            explain: Vec::new(),
+        };
+
+        // 0. The action.
+        let Some(rule) = policy.actions.get(&req.action) else {
+            return d.deny(
+                Reason::UnknownAction,
+                format!("action {:?} is not defined by the policy", req.action),
+            );
+        };
+        d.note(format!(
+            "at {at}, action {:?}: {}",
+            req.action,
+            describe_rule(rule)
+        ));
+
+        // 1. Extraction.
+        let (kind, token) = match extract(policy, &req.headers) {
+            Extraction::None => {
+                return d.deny(
+                    Reason::NoCredential,
+                    "no API-key header, session cookie or authorization header".into(),
+                )
+            }
+            Extraction::Ambiguous(n) => {
+                return d.deny(
+                    Reason::AmbiguousCredential,
+                    format!("{n} credentials presented and credentials.multiple = \"deny\""),
+                )
+            }
+            Extraction::Malformed(channel, why) => {
+                return d.deny(
+                    Reason::MalformedCredential,
+                    format!(
+                        "{}: {why} (no fallback to a later credential)",
+                        channel.describe(policy)
+                    ),
+                )
+            }
+            Extraction::Token {
+                kind,
+                channel,
+                token,
+            } => {
+                let hash = TokenHash::of(token);
+                d.note(format!(
+                    "credential: {} from {}, token sha256 {}",
+                    kind.as_str(),
+                    channel.describe(policy),
+                    hash.short()
+                ));
+                (kind, hash)
+            }
+        };
+
+        // 2. The credential's record.
+        let principal = match kind {
+            CredentialKind::ApiKey => match self.live_key(&token, at, &mut d) {
+                Ok(k) => Principal::ApiKey(k),
+                Err((reason, why)) => return d.deny(reason, why),
+            },
+            CredentialKind::Session => match self.live_session(&token, at, &mut d) {
+                Ok(s) => Principal::Session(s),
+                Err((reason, why)) => return d.deny(reason, why),
+            },
+        };
+        let user: &Id = match principal {
+            Principal::ApiKey(k) => &k.owner,
+            Principal::Session(s) => &s.user,
+        };
+        if self.users.get(user).is_some_and(|u| u.banned) {
+            return d.deny(Reason::UserBanned, format!("user {user:?} is banned"));
+        }
+
+        // 3. The credential kind.
+        if !rule.allows(kind) {
+            return d.deny(
+                Reason::CredentialNotAllowed,
+                format!(
+                    "action {:?} does not accept {} credentials",
+                    req.action,
+                    kind.as_str()
+                ),
+            );
+        }
+
+        // 4. The effective tenant.
+        let tenant: Option<&Id> = match principal {
+            Principal::ApiKey(k) => {
+                let bound = match &k.tenant {
+                    Some(t) => t,
+                    None => match policy.api_key.unbound {
+                        Unbound::Deny => {
+                            return d.deny(
+                                Reason::ApiKeyUnbound,
+                                format!("key {:?} is a legacy key with no tenant and api_key.unbound = \"deny\"", k.id),
+                            )
+                        }
+                        Unbound::OldestMembership => match self.oldest_membership(&k.owner, at) {
+                            Some(t) => {
+                                d.note(format!(
+                                    "legacy key {:?} bound to its owner's oldest membership {t:?} (api_key.unbound = \"oldest_membership\")",
+                                    k.id
+                                ));
+                                t
+                            }
+                            None => {
+                                return d.deny(
+                                    Reason::NotAMember,
+                                    format!("legacy key {:?}: owner {:?} has no membership at {at}", k.id, k.owner),
+                                )
+                            }
+                        },
+                    },
+                };
+                d.tenant = Some(bound.clone());
+                if let Some(asked) = req.tenant.as_ref().filter(|t| *t != bound) {
+                    return d.deny(
+                        Reason::CrossTenant,
+                        format!(
+                            "key {:?} is bound to tenant {bound:?}; the request asks for {asked:?}",
+                            k.id
+                        ),
+                    );
+                }
+                Some(bound)
+            }
+            Principal::Session(s) => {
+                let t = req.tenant.as_ref().or(s.tenant.as_ref());
+                match (t, &req.tenant) {
+                    (Some(t), Some(_)) => d.note(format!("tenant {t:?} as the request names it")),
+                    (Some(t), None) => d.note(format!("tenant {t:?}: the session's active tenant")),
+                    (None, _) => {}
+                }
+                d.tenant = t.cloned();
+                t
+            }
+        };
+
+        match tenant {
+            None if rule.tenant == TenantRule::Required => {
+                return d.deny(
+                    Reason::TenantRequired,
+                    format!("action {:?} requires a tenant; the request names none and the session has no active tenant", req.action),
+                )
+            }
+            None => d.note("no tenant; the action does not require one".into()),
+            Some(t) => {
+                // 5. Membership and tenant status.
+                let Some(m) = self
+                    .tenants
+                    .contains_key(t)
+                    .then(|| self.membership_at(user, t, at))
+                    .flatten()
+                else {
+                    return d.deny(
+                        Reason::NotAMember,
+                        format!("user {user:?} is not a member of tenant {t:?} at {at}"),
+                    );
+                };
+                if self.tenants[t].suspended {
+                    return d.deny(Reason::TenantSuspended, format!("tenant {t:?} is suspended"));
+                }
+                d.note(format!("{user:?} is a member of {t:?} as {:?} since {}", m.role, m.since));
+
+                // 6. Role.
+                if !rule.roles.is_empty() && !rule.roles.contains(&m.role) {
+                    return d.deny(
+                        Reason::InsufficientRole,
+                        format!("role {:?} is not one of {:?}", m.role, rule.roles),
+                    );
+                }
+
+                // 7. Capability.
+                if let Principal::ApiKey(k) = principal {
+                    if !rule.capability.is_empty() && !has_capability(policy, k, &rule.capability) {
+                        return d.deny(
+                            Reason::MissingCapability,
+                            format!(
+                                "key {:?} lacks capability {:?} (it has {:?}; api_key.empty_capabilities = {:?})",
+                                k.id, rule.capability, k.capabilities, policy.api_key.empty_capabilities
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+
+        // 8. Resource.
+        if rule.resource || req.resource.is_some() {
+            let Some(id) = &req.resource else {
+                return d.deny(
+                    Reason::ResourceNotFound,
+                    format!(
+                        "action {:?} needs a resource and the request names none",
+                        req.action
+                    ),
+                );
+            };
+            let found = tenant
+                .and_then(|t| self.resource(t, id))
+                .filter(|r| r.created_at <= at);
+            let Some(r) = found else {
+                return d.deny(
+                    Reason::ResourceNotFound,
+                    match tenant {
+                        Some(t) => format!("no resource {id:?} in tenant {t:?} at {at} (resources are looked up by (tenant, id))"),
+                        None => format!("no resource {id:?}: no effective tenant"),
+                    },
+                );
+            };
+            if rule.owner_only && r.owner != *user {
+                return d.deny(
+                    Reason::NotResourceOwner,
+                    format!(
+                        "resource {id:?} of tenant {:?} is owned by {:?}",
+                        r.tenant, r.owner
+                    ),
+                );
+            }
+            d.note(format!(
+                "resource {id:?} of tenant {:?}, owner {:?}",
+                r.tenant, r.owner
+            ));
+        }
+
+        // 9. Allow.
+        let (scope, effects) = match principal {
+            Principal::ApiKey(_) => (tenant.into_iter().cloned().collect(), Vec::new()),
+            Principal::Session(s) => (
+                self.session_scope(user, at),
+                sliding_refresh(policy, s, at).into_iter().collect(),
+            ),
+        };
+        for e in &effects {
+            let Effect::ExtendSession {
+                session,
+                expires_at,
+            } = e;
+            d.explain.push(format!(
+                "sliding refresh: session {session:?} now expires at {expires_at}"
+            ));
+        }
+        d.explain.push(format!("allow: scope {scope:?}"));
+        Decision {
+            decision: Verdict::Allow,
+            reason: None,
+            status: 200,
+            action: req.action.clone(),
+            user: Some(user.clone()),
+            credential: d.credential,
+            tenant: tenant.cloned(),
+            scope,
+            effects,
+            explain: d.explain,
+        }
+    }
+
+    /// Step 2 for an API key.
+    fn live_key(
+        &self,
+        token: &TokenHash,
+        at: Timestamp,
+        d: &mut Draft<'_>,
+    ) -> Result<&ApiKey, (Reason, String)> {
+        let key = match self.by_token.get(token) {
+            Some(Slot::ApiKey(i)) => &self.api_keys[*i],
+            _ => return Err((Reason::ApiKeyNotFound, "no API key has this token".into())),
+        };
+        if key.created_at > at {
+            return Err((
+                Reason::ApiKeyNotFound,
+                format!(
+                    "the key with this token is created at {}, after {at}",
+                    key.created_at
+                ),
+            ));
+        }
+        d.user = Some(key.owner.clone());
+        d.credential = Some(CredentialRef {
+            kind: CredentialKind::ApiKey,
+            id: key.id.clone(),
+        });
+        d.note(format!(
+            "api key {:?} (owner {:?}, tenant {})",
+            key.id,
+            key.owner,
+            key.tenant
+                .as_ref()
+                .map_or("none: legacy".to_string(), |t| format!("{t:?}"))
+        ));
+        let id = &key.id;
+        if reached(key.deleted_at, at) {
+            return Err((
+                Reason::ApiKeyDeleted,
+                format!(
+                    "key {id:?} was deleted at {}",
+                    key.deleted_at.expect("reached")
+                ),
+            ));
+        }
+        if reached(key.revoked_at, at) {
+            return Err((
+                Reason::ApiKeyRevoked,
+                format!(
+                    "key {id:?} was revoked at {}",
+                    key.revoked_at.expect("reached")
+                ),
+            ));
+        }
+        if !key.enabled {
+            return Err((Reason::ApiKeyDisabled, format!("key {id:?} is disabled")));
+        }
+        if reached(key.expires_at, at) {
+            return Err((
+                Reason::ApiKeyExpired,
+                format!("key {id:?} expired at {}", key.expires_at.expect("reached")),
+            ));
+        }
+        Ok(key)
+    }
+
+    /// Step 2 for a session.
+    fn live_session(
+        &self,
+        token: &TokenHash,
+        at: Timestamp,
+        d: &mut Draft<'_>,
+    ) -> Result<&Session, (Reason, String)> {
+        let s = match self.by_token.get(token) {
+            Some(Slot::Session(i)) => &self.sessions[*i],
+            _ => return Err((Reason::SessionNotFound, "no session has this token".into())),
+        };
+        if s.created_at > at {
+            return Err((
+                Reason::SessionNotFound,
+                format!(
+                    "the session with this token is created at {}, after {at}",
+                    s.created_at
+                ),
+            ));
+        }
+        d.user = Some(s.user.clone());
+        d.credential = Some(CredentialRef {
+            kind: CredentialKind::Session,
+            id: s.id.clone(),
+        });
+        d.note(format!(
+            "session {:?} of user {:?}, expires at {}",
+            s.id, s.user, s.expires_at
+        ));
+        if reached(s.revoked_at, at) {
+            return Err((
+                Reason::SessionRevoked,
+                format!(
+                    "session {:?} was revoked at {}",
+                    s.id,
+                    s.revoked_at.expect("reached")
+                ),
+            ));
+        }
+        if s.expires_at <= at {
+            return Err((
+                Reason::SessionExpired,
+                format!(
+                    "session {:?} expired at {} (expiry equal to the request time is expired)",
+                    s.id, s.expires_at
+                ),
+            ));
+        }
+        Ok(s)
+    }
+
+    /// The owner's membership with the smallest (`since`, tenant id) at `at`.
+    pub(crate) fn oldest_membership(&self, user: &str, at: Timestamp) -> Option<&Id> {
+        self.tenants_of
+            .get(user)?
+            .iter()
+            .filter_map(|t| self.membership_at(user, t, at).map(|m| (m.since, t)))
+            .min()
+            .map(|(_, t)| t)
+    }
+
+    /// A session allow's scope: the sorted ids of the non-suspended tenants
+    /// the user is a member of at `at`.
+    pub(crate) fn session_scope(&self, user: &str, at: Timestamp) -> Vec<Id> {
+        self.tenants_of.get(user).map_or_else(Vec::new, |ts| {
+            ts.iter()
+                .filter(|t| {
+                    self.membership_at(user, t, at).is_some() && !self.tenants[*t].suspended
+                })
+                .cloned()
+                .collect()
+        })
+    }
+}
+
+/// Whether a key carries `capability`, reading `[]` per the policy.
+fn has_capability(policy: &Policy, key: &ApiKey, capability: &str) -> bool {
+    if key.capabilities.is_empty() {
+        policy.api_key.empty_capabilities == EmptyCapabilities::All
+    } else {
+        key.capabilities.iter().any(|c| c == capability)
+    }
+}
+
+/// The sliding-refresh effect of an allowed request on a live session.
+pub(crate) fn sliding_refresh(policy: &Policy, s: &Session, at: Timestamp) -> Option<Effect> {
+    let sp = &policy.session;
+    if !sp.sliding {
+        return None;
+    }
+    // expires_at - ttl + refresh_after <= at, without leaving i64: every
+    // term is bounded by the timestamp and duration ranges.
+    if s.expires_at.unix() - sp.ttl.secs() + sp.refresh_after.secs() > at.unix() {
+        return None;
+    }
+    let mut new = at.saturating_add(sp.ttl);
+    if let Some(max) = sp.absolute_max {
+        new = new.min(s.created_at.saturating_add(max));
+    }
+    (new > s.expires_at).then(|| Effect::ExtendSession {
+        session: s.id.clone(),
+        expires_at: new,
+    })
+}
+
+fn describe_rule(rule: &ActionRule) -> String {
+    let creds: Vec<&str> = rule.credentials.iter().map(|c| c.as_str()).collect();
+    let mut s = format!(
+        "credentials {creds:?}, tenant {}",
+        match rule.tenant {
+            TenantRule::Required => "required",
+            TenantRule::Optional => "optional",
+        }
+    );
+    if !rule.roles.is_empty() {
+        s.push_str(&format!(", roles {:?}", rule.roles));
+    }
+    if !rule.capability.is_empty() {
+        s.push_str(&format!(", capability {:?}", rule.capability));
+    }
+    if rule.resource {
+        s.push_str(", resource required");
+    }
+    if rule.owner_only {
+        s.push_str(", owner only");
+    }
+    s
+}

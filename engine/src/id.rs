@@ -1,0 +1,108 @@
+//! Record identifiers.
+//!
+//! SPEC §1: an id is a non-empty string of at most 128 bytes without control
+//! characters. Checking this once, at deserialization, means every id the
+//! engine holds is printable in an explanation without escaping tricks.
+
+use std::{borrow::Borrow, fmt};
+
+use serde::{de, Deserialize, Deserializer, Serialize};
+
+/// The longest accepted id, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+
+/// A validated id of a tenant, user, key, session or resource.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Id(String);
+
+impl Id {
+    /// Validates `s` as an id.
+    pub fn new(s: impl Into<String>) -> Result<Id, IdError> {
+        let s = s.into();
+        if s.is_empty() {
+            Err(IdError::Empty)
+        } else if s.len() > MAX_ID_BYTES {
+            Err(IdError::TooLong)
+        } else if s.chars().any(char::is_control) {
+            Err(IdError::Control)
+        } else {
+            Ok(Id(s))
+        }
+    }
+
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::ops::Deref for Id {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Id {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Id {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for Id {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Id::new(s).map_err(de::Error::custom)
+    }
+}
+
+/// Why a string is not an id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("an id must not be empty")]
+    Empty,
+    #[error("an id must be at most 128 bytes")]
+    TooLong,
+    #[error("an id must not contain control characters")]
+    Control,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules() {
+        assert!(Id::new("acme").is_ok());
+        assert!(Id::new("a/b+c=d%").is_ok());
+        assert_eq!(Id::new(""), Err(IdError::Empty));
+        assert_eq!(Id::new("x".repeat(129)), Err(IdError::TooLong));
+        assert!(Id::new("x".repeat(128)).is_ok());
+        assert_eq!(Id::new("a\nb"), Err(IdError::Control));
+    }
+}

@@ -1,0 +1,326 @@
+//! The policy (SPEC §3): which credentials are accepted where, and what each
+//! action requires.
+//!
+//! Every field has a default and the empty file is the default policy. Tables
+//! merge field by field over the defaults (that is what `#[serde(default)]` on
+//! each field gives), except `actions`, which replaces the default actions as
+//! a whole when present, so a policy file states every action it allows. An
+//! unknown key anywhere is an input error: a typo in an auth policy must not
+//! silently fall back to a default.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Duration;
+
+/// The default policy, as shipped in `policies/default.toml`.
+pub const DEFAULT_POLICY_TOML: &str = include_str!("../../policies/default.toml");
+
+/// A whole policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default = "version_one", deserialize_with = "de_version")]
+    pub version: u32,
+    #[serde(default)]
+    pub session: SessionPolicy,
+    #[serde(default)]
+    pub api_key: ApiKeyPolicy,
+    #[serde(default)]
+    pub credentials: CredentialsPolicy,
+    #[serde(default = "default_actions")]
+    pub actions: BTreeMap<String, ActionRule>,
+}
+
+fn version_one() -> u32 {
+    1
+}
+
+fn de_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = u32::deserialize(d)?;
+    if v == 1 {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(
+            "unsupported policy version (expected 1)",
+        ))
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            version: 1,
+            session: SessionPolicy::default(),
+            api_key: ApiKeyPolicy::default(),
+            credentials: CredentialsPolicy::default(),
+            actions: default_actions(),
+        }
+    }
+}
+
+/// `[session]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionPolicy {
+    /// Lifetime given at login and by each sliding refresh.
+    pub ttl: Duration,
+    /// Whether an allowed request may extend the session.
+    pub sliding: bool,
+    /// Extend only when `expires_at - ttl + refresh_after <= at`.
+    pub refresh_after: Duration,
+    /// Never extend past `created_at + absolute_max`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub absolute_max: Option<Duration>,
+    /// Session cookie names, looked up in this order.
+    pub cookies: Vec<String>,
+    /// Accept a session token as `Authorization: Bearer`.
+    pub bearer: bool,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        SessionPolicy {
+            ttl: Duration::from_secs(30 * 86_400).expect("in range"),
+            sliding: true,
+            refresh_after: Duration::from_secs(86_400).expect("in range"),
+            absolute_max: None,
+            cookies: vec![
+                "__Secure-better-auth.session_token".into(),
+                "better-auth.session_token".into(),
+                "__Host-better-auth.session_token".into(),
+            ],
+            bearer: true,
+        }
+    }
+}
+
+/// `[api_key]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiKeyPolicy {
+    /// Header carrying an API key (matched case-insensitively).
+    pub header: String,
+    /// A Bearer token starting with one of these is an API key.
+    pub prefixes: Vec<String>,
+    /// Accept `Authorization: Bearer <token with a prefix above>`.
+    pub bearer: bool,
+    /// What a legacy key (tenant null) does.
+    pub unbound: Unbound,
+    /// What `capabilities = []` means.
+    pub empty_capabilities: EmptyCapabilities,
+}
+
+impl Default for ApiKeyPolicy {
+    fn default() -> Self {
+        ApiKeyPolicy {
+            header: "x-api-key".into(),
+            prefixes: vec!["sk_live_".into()],
+            bearer: true,
+            unbound: Unbound::Deny,
+            empty_capabilities: EmptyCapabilities::All,
+        }
+    }
+}
+
+/// `api_key.unbound`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unbound {
+    /// A legacy key is denied `api_key_unbound`.
+    Deny,
+    /// A legacy key acts in its owner's oldest membership.
+    OldestMembership,
+}
+
+/// `api_key.empty_capabilities`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmptyCapabilities {
+    All,
+    None,
+}
+
+/// `[credentials]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CredentialsPolicy {
+    pub multiple: Multiple,
+}
+
+/// `credentials.multiple`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Multiple {
+    /// Use the first present candidate, in SPEC §5 order.
+    #[default]
+    First,
+    /// Deny `ambiguous_credential` when two or more are present.
+    Deny,
+}
+
+/// The kind of a credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    Session,
+    ApiKey,
+}
+
+impl CredentialKind {
+    /// The spelling used in JSON and policies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Session => "session",
+            CredentialKind::ApiKey => "api_key",
+        }
+    }
+}
+
+/// `tenant = "required" | "optional"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantRule {
+    #[default]
+    Required,
+    Optional,
+}
+
+/// One `[actions."name"]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionRule {
+    pub credentials: Vec<CredentialKind>,
+    pub tenant: TenantRule,
+    pub roles: Vec<String>,
+    pub capability: String,
+    pub resource: bool,
+    pub owner_only: bool,
+}
+
+impl Default for ActionRule {
+    fn default() -> Self {
+        ActionRule {
+            credentials: vec![CredentialKind::Session, CredentialKind::ApiKey],
+            tenant: TenantRule::Required,
+            roles: Vec::new(),
+            capability: String::new(),
+            resource: false,
+            owner_only: false,
+        }
+    }
+}
+
+impl ActionRule {
+    /// Whether this credential kind may perform the action.
+    pub fn allows(&self, kind: CredentialKind) -> bool {
+        self.credentials.contains(&kind)
+    }
+}
+
+/// The default policy's actions (SPEC §3).
+pub fn default_actions() -> BTreeMap<String, ActionRule> {
+    let any = ActionRule::default;
+    let sessions_only = || ActionRule {
+        credentials: vec![CredentialKind::Session],
+        ..any()
+    };
+    BTreeMap::from([
+        (
+            "session.read".into(),
+            ActionRule {
+                tenant: TenantRule::Optional,
+                ..any()
+            },
+        ),
+        (
+            "token.mint".into(),
+            ActionRule {
+                tenant: TenantRule::Optional,
+                ..any()
+            },
+        ),
+        ("workspace.read".into(), any()),
+        ("workspace.create".into(), any()),
+        (
+            "member.remove".into(),
+            ActionRule {
+                roles: vec!["owner".into(), "admin".into()],
+                ..sessions_only()
+            },
+        ),
+        ("api_key.create".into(), sessions_only()),
+        (
+            "supervisor.connect".into(),
+            ActionRule {
+                credentials: vec![CredentialKind::ApiKey],
+                capability: "supervisor".into(),
+                ..any()
+            },
+        ),
+        (
+            "conversation.resume".into(),
+            ActionRule {
+                resource: true,
+                owner_only: true,
+                ..any()
+            },
+        ),
+    ])
+}
+
+impl Policy {
+    /// Whether `token` starts with one of the configured API-key prefixes.
+    pub fn api_key_prefix(&self, token: &str) -> Option<&str> {
+        self.api_key
+            .prefixes
+            .iter()
+            .find(|p| !p.is_empty() && token.starts_with(p.as_str()))
+            .map(String::as_str)
+    }
+
+    /// The policy as TOML, in the shape of `policies/default.toml`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a policy always serializes to TOML")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_file_is_the_default() {
+        let p: Policy = toml::from_str(DEFAULT_POLICY_TOML).unwrap();
+        assert_eq!(p, Policy::default());
+        let empty: Policy = toml::from_str("").unwrap();
+        assert_eq!(empty, Policy::default());
+    }
+
+    #[test]
+    fn tables_merge_and_actions_replace() {
+        let p: Policy = toml::from_str(
+            "[session]\nttl = \"1h\"\n[actions.\"x.y\"]\ncredentials = [\"api_key\"]\n",
+        )
+        .unwrap();
+        assert_eq!(p.session.ttl.secs(), 3600);
+        assert!(p.session.sliding, "other session fields keep defaults");
+        assert_eq!(p.actions.len(), 1);
+        assert_eq!(p.actions["x.y"].credentials, vec![CredentialKind::ApiKey]);
+        assert_eq!(p.actions["x.y"].tenant, TenantRule::Required);
+    }
+
+    #[test]
+    fn toml_round_trip() {
+        let p = Policy {
+            session: SessionPolicy {
+                absolute_max: Some(Duration::from_secs(90 * 86_400).unwrap()),
+                ..SessionPolicy::default()
+            },
+            ..Policy::default()
+        };
+        let back: Policy = toml::from_str(&p.to_toml()).unwrap();
+        assert_eq!(back, p);
+    }
+}

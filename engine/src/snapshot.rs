@@ -1,0 +1,123 @@
+//! The state snapshot format (SPEC §2), as plain data.
+//!
+//! These types are what `snapshot.json` deserializes into and what `apply
+//! --out` writes back: no indexes, no logic. Integrity (unique ids, resolved
+//! references, unique token hashes) is not a property of the data types but
+//! of a [`State`](crate::State) built from them, which checks it once at load.
+//! Field order here is output order.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Id, Timestamp, TokenHash};
+
+/// A whole snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    /// When the snapshot was taken; a default `at` for tools that need one.
+    #[serde(default)]
+    pub taken_at: Option<Timestamp>,
+    #[serde(default)]
+    pub tenants: Vec<Tenant>,
+    #[serde(default)]
+    pub users: Vec<User>,
+    #[serde(default)]
+    pub memberships: Vec<Membership>,
+    #[serde(default)]
+    pub api_keys: Vec<ApiKey>,
+    #[serde(default)]
+    pub sessions: Vec<Session>,
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+}
+
+/// A tenant (an organization, a workspace).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    pub id: Id,
+    #[serde(default)]
+    pub suspended: bool,
+}
+
+/// A user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub id: Id,
+    #[serde(default)]
+    pub banned: bool,
+}
+
+/// A user's membership of a tenant, with a role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Membership {
+    pub user: Id,
+    pub tenant: Id,
+    pub role: String,
+    #[serde(default)]
+    pub since: Timestamp,
+}
+
+/// An API key. `tenant == None` marks a legacy unbound key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    pub id: Id,
+    pub owner: Id,
+    #[serde(default)]
+    pub tenant: Option<Id>,
+    pub token_sha256: TokenHash,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub name: String,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
+    #[serde(default)]
+    pub revoked_at: Option<Timestamp>,
+    #[serde(default)]
+    pub deleted_at: Option<Timestamp>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A login session. `tenant` is its active tenant, if any.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    pub id: Id,
+    pub user: Id,
+    #[serde(default)]
+    pub tenant: Option<Id>,
+    pub token_sha256: TokenHash,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    #[serde(default)]
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A tenant-scoped resource, identified by the pair (`tenant`, `id`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    pub tenant: Id,
+    pub id: Id,
+    pub owner: Id,
+    #[serde(default)]
+    pub created_at: Timestamp,
+}
+
+/// `Some(t)` and `t <= at`: the SPEC §2 rule for `revoked_at`, `deleted_at`
+/// and `expires_at`, which take effect at their own time.
+pub fn reached(t: Option<Timestamp>, at: Timestamp) -> bool {
+    t.is_some_and(|t| t <= at)
+}
