@@ -1,0 +1,52 @@
+//! `authproof apply`: run commands against a snapshot.
+
+use std::{io::Write, path::PathBuf};
+
+use authproof_engine::{load, CommandResult};
+
+use super::{io, text, CliError, Format, Outcome, PolicyArg};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// State snapshot (JSON).
+    #[arg(long, value_name = "S")]
+    snapshot: PathBuf,
+    /// Commands, one JSON object per line, with non-decreasing `at`.
+    #[arg(long, value_name = "C.jsonl")]
+    commands: PathBuf,
+    #[command(flatten)]
+    policy: PolicyArg,
+    /// Write the final snapshot here.
+    #[arg(long, value_name = "S2")]
+    out: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+pub fn run(a: Args) -> Result<Outcome, CliError> {
+    let policy = io::policy(a.policy.policy.as_deref())?;
+    let mut state = io::snapshot(&a.snapshot)?;
+    let commands = load::commands_jsonl(&io::read(&a.commands)?, &io::name(&a.commands))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut rejected = false;
+    for cmd in &commands {
+        let r = state.apply(&policy, cmd);
+        rejected |= matches!(r, CommandResult::Rejected { .. });
+        let s = match a.format {
+            Format::Json => io::json_line(&r),
+            Format::Text => text::result(cmd, &r),
+        };
+        out.write_all(s.as_bytes())
+            .map_err(|error| CliError::Io { file: "stdout".into(), error })?;
+    }
+    out.flush()
+        .map_err(|error| CliError::Io { file: "stdout".into(), error })?;
+    if let Some(path) = &a.out {
+        let mut json = serde_json::to_string_pretty(&state.to_snapshot()).expect("snapshots serialize");
+        json.push('\n');
+        io::write(path, json.as_bytes())?;
+    }
+    Ok(if rejected { Outcome::Failure } else { Outcome::Success })
+}

@@ -1,0 +1,92 @@
+//! Command-line interface: argument definitions and dispatch.
+//!
+//! Each subcommand lives in its own module and returns an [`Outcome`] (the
+//! exit code of SPEC §10) or a [`CliError`] (exit 1, printed on stderr).
+
+mod apply;
+mod decide;
+mod io;
+mod text;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub use io::CliError;
+
+/// What a successful run tells the shell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0: allowed, applied, held.
+    Success,
+    /// Exit 2: a denial, a rejection, a violation.
+    Failure,
+}
+
+impl From<Outcome> for std::process::ExitCode {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Success => std::process::ExitCode::SUCCESS,
+            Outcome::Failure => std::process::ExitCode::from(2),
+        }
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "authproof",
+    version,
+    about = "Decide and verify multi-tenant authentication and authorization",
+    long_about = "Decide and verify multi-tenant authentication and authorization.\n\n\
+        Exit codes: 0 allowed / applied / held, 2 denied / rejected / violated, 1 input error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output format of `decide` and `apply`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON object per line.
+    #[default]
+    Json,
+    /// A readable explanation for people.
+    Text,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decide one request (--request) or a batch (--requests, JSON Lines).
+    Decide(decide::Args),
+    /// Apply commands (JSON Lines) to a snapshot; print one result per line.
+    Apply(apply::Args),
+    /// Policy utilities.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Print the default policy (policies/default.toml).
+    Default,
+}
+
+/// The `--policy` option shared by every subcommand.
+#[derive(Debug, clap::Args)]
+pub struct PolicyArg {
+    /// Policy file (TOML); the default policy when absent.
+    #[arg(long, value_name = "P")]
+    pub policy: Option<PathBuf>,
+}
+
+pub fn run(cli: Cli) -> Result<Outcome, CliError> {
+    match cli.command {
+        Command::Decide(a) => decide::run(a),
+        Command::Apply(a) => apply::run(a),
+        Command::Policy(PolicyCommand::Default) => {
+            print!("{}", authproof_engine::DEFAULT_POLICY_TOML);
+            Ok(Outcome::Success)
+        }
+    }
+}
