@@ -13,8 +13,8 @@ use crate::{
     is_valid_token,
     snapshot::{reached, ApiKey, Membership, Resource, Session, Tenant, User},
     state::{Pair, PairRef},
-    Change, Command, CommandResult, Effect, Id, Op, Policy, RecordRef, Rejection, State, Timestamp,
-    Token,
+    Change, Command, CommandResult, Effect, Fault, Id, Op, Policy, RecordRef, Rejection, State,
+    Timestamp, Token,
 };
 
 type Check<T> = Result<T, (Rejection, String)>;
@@ -61,9 +61,24 @@ impl State {
         }
         match self.run(policy, cmd.at, &cmd.op) {
             Ok(changes) => {
-                debug_assert!(!changes.is_empty(), "ok without a change is a silent write");
+                debug_assert!(
+                    !changes.is_empty() || cfg!(feature = "faults"),
+                    "ok without a change is a silent write"
+                );
                 CommandResult::Ok { op, changes }
             }
+            // F11: a write that matched no record "succeeds".
+            Err((
+                Rejection::ApiKeyNotFound
+                | Rejection::SessionNotFound
+                | Rejection::ResourceNotFound
+                | Rejection::UnknownUser
+                | Rejection::UnknownTenant,
+                _,
+            )) if self.fault(Fault::F11) => CommandResult::Ok {
+                op,
+                changes: Vec::new(),
+            },
             Err((reason, explain)) => CommandResult::Rejected {
                 op,
                 reason,
@@ -147,7 +162,7 @@ impl State {
                     !ban,
                     ban,
                 )];
-                if ban {
+                if ban && !self.fault(Fault::F16) {
                     // A ban ends the user's live sessions for good: unban
                     // does not bring them back (F16).
                     for &i in self.sessions_of.get(user).into_iter().flatten() {
@@ -311,7 +326,45 @@ impl State {
                 expires_at,
                 immutable,
             } => {
-                let k = self.updatable_key(key, at, true)?;
+                // F15: the revoked check is skipped, and enabling clears it.
+                let k = self.updatable_key(key, at, !self.fault(Fault::F15))?;
+                if self.fault(Fault::F15) && *enabled == Some(true) && k.revoked_at.is_some() {
+                    let change = update(
+                        RecordRef::ApiKey { id: key.clone() },
+                        "revoked_at",
+                        k.revoked_at,
+                        Value::Null,
+                    );
+                    let k = self.api_keys.get_mut(key).expect("checked above");
+                    k.revoked_at = None;
+                    k.enabled = true;
+                    return Ok(vec![change]);
+                }
+                // F06: re-pointing a key at another tenant or owner is accepted.
+                if self.fault(Fault::F06) && !immutable.is_empty() {
+                    let mut changes = Vec::new();
+                    for (field, v) in immutable {
+                        let Some(id) = v.as_str().and_then(|v| Id::new(v).ok()) else {
+                            continue;
+                        };
+                        let r = RecordRef::ApiKey { id: key.clone() };
+                        let k = self.api_keys.get_mut(key).expect("checked above");
+                        match field.as_str() {
+                            "tenant" => {
+                                changes.push(update(r, "tenant", &k.tenant, &id));
+                                k.tenant = Some(id);
+                            }
+                            "owner" => {
+                                changes.push(update(r, "owner", &k.owner, &id));
+                                k.owner = id;
+                            }
+                            _ => {}
+                        }
+                    }
+                    if !changes.is_empty() {
+                        return Ok(changes);
+                    }
+                }
                 if !immutable.is_empty() {
                     let fields: Vec<&str> = immutable.keys().map(String::as_str).collect();
                     return reject(

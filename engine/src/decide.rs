@@ -11,10 +11,11 @@
 
 use crate::{
     credential::{extract, Extraction},
+    fault::percent_encode,
     snapshot::{reached, ApiKey, Session},
     state::Slot,
-    ActionRule, CredentialKind, CredentialRef, Decision, Effect, EmptyCapabilities, Id, Policy,
-    Reason, Request, State, TenantRule, Timestamp, TokenHash, Unbound, Verdict,
+    ActionRule, CredentialKind, CredentialRef, Decision, Effect, EmptyCapabilities, Fault, Headers,
+    Id, Policy, Reason, Request, State, TenantRule, Timestamp, TokenHash, Unbound, Verdict,
 };
 
 /// A decision being built: what the steps so far have established.
@@ -58,6 +59,41 @@ impl State {
     /// Decides one request under `policy`. Pure: the same state, policy and
     /// request always give the same decision, byte for byte.
     pub fn decide(&self, policy: &Policy, req: &Request) -> Decision {
+        let d = self.decide_steps(policy, req);
+        #[cfg(feature = "faults")]
+        let d = self.decision_faults(policy, req, d);
+        d
+    }
+
+    /// Faults that corrupt a finished decision (F01, F07, F14).
+    #[cfg(feature = "faults")]
+    fn decision_faults(&self, policy: &Policy, req: &Request, mut d: Decision) -> Decision {
+        use crate::Reason::*;
+        if self.fault(Fault::F01)
+            && matches!(
+                d.reason,
+                Some(ApiKeyNotFound | ApiKeyDeleted | ApiKeyRevoked | MissingCapability)
+            )
+        {
+            d.reason = Some(ApiKeyNotFound);
+            d.status = ApiKeyNotFound.status();
+        }
+        if self.fault(Fault::F07) && d.is_allow() {
+            if let (Some(c), Some(u)) = (&d.credential, &d.user) {
+                if c.kind == CredentialKind::ApiKey {
+                    d.scope = self.session_scope(u, req.at);
+                }
+            }
+        }
+        if self.fault(Fault::F14) {
+            if let Extraction::Token { token, .. } = extract(policy, &req.headers) {
+                d.explain.push(format!("token {token}"));
+            }
+        }
+        d
+    }
+
+    fn decide_steps(&self, policy: &Policy, req: &Request) -> Decision {
         let at = req.at;
         let mut d = Draft {
             action: &req.action,
@@ -81,7 +117,35 @@ impl State {
         ));
 
         // 1. Extraction.
-        let (kind, token) = match extract(policy, &req.headers) {
+        let without_key_header;
+        let headers = if self.fault(Fault::F04) {
+            without_key_header = Headers::new(
+                req.headers
+                    .iter()
+                    .filter(|(n, _)| !n.eq_ignore_ascii_case(&policy.api_key.header)),
+            )
+            .expect("a subset of valid headers");
+            &without_key_header
+        } else {
+            &req.headers
+        };
+        let mut extraction = extract(policy, headers);
+        if let Extraction::Token {
+            channel: channel @ crate::credential::Channel::Cookie(_),
+            token,
+            ..
+        } = extraction
+        {
+            if self.fault(Fault::F02)
+                && !token
+                    .get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("bearer "))
+            {
+                extraction =
+                    Extraction::Malformed(channel, crate::credential::Malformed::NotBearer);
+            }
+        }
+        let (kind, token) = match extraction {
             Extraction::None => {
                 return d.deny(
                     Reason::NoCredential,
@@ -108,7 +172,11 @@ impl State {
                 channel,
                 token,
             } => {
-                let hash = TokenHash::of(token);
+                let hash = if self.fault(Fault::F03) {
+                    TokenHash::of(&percent_encode(token))
+                } else {
+                    TokenHash::of(token)
+                };
                 d.note(format!(
                     "credential: {} from {}, token sha256 {}",
                     kind.as_str(),
@@ -125,10 +193,12 @@ impl State {
                 Ok(k) => Principal::ApiKey(k),
                 Err((reason, why)) => return d.deny(reason, why),
             },
-            CredentialKind::Session => match self.live_session(&token, at, &mut d) {
-                Ok(s) => Principal::Session(s),
-                Err((reason, why)) => return d.deny(reason, why),
-            },
+            CredentialKind::Session => {
+                match self.live_session(&token, at, policy.session.sliding, &mut d) {
+                    Ok(s) => Principal::Session(s),
+                    Err((reason, why)) => return d.deny(reason, why),
+                }
+            }
         };
         let user: &Id = match principal {
             Principal::ApiKey(k) => &k.owner,
@@ -152,9 +222,20 @@ impl State {
 
         // 4. The effective tenant.
         let tenant: Option<&Id> = match principal {
+            Principal::ApiKey(k) if self.fault(Fault::F05) => {
+                let t = req.tenant.as_ref().or(self.newest_membership(&k.owner, at));
+                d.tenant = t.cloned();
+                t
+            }
             Principal::ApiKey(k) => {
                 let bound = match &k.tenant {
                     Some(t) => t,
+                    None if self.fault(Fault::F12) && policy.api_key.unbound == Unbound::Deny => {
+                        match self.newest_membership(&k.owner, at) {
+                            Some(t) => t,
+                            None => return d.deny(Reason::NotAMember, "no membership".into()),
+                        }
+                    }
                     None => match policy.api_key.unbound {
                         Unbound::Deny => {
                             return d.deny(
@@ -213,27 +294,39 @@ impl State {
             None => d.note("no tenant; the action does not require one".into()),
             Some(t) => {
                 // 5. Membership and tenant status.
-                let Some(m) = self
+                let m = self
                     .tenants
                     .contains_key(t)
                     .then(|| self.membership_at(user, t, at))
-                    .flatten()
-                else {
-                    return d.deny(
-                        Reason::NotAMember,
-                        format!("user {user:?} is not a member of tenant {t:?} at {at}"),
-                    );
+                    .flatten();
+                let role = match m {
+                    Some(m) => {
+                        d.note(format!("{user:?} is a member of {t:?} as {:?} since {}", m.role, m.since));
+                        m.role.as_str()
+                    }
+                    // F09: trusts the tenant the credential was minted for.
+                    None if self.fault(Fault::F09)
+                        && self.tenants.contains_key(t)
+                        && credential_tenant(&principal) == Some(t) =>
+                    {
+                        ""
+                    }
+                    None => {
+                        return d.deny(
+                            Reason::NotAMember,
+                            format!("user {user:?} is not a member of tenant {t:?} at {at}"),
+                        )
+                    }
                 };
                 if self.tenants[t].suspended {
                     return d.deny(Reason::TenantSuspended, format!("tenant {t:?} is suspended"));
                 }
-                d.note(format!("{user:?} is a member of {t:?} as {:?} since {}", m.role, m.since));
 
                 // 6. Role.
-                if !rule.roles.is_empty() && !rule.roles.contains(&m.role) {
+                if !rule.roles.is_empty() && !rule.roles.iter().any(|r| r == role) {
                     return d.deny(
                         Reason::InsufficientRole,
-                        format!("role {:?} is not one of {:?}", m.role, rule.roles),
+                        format!("role {role:?} is not one of {:?}", rule.roles),
                     );
                 }
 
@@ -263,9 +356,12 @@ impl State {
                     ),
                 );
             };
-            let found = tenant
-                .and_then(|t| self.resource(t, id))
-                .filter(|r| r.created_at <= at);
+            let found = if self.fault(Fault::F10) {
+                self.resources.values().find(|r| r.id == *id)
+            } else {
+                tenant.and_then(|t| self.resource(t, id))
+            }
+            .filter(|r| r.created_at <= at);
             let Some(r) = found else {
                 return d.deny(
                     Reason::ResourceNotFound,
@@ -377,7 +473,7 @@ impl State {
         if !key.enabled {
             return Err((Reason::ApiKeyDisabled, format!("key {id:?} is disabled")));
         }
-        if reached(key.expires_at, at) {
+        if reached(key.expires_at, at) && !(self.fault(Fault::F13) && key.expires_at == Some(at)) {
             return Err((
                 Reason::ApiKeyExpired,
                 format!("key {id:?} expired at {}", key.expires_at.expect("reached")),
@@ -391,6 +487,7 @@ impl State {
         &self,
         token: &TokenHash,
         at: Timestamp,
+        sliding: bool,
         d: &mut Draft<'_>,
     ) -> Result<&Session, (Reason, String)> {
         let s = match self.by_token.get(token) {
@@ -425,7 +522,9 @@ impl State {
                 ),
             ));
         }
-        if s.expires_at <= at {
+        let off_by_one = self.fault(Fault::F13) && s.expires_at == at;
+        let revived = self.fault(Fault::F08) && sliding;
+        if s.expires_at <= at && !off_by_one && !revived {
             return Err((
                 Reason::SessionExpired,
                 format!(
@@ -435,6 +534,16 @@ impl State {
             ));
         }
         Ok(s)
+    }
+
+    /// The membership with the largest (`since`, tenant id): only faults use it.
+    fn newest_membership(&self, user: &str, at: Timestamp) -> Option<&Id> {
+        self.tenants_of
+            .get(user)?
+            .iter()
+            .filter_map(|t| self.membership_at(user, t, at).map(|m| (m.since, t)))
+            .max()
+            .map(|(_, t)| t)
     }
 
     /// The owner's membership with the smallest (`since`, tenant id) at `at`.
@@ -458,6 +567,14 @@ impl State {
                 .cloned()
                 .collect()
         })
+    }
+}
+
+/// The tenant a credential was minted or logged in for.
+fn credential_tenant<'s>(p: &Principal<'s>) -> Option<&'s Id> {
+    match p {
+        Principal::ApiKey(k) => k.tenant.as_ref(),
+        Principal::Session(s) => s.tenant.as_ref(),
     }
 }
 

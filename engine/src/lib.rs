@@ -47,6 +47,7 @@ mod command;
 pub mod credential;
 mod decide;
 mod decision;
+pub mod fault;
 mod id;
 pub mod load;
 mod outcome;
@@ -59,6 +60,7 @@ mod token;
 
 pub use command::{Command, FieldError, Op};
 pub use decision::{CredentialRef, Decision, Effect, Outcome, Reason, Verdict};
+pub use fault::Fault;
 pub use id::{Id, IdError, MAX_ID_BYTES};
 pub use outcome::{Change, CommandResult, RecordRef, Rejection};
 pub use policy::{

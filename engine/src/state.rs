@@ -55,6 +55,9 @@ pub struct State {
     pub(crate) tenants_of: HashMap<Id, BTreeSet<Id>>,
     /// user → indexes of the user's sessions.
     pub(crate) sessions_of: HashMap<Id, Vec<usize>>,
+    /// The injected fault, in builds with the `faults` feature only.
+    #[cfg(feature = "faults")]
+    pub(crate) fault: Option<crate::Fault>,
 }
 
 impl State {
@@ -149,6 +152,28 @@ impl State {
             st.resources.insert(key, r);
         }
         Ok(st)
+    }
+
+    /// Switches an injected fault on (or off with `None`). Only in builds
+    /// with the `faults` feature: see [`crate::Fault`].
+    #[cfg(feature = "faults")]
+    pub fn inject(&mut self, fault: Option<crate::Fault>) {
+        self.fault = fault;
+    }
+
+    /// Whether fault `f` is injected. A constant `false` without the
+    /// `faults` feature, so the fault branches compile away.
+    #[inline(always)]
+    pub(crate) fn fault(&self, f: crate::Fault) -> bool {
+        #[cfg(feature = "faults")]
+        {
+            self.fault == Some(f)
+        }
+        #[cfg(not(feature = "faults"))]
+        {
+            let _ = f;
+            false
+        }
     }
 
     /// The state as a snapshot, records in their stable order.
