@@ -1,6 +1,21 @@
-//! The invariant catalogue (skeleton).
+//! The invariant catalogue of SPEC §9, checked after every step of a trace.
+//!
+//! Each invariant is a small function over one [`Step`]: the command, the
+//! engine's state before and after it, the engine's result and output line,
+//! and what the reference model did with the same command. Invariants look at
+//! the *engine*; only I5 consults the model. Some invariants need memory
+//! across steps (a session once seen expired must stay dead; a removed member
+//! must stay out until re-added): that memory is the [`History`], which
+//! [`check_step`] updates as it goes.
+//!
+//! Every invariant here can fail; the unit tests build a violating step by
+//! hand for each one, so a checker that silently always passes is caught.
 
-use authproof_engine::{Command, CommandResult, Policy, Snapshot};
+use authproof_engine::snapshot::{ApiKey, Session};
+use authproof_engine::{
+    Command, CommandResult, CredentialKind, Decision, Id, Op, Policy, Snapshot, Timestamp, Unbound,
+};
+use serde_json::Value;
 
 /// One invariant of SPEC §9.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -34,12 +49,40 @@ impl Invariant {
 
     /// `"I1"` .. `"I10"`.
     pub fn id(self) -> &'static str {
-        todo!()
+        match self {
+            Invariant::I1 => "I1",
+            Invariant::I2 => "I2",
+            Invariant::I3 => "I3",
+            Invariant::I4 => "I4",
+            Invariant::I5 => "I5",
+            Invariant::I6 => "I6",
+            Invariant::I7 => "I7",
+            Invariant::I8 => "I8",
+            Invariant::I9 => "I9",
+            Invariant::I10 => "I10",
+        }
     }
 
     /// The SPEC §9 name, e.g. `"tenant isolation"`.
     pub fn name(self) -> &'static str {
-        todo!()
+        match self {
+            Invariant::I1 => "tenant isolation",
+            Invariant::I2 => "no revival",
+            Invariant::I3 => "immutable key metadata",
+            Invariant::I4 => "live membership",
+            Invariant::I5 => "precise reasons",
+            Invariant::I6 => "determinism",
+            Invariant::I7 => "no silent writes",
+            Invariant::I8 => "narrow scope",
+            Invariant::I9 => "no secret leakage",
+            Invariant::I10 => "bounded sliding",
+        }
+    }
+}
+
+impl std::fmt::Display for Invariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.id(), self.name())
     }
 }
 
@@ -48,6 +91,12 @@ impl Invariant {
 pub struct Violation {
     pub invariant: Invariant,
     pub message: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.invariant, self.message)
+    }
 }
 
 /// Everything one step of a trace produced, for the invariants.
@@ -71,19 +120,679 @@ pub struct Step<'a> {
     pub engine_output: &'a str,
 }
 
-/// Cross-step memory for I2 and I4.
+/// Cross-step memory for I2, I4 and I9.
+///
+/// Sessions and keys seen dead, memberships removed and not re-added, and
+/// every token the trace has presented so far.
 #[derive(Clone, Debug, Default)]
-pub struct History {}
+pub struct History {
+    /// Sessions seen revoked or expired at some step's `at`, with the
+    /// `expires_at` they had then (I2: it never changes again).
+    dead_sessions: Vec<(Id, Timestamp)>,
+    /// Keys seen revoked or deleted at some step's `at` (I2).
+    dead_keys: Vec<Id>,
+    /// (user, tenant) memberships removed by `remove_member` and not added
+    /// back since (I4).
+    removed: Vec<(Id, Id)>,
+    /// Token-like strings presented so far (I9).
+    tokens: Vec<String>,
+}
+
+/// I9 only looks for strings at least this long: shorter ones (`ab`, `1`)
+/// occur in ids and timestamps by coincidence, and a real token is longer.
+pub const MIN_SECRET_LEN: usize = 8;
 
 impl History {
-    /// A history starting at `initial`.
-    pub fn new(_initial: &Snapshot) -> History {
-        todo!()
+    /// A history starting at `initial`. Nothing is known dead yet: deadness
+    /// is relative to a step's `at`, and the first step records it.
+    pub fn new(initial: &Snapshot) -> History {
+        let _ = initial;
+        History::default()
+    }
+
+    /// Records what is dead at `at` in `snap` (I2).
+    fn note_dead(&mut self, snap: &Snapshot, at: Timestamp) {
+        for s in &snap.sessions {
+            let dead = reached(s.revoked_at, at) || s.expires_at <= at;
+            if dead && !self.dead_sessions.iter().any(|(id, _)| *id == s.id) {
+                self.dead_sessions.push((s.id.clone(), s.expires_at));
+            }
+        }
+        for k in &snap.api_keys {
+            let dead = reached(k.revoked_at, at) || reached(k.deleted_at, at);
+            if dead && !self.dead_keys.contains(&k.id) {
+                self.dead_keys.push(k.id.clone());
+            }
+        }
+    }
+
+    /// Records the secrets a command presents (I9).
+    fn note_tokens(&mut self, cmd: &Command) {
+        let mut found: Vec<String> = Vec::new();
+        match &cmd.op {
+            Op::MintApiKey { token, .. } | Op::Login { token, .. } => {
+                found.push(token.expose().to_string());
+            }
+            Op::Authenticate { headers, .. } => {
+                for (name, value) in headers.iter() {
+                    // The whole value of every header.
+                    found.push(value.to_string());
+                    if name.eq_ignore_ascii_case("cookie") {
+                        // Each cookie value, raw and unquoted.
+                        for pair in value.split(';') {
+                            if let Some((_, v)) = pair.trim_matches(' ').split_once('=') {
+                                found.push(v.to_string());
+                                found.push(v.trim_matches('"').to_string());
+                            }
+                        }
+                    }
+                    if name.eq_ignore_ascii_case("authorization") {
+                        // The token after the scheme.
+                        if let Some((_, rest)) = value.split_once(' ') {
+                            found.push(rest.trim_matches(' ').to_string());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        for t in found {
+            if t.len() >= MIN_SECRET_LEN && !self.tokens.contains(&t) {
+                self.tokens.push(t);
+            }
+        }
+    }
+}
+
+/// SPEC §2: a time takes effect when it is `<= at`.
+fn reached(t: Option<Timestamp>, at: Timestamp) -> bool {
+    matches!(t, Some(t) if t <= at)
+}
+
+fn key<'s>(snap: &'s Snapshot, id: &Id) -> Option<&'s ApiKey> {
+    snap.api_keys.iter().find(|k| k.id == *id)
+}
+
+fn session<'s>(snap: &'s Snapshot, id: &Id) -> Option<&'s Session> {
+    snap.sessions.iter().find(|s| s.id == *id)
+}
+
+fn member_at(snap: &Snapshot, user: &Id, tenant: &Id, at: Timestamp) -> bool {
+    snap.memberships
+        .iter()
+        .any(|m| m.user == *user && m.tenant == *tenant && m.since <= at)
+}
+
+fn suspended(snap: &Snapshot, tenant: &Id) -> Option<bool> {
+    snap.tenants
+        .iter()
+        .find(|t| t.id == *tenant)
+        .map(|t| t.suspended)
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).expect("engine types always serialize")
+}
+
+/// Collects violations for one step.
+struct Report(Vec<Violation>);
+
+impl Report {
+    fn fail(&mut self, invariant: Invariant, message: impl Into<String>) {
+        self.0.push(Violation {
+            invariant,
+            message: message.into(),
+        });
     }
 }
 
 /// Checks every invariant on one step (and records what later steps need).
 /// Returns all violations, in invariant order.
-pub fn check_step(_history: &mut History, _step: &Step<'_>) -> Vec<Violation> {
-    todo!()
+pub fn check_step(history: &mut History, step: &Step<'_>) -> Vec<Violation> {
+    let at = step.command.at;
+    // What this step knows before judging it: deadness in the state the
+    // engine decided on, and the tokens presented so far, this one included.
+    history.note_dead(step.before, at);
+    history.note_tokens(step.command);
+
+    let mut r = Report(Vec::new());
+    let decision = step.engine.decision();
+    if let Some(d) = decision {
+        i1_tenant_isolation(&mut r, step, d);
+    }
+    i2_no_revival(&mut r, history, step, decision);
+    i3_immutable_key_metadata(&mut r, step);
+    i4_live_membership(&mut r, history, step, decision);
+    i5_precise_reasons(&mut r, step);
+    i6_determinism(&mut r, step);
+    i7_no_silent_writes(&mut r, step);
+    if let Some(d) = decision {
+        i8_narrow_scope(&mut r, step, d);
+    }
+    i9_no_secret_leakage(&mut r, history, step);
+    i10_bounded_sliding(&mut r, step, decision);
+
+    // What later steps need: what this step killed, which memberships it
+    // removed or restored.
+    history.note_dead(step.after, at);
+    if let CommandResult::Ok { .. } = step.engine {
+        match &step.command.op {
+            Op::RemoveMember { user, tenant } => {
+                let pair = (user.clone(), tenant.clone());
+                if !history.removed.contains(&pair) {
+                    history.removed.push(pair);
+                }
+            }
+            Op::AddMember { user, tenant, .. } => {
+                history.removed.retain(|(u, t)| !(u == user && t == tenant));
+            }
+            _ => {}
+        }
+    }
+    r.0.sort_by_key(|v| v.invariant);
+    r.0
+}
+
+/// I1: an allow's tenant has the user as a member at `at` and is not
+/// suspended; an API-key allow acts in the key's tenant; a named resource
+/// belongs to that tenant; a tenant the request names is the one acted in.
+fn i1_tenant_isolation(r: &mut Report, step: &Step<'_>, d: &Decision) {
+    if !d.is_allow() {
+        return;
+    }
+    let at = step.command.at;
+    let snap = step.before;
+    let Some(user) = &d.user else {
+        r.fail(Invariant::I1, "an allow names no user");
+        return;
+    };
+    if let Some(t) = &d.tenant {
+        if !member_at(snap, user, t, at) {
+            r.fail(
+                Invariant::I1,
+                format!("allow for {user} in tenant {t} without membership at {at}"),
+            );
+        }
+        if suspended(snap, t) != Some(false) {
+            r.fail(
+                Invariant::I1,
+                format!("allow in tenant {t}, which is suspended or unknown"),
+            );
+        }
+    }
+    let Op::Authenticate {
+        tenant: asked,
+        resource,
+        ..
+    } = &step.command.op
+    else {
+        return;
+    };
+    if let (Some(asked), Some(t)) = (asked, &d.tenant) {
+        if asked != t {
+            r.fail(
+                Invariant::I1,
+                format!("request named tenant {asked} but the allow acts in {t}"),
+            );
+        }
+    }
+    if let Some(c) = &d.credential {
+        if c.kind == CredentialKind::ApiKey {
+            match key(snap, &c.id) {
+                None => r.fail(Invariant::I1, format!("allow by unknown key {}", c.id)),
+                Some(k) => match &k.tenant {
+                    Some(bound) => {
+                        if d.tenant.as_ref() != Some(bound) {
+                            r.fail(
+                                Invariant::I1,
+                                format!(
+                                    "key {} is bound to {bound} but the allow acts in {:?}",
+                                    k.id, d.tenant
+                                ),
+                            );
+                        }
+                    }
+                    None => match step.policy.api_key.unbound {
+                        Unbound::Deny => r.fail(
+                            Invariant::I1,
+                            format!("legacy unbound key {} allowed under unbound = deny", k.id),
+                        ),
+                        Unbound::OldestMembership => {
+                            // Bound to the oldest (since, tenant) membership.
+                            let oldest = snap
+                                .memberships
+                                .iter()
+                                .filter(|m| m.user == k.owner && m.since <= at)
+                                .min_by(|a, b| (a.since, &a.tenant).cmp(&(b.since, &b.tenant)))
+                                .map(|m| &m.tenant);
+                            if d.tenant.as_ref() != oldest {
+                                r.fail(
+                                    Invariant::I1,
+                                    format!(
+                                        "legacy key {} acts in {:?}, not its oldest membership",
+                                        k.id, d.tenant
+                                    ),
+                                );
+                            }
+                        }
+                    },
+                },
+            }
+        }
+    }
+    if let Some(rid) = resource {
+        let ok = match &d.tenant {
+            Some(t) => snap
+                .resources
+                .iter()
+                .any(|res| res.tenant == *t && res.id == *rid && res.created_at <= at),
+            None => false,
+        };
+        if !ok {
+            r.fail(
+                Invariant::I1,
+                format!(
+                    "allow names resource {rid} that is not in tenant {:?}",
+                    d.tenant
+                ),
+            );
+        }
+    }
+}
+
+/// I2: a session once revoked or expired is never used by an allow again
+/// and its `expires_at` never changes; a key once revoked or deleted never
+/// allows again and is never re-enabled.
+fn i2_no_revival(r: &mut Report, h: &History, step: &Step<'_>, d: Option<&Decision>) {
+    if let Some(d) = d {
+        if let (true, Some(c)) = (d.is_allow(), &d.credential) {
+            let dead = match c.kind {
+                CredentialKind::Session => h.dead_sessions.iter().any(|(id, _)| *id == c.id),
+                CredentialKind::ApiKey => h.dead_keys.contains(&c.id),
+            };
+            if dead {
+                r.fail(
+                    Invariant::I2,
+                    format!(
+                        "{} {} allowed after it was revoked, deleted or expired",
+                        c.kind.as_str(),
+                        c.id
+                    ),
+                );
+            }
+        }
+    }
+    for (id, expires_at) in &h.dead_sessions {
+        if let Some(s) = session(step.after, id) {
+            if s.expires_at != *expires_at {
+                r.fail(
+                    Invariant::I2,
+                    format!(
+                        "dead session {id} changed expires_at from {expires_at} to {}",
+                        s.expires_at
+                    ),
+                );
+            }
+        }
+    }
+    for id in &h.dead_keys {
+        let (Some(b), Some(a)) = (key(step.before, id), key(step.after, id)) else {
+            continue;
+        };
+        if !b.enabled && a.enabled {
+            r.fail(Invariant::I2, format!("dead key {id} was re-enabled"));
+        }
+        let at = step.command.at;
+        if (reached(b.revoked_at, at) && a.revoked_at != b.revoked_at)
+            || (reached(b.deleted_at, at) && a.deleted_at != b.deleted_at)
+        {
+            r.fail(
+                Invariant::I2,
+                format!("dead key {id} had its revocation or deletion undone"),
+            );
+        }
+    }
+}
+
+/// I3: a key's owner, tenant, token hash, capabilities and created_at never
+/// change, and a key never disappears.
+fn i3_immutable_key_metadata(r: &mut Report, step: &Step<'_>) {
+    for b in &step.before.api_keys {
+        let Some(a) = key(step.after, &b.id) else {
+            r.fail(Invariant::I3, format!("key {} disappeared", b.id));
+            continue;
+        };
+        let mut changed: Vec<&str> = Vec::new();
+        if a.owner != b.owner {
+            changed.push("owner");
+        }
+        if a.tenant != b.tenant {
+            changed.push("tenant");
+        }
+        if a.token_sha256 != b.token_sha256 {
+            changed.push("token_sha256");
+        }
+        if a.capabilities != b.capabilities {
+            changed.push("capabilities");
+        }
+        if a.created_at != b.created_at {
+            changed.push("created_at");
+        }
+        if !changed.is_empty() {
+            r.fail(
+                Invariant::I3,
+                format!("key {} changed {}", b.id, changed.join(", ")),
+            );
+        }
+    }
+}
+
+/// I4: an allow implies membership at `at`, and a membership removed by
+/// `remove_member` grants nothing until `add_member` restores it.
+fn i4_live_membership(r: &mut Report, h: &History, step: &Step<'_>, d: Option<&Decision>) {
+    let Some(d) = d else { return };
+    if !d.is_allow() {
+        return;
+    }
+    let (Some(user), Some(tenant)) = (&d.user, &d.tenant) else {
+        return;
+    };
+    if !member_at(step.before, user, tenant, step.command.at) {
+        r.fail(
+            Invariant::I4,
+            format!(
+                "allow for {user} in {tenant} without a membership at {}",
+                step.command.at
+            ),
+        );
+    }
+    if h.removed.iter().any(|(u, t)| u == user && t == tenant) {
+        r.fail(
+            Invariant::I4,
+            format!("allow for {user} in {tenant} after remove_member and no add_member since"),
+        );
+    }
+}
+
+/// I5: engine and model agree on every outcome and on the resulting state.
+fn i5_precise_reasons(r: &mut Report, step: &Step<'_>) {
+    match (step.engine, step.model) {
+        (
+            CommandResult::Decision { decision: e, .. },
+            CommandResult::Decision { decision: m, .. },
+        ) => {
+            if e.outcome() != m.outcome() {
+                r.fail(
+                    Invariant::I5,
+                    format!(
+                        "decision differs: engine {} vs model {}",
+                        json(&e.outcome()),
+                        json(&m.outcome())
+                    ),
+                );
+            }
+        }
+        (
+            CommandResult::Ok {
+                op: eo,
+                changes: ec,
+            },
+            CommandResult::Ok {
+                op: mo,
+                changes: mc,
+            },
+        ) => {
+            if eo != mo {
+                r.fail(
+                    Invariant::I5,
+                    format!("op differs: engine {eo} vs model {mo}"),
+                );
+            }
+            if ec != mc {
+                r.fail(
+                    Invariant::I5,
+                    format!("changes differ: engine {} vs model {}", json(ec), json(mc)),
+                );
+            }
+        }
+        (
+            CommandResult::Rejected {
+                op: eo, reason: er, ..
+            },
+            CommandResult::Rejected {
+                op: mo, reason: mr, ..
+            },
+        ) => {
+            if eo != mo || er != mr {
+                r.fail(
+                    Invariant::I5,
+                    format!("rejection differs: engine {eo} {er} vs model {mo} {mr}"),
+                );
+            }
+        }
+        (e, m) => r.fail(
+            Invariant::I5,
+            format!(
+                "result differs: engine {} vs model {}",
+                summary(e),
+                summary(m)
+            ),
+        ),
+    }
+    let (a, m) = (json(step.after), json(step.model_after));
+    if a != m {
+        r.fail(
+            Invariant::I5,
+            format!("state differs after the step: {}", first_difference(&a, &m)),
+        );
+    }
+}
+
+/// A one-line description of a result, without explain text.
+fn summary(result: &CommandResult) -> String {
+    match result {
+        CommandResult::Ok { op, changes } => format!("{op} ok ({} changes)", changes.len()),
+        CommandResult::Rejected { op, reason, .. } => format!("{op} rejected {reason}"),
+        CommandResult::Decision { op, decision } => {
+            format!("{op} {}", json(&decision.outcome()))
+        }
+    }
+}
+
+/// The first JSON path where two values differ, for a readable message.
+fn first_difference(a: &Value, b: &Value) -> String {
+    fn walk(path: String, a: &Value, b: &Value) -> Option<String> {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                for (k, va) in x {
+                    match y.get(k) {
+                        Some(vb) => {
+                            if let Some(p) = walk(format!("{path}.{k}"), va, vb) {
+                                return Some(p);
+                            }
+                        }
+                        None => return Some(format!("{path}.{k}: engine only")),
+                    }
+                }
+                y.keys()
+                    .find(|k| !x.contains_key(*k))
+                    .map(|k| format!("{path}.{k}: model only"))
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                    if let Some(p) = walk(format!("{path}[{i}]"), va, vb) {
+                        return Some(p);
+                    }
+                }
+                (x.len() != y.len())
+                    .then(|| format!("{path}: engine has {} records, model {}", x.len(), y.len()))
+            }
+            _ => (a != b).then(|| format!("{path}: engine {a} vs model {b}")),
+        }
+    }
+    walk("$".into(), a, b).unwrap_or_else(|| "$".into())
+}
+
+/// I6: the output line is exactly the serialization of the result, and a
+/// snapshot survives a JSON round trip unchanged.
+fn i6_determinism(r: &mut Report, step: &Step<'_>) {
+    match serde_json::to_string(step.engine) {
+        Ok(line) if line == step.engine_output => {}
+        Ok(_) => r.fail(
+            Invariant::I6,
+            "re-serializing the engine result does not give the same bytes",
+        ),
+        Err(e) => r.fail(
+            Invariant::I6,
+            format!("the engine result does not serialize: {e}"),
+        ),
+    }
+    let round = serde_json::to_string(step.before)
+        .ok()
+        .and_then(|s| serde_json::from_str::<Snapshot>(&s).ok());
+    if round.as_ref() != Some(step.before) {
+        r.fail(Invariant::I6, "the snapshot changes in a JSON round trip");
+    }
+}
+
+/// I7: `ok` changes something and says what; `rejected` changes nothing; a
+/// decision changes the state only through its effects.
+fn i7_no_silent_writes(r: &mut Report, step: &Step<'_>) {
+    let same = step.before == step.after && json(step.before) == json(step.after);
+    match step.engine {
+        CommandResult::Ok { op, changes } => {
+            if changes.is_empty() {
+                r.fail(Invariant::I7, format!("{op} ok with no changes"));
+            }
+            if same {
+                r.fail(
+                    Invariant::I7,
+                    format!("{op} ok but the state did not change"),
+                );
+            }
+        }
+        CommandResult::Rejected { op, reason, .. } => {
+            if !same {
+                r.fail(
+                    Invariant::I7,
+                    format!("{op} rejected {reason} but the state changed"),
+                );
+            }
+        }
+        CommandResult::Decision { decision, .. } => {
+            if decision.effects.is_empty() && !same {
+                r.fail(
+                    Invariant::I7,
+                    "a decision without effects changed the state",
+                );
+            }
+        }
+    }
+}
+
+/// I8: an API-key allow is scoped to exactly its tenant; a session allow
+/// lists only non-suspended tenants the user is a member of at `at`.
+fn i8_narrow_scope(r: &mut Report, step: &Step<'_>, d: &Decision) {
+    if !d.is_allow() {
+        if !d.scope.is_empty() {
+            r.fail(Invariant::I8, "a deny carries a scope");
+        }
+        return;
+    }
+    let Some(c) = &d.credential else { return };
+    match c.kind {
+        CredentialKind::ApiKey => {
+            let want: Vec<Id> = d.tenant.iter().cloned().collect();
+            if d.scope != want {
+                r.fail(
+                    Invariant::I8,
+                    format!(
+                        "API-key allow scoped to {:?}, not [{:?}]",
+                        d.scope, d.tenant
+                    ),
+                );
+            }
+        }
+        CredentialKind::Session => {
+            let Some(user) = &d.user else { return };
+            for t in &d.scope {
+                let current = member_at(step.before, user, t, step.command.at)
+                    && suspended(step.before, t) == Some(false);
+                if !current {
+                    r.fail(
+                        Invariant::I8,
+                        format!("session scope lists {t}, not a current membership of {user}"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// I9: no token presented so far occurs in the engine's output line. Only
+/// strings of at least [`MIN_SECRET_LEN`] bytes are looked for, so short
+/// values that happen to occur in ids or timestamps do not count.
+fn i9_no_secret_leakage(r: &mut Report, h: &History, step: &Step<'_>) {
+    for t in &h.tokens {
+        if step.engine_output.contains(t.as_str()) {
+            // Name the secret by its length only: the report must not leak it.
+            r.fail(
+                Invariant::I9,
+                format!("the output contains a presented token ({} bytes)", t.len()),
+            );
+        }
+    }
+}
+
+/// I10: a session's `expires_at` never decreases, never passes
+/// `created_at + absolute_max`, and moves only through an allowed
+/// `authenticate` on that session while it is live.
+fn i10_bounded_sliding(r: &mut Report, step: &Step<'_>, d: Option<&Decision>) {
+    let at = step.command.at;
+    let max = step.policy.session.absolute_max;
+    for a in &step.after.sessions {
+        let b = session(step.before, &a.id);
+        if b.map(|b| b.expires_at) == Some(a.expires_at) {
+            continue;
+        }
+        // New, or its expiry moved: it must respect absolute_max.
+        if let Some(max) = max {
+            let cap = a.created_at.saturating_add(max);
+            if a.expires_at > cap {
+                r.fail(
+                    Invariant::I10,
+                    format!(
+                        "session {} expires at {} past its cap {cap}",
+                        a.id, a.expires_at
+                    ),
+                );
+            }
+        }
+        let Some(b) = b else { continue };
+        if a.expires_at < b.expires_at {
+            r.fail(
+                Invariant::I10,
+                format!(
+                    "session {} expiry went back from {} to {}",
+                    a.id, b.expires_at, a.expires_at
+                ),
+            );
+        }
+        let by_allow = d.is_some_and(|d| {
+            d.is_allow()
+                && d.credential
+                    .as_ref()
+                    .is_some_and(|c| c.kind == CredentialKind::Session && c.id == a.id)
+        });
+        let live = b.created_at <= at && !reached(b.revoked_at, at) && b.expires_at > at;
+        if !by_allow || !live {
+            r.fail(
+                Invariant::I10,
+                format!(
+                    "session {} expiry moved without an allowed request on it while live",
+                    a.id
+                ),
+            );
+        }
+    }
 }

@@ -1,21 +1,51 @@
-//! The reference model (skeleton).
+//! The reference model: SPEC §5–§8 written down a second time, for obviousness.
+//!
+//! The engine is the implementation people run; this is the one the engine is
+//! checked against. It shares only the plain serde data types with the engine,
+//! never its logic: the state is six `Vec`s in snapshot order, every lookup is
+//! a linear scan, and each function follows the spec's numbered steps in
+//! order, citing them. When engine and model disagree, one of them misread the
+//! spec, and two independent readings rarely make the same mistake.
+//!
+//! Choices the spec leaves open come from `docs/SEMANTICS.md`; the comments
+//! say which ones. Nothing here is tuned for speed.
 
-use authproof_engine::{Command, CommandResult, Decision, Policy, Request, Snapshot};
+use authproof_engine::snapshot::{ApiKey, Membership, Resource, Session, Tenant, User};
+use authproof_engine::{
+    ActionRule, Change, Command, CommandResult, CredentialKind, CredentialRef, Decision, Duration,
+    Effect, EmptyCapabilities, Id, Multiple, Op, Policy, Reason, RecordRef, Rejection, Request,
+    Snapshot, TenantRule, Timestamp, TokenHash, Unbound, Verdict,
+};
+use serde_json::Value;
 
-/// The reference model: the state as plain vectors and the policy.
+/// The reference model: a policy and the state as plain vectors.
 #[derive(Clone, Debug)]
 pub struct Model {
     policy: Policy,
-    snapshot: Snapshot,
+    taken_at: Option<Timestamp>,
+    tenants: Vec<Tenant>,
+    users: Vec<User>,
+    memberships: Vec<Membership>,
+    api_keys: Vec<ApiKey>,
+    sessions: Vec<Session>,
+    resources: Vec<Resource>,
 }
 
 impl Model {
-    /// A model of `snapshot` under `policy`; `snapshot` has already passed
-    /// the engine's integrity check.
+    /// A model of `snapshot` under `policy`.
+    ///
+    /// `snapshot` has already passed the engine's integrity check (SPEC §2);
+    /// the model does not check it again.
     pub fn new(snapshot: &Snapshot, policy: &Policy) -> Model {
         Model {
             policy: policy.clone(),
-            snapshot: snapshot.clone(),
+            taken_at: snapshot.taken_at,
+            tenants: snapshot.tenants.clone(),
+            users: snapshot.users.clone(),
+            memberships: snapshot.memberships.clone(),
+            api_keys: snapshot.api_keys.clone(),
+            sessions: snapshot.sessions.clone(),
+            resources: snapshot.resources.clone(),
         }
     }
 
@@ -24,18 +54,1154 @@ impl Model {
         &self.policy
     }
 
-    /// Decides `req` (SPEC §5–§7).
-    pub fn decide(&self, _req: &Request) -> Decision {
-        todo!()
-    }
-
-    /// Applies `cmd` (SPEC §8).
-    pub fn apply(&mut self, _cmd: &Command) -> CommandResult {
-        todo!()
-    }
-
-    /// The current state.
+    /// The current state. Record order is SEMANTICS "Commands": input order,
+    /// created records appended, removed records deleted in place.
     pub fn snapshot(&self) -> Snapshot {
-        self.snapshot.clone()
+        Snapshot {
+            taken_at: self.taken_at,
+            tenants: self.tenants.clone(),
+            users: self.users.clone(),
+            memberships: self.memberships.clone(),
+            api_keys: self.api_keys.clone(),
+            sessions: self.sessions.clone(),
+            resources: self.resources.clone(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers. Each one is a sentence of the spec.
+
+/// SPEC §2: `revoked_at`, `deleted_at`, `expires_at` take effect when `<= at`.
+fn in_effect(t: Option<Timestamp>, at: Timestamp) -> bool {
+    match t {
+        Some(t) => t <= at,
+        None => false,
+    }
+}
+
+/// SPEC §1: a token is non-empty visible ASCII `0x21..=0x7E` except `"`, `,`,
+/// `;` and `\`.
+fn token_ok(s: &str) -> bool {
+    if s.is_empty() {
+        return false;
+    }
+    for b in s.bytes() {
+        if !(0x21..=0x7E).contains(&b) {
+            return false;
+        }
+        if b == b'"' || b == b',' || b == b';' || b == b'\\' {
+            return false;
+        }
+    }
+    true
+}
+
+/// The first configured API-key prefix `token` starts with (policy order).
+///
+/// An empty prefix is ignored: it would turn every Bearer token into an API
+/// key, which no policy author means.
+fn key_prefix<'p>(policy: &'p Policy, token: &str) -> Option<&'p str> {
+    for p in &policy.api_key.prefixes {
+        if !p.is_empty() && token.starts_with(p.as_str()) {
+            return Some(p.as_str());
+        }
+    }
+    None
+}
+
+/// `t + d`, saturating at the end of year 9999 (SEMANTICS "Inputs").
+fn plus(t: Timestamp, d: Duration) -> Timestamp {
+    let secs = t.unix() + d.secs();
+    Timestamp::from_unix(secs).unwrap_or(Timestamp::MAX)
+}
+
+/// The SPEC §6 status table, written out independently of the engine.
+pub fn status_of(reason: Reason) -> u16 {
+    match reason {
+        Reason::NoCredential => 401,
+        Reason::MalformedCredential => 401,
+        Reason::AmbiguousCredential => 401,
+        Reason::SessionNotFound => 401,
+        Reason::SessionRevoked => 401,
+        Reason::SessionExpired => 401,
+        Reason::ApiKeyNotFound => 401,
+        Reason::ApiKeyDeleted => 401,
+        Reason::ApiKeyRevoked => 401,
+        Reason::ApiKeyDisabled => 401,
+        Reason::ApiKeyExpired => 401,
+        Reason::UserBanned => 403,
+        Reason::CredentialNotAllowed => 403,
+        Reason::ApiKeyUnbound => 403,
+        Reason::CrossTenant => 403,
+        Reason::TenantRequired => 403,
+        Reason::NotAMember => 403,
+        Reason::TenantSuspended => 403,
+        Reason::InsufficientRole => 403,
+        Reason::MissingCapability => 403,
+        Reason::ResourceNotFound => 404,
+        Reason::NotResourceOwner => 403,
+        Reason::UnknownAction => 403,
+    }
+}
+
+/// What SPEC §5 extraction found.
+enum Extracted {
+    /// No candidate present.
+    Nothing,
+    /// `credentials.multiple = "deny"` and two or more present.
+    Ambiguous,
+    /// The first present candidate is unusable.
+    Malformed,
+    /// A usable token and the kind of record to look it up in.
+    Token(CredentialKind, String),
+}
+
+/// The three SPEC §5 candidates, in order.
+enum Candidate {
+    ApiKeyHeader(String),
+    Cookie(String),
+    Authorization(String),
+}
+
+/// SPEC §5 step 2: the session cookie's value, if one of `session.cookies`
+/// occurs in the `cookie` header.
+fn session_cookie(policy: &Policy, cookie_header: &str) -> Option<String> {
+    // Split on `;`, trim spaces (U+0020 only, SEMANTICS), split at the first
+    // `=`, skip pairs without one.
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for raw in cookie_header.split(';') {
+        let pair = raw.trim_matches(' ');
+        if let Some(eq) = pair.find('=') {
+            pairs.push((pair[..eq].to_string(), pair[eq + 1..].to_string()));
+        }
+    }
+    // The first name in `session.cookies` order that occurs wins; of several
+    // pairs with that name the first is used (SEMANTICS). Names match exactly.
+    for name in &policy.session.cookies {
+        for (n, v) in &pairs {
+            if n == name {
+                return Some(unquote(v));
+            }
+        }
+    }
+    None
+}
+
+/// One pair of surrounding double quotes is removed, only when the value is
+/// at least two characters long and both starts and ends with `"`.
+fn unquote(v: &str) -> String {
+    if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
+        v[1..v.len() - 1].to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// SPEC §5, the whole of it.
+fn extract(policy: &Policy, req: &Request) -> Extracted {
+    let mut present: Vec<Candidate> = Vec::new();
+    // 1. API-key header: present when the header exists (even empty).
+    if let Some(v) = req.headers.get(&policy.api_key.header) {
+        present.push(Candidate::ApiKeyHeader(v.to_string()));
+    }
+    // 2. Session cookie.
+    if let Some(cookies) = req.headers.get("cookie") {
+        if let Some(v) = session_cookie(policy, cookies) {
+            present.push(Candidate::Cookie(v));
+        }
+    }
+    // 3. Authorization: present when the header exists.
+    if let Some(v) = req.headers.get("authorization") {
+        present.push(Candidate::Authorization(v.to_string()));
+    }
+
+    if present.is_empty() {
+        return Extracted::Nothing;
+    }
+    if policy.credentials.multiple == Multiple::Deny && present.len() >= 2 {
+        return Extracted::Ambiguous;
+    }
+    // The first present candidate is the credential; no fallback.
+    match present.remove(0) {
+        Candidate::ApiKeyHeader(v) => {
+            // The header makes it an API key; no prefix needed (SEMANTICS).
+            if token_ok(&v) {
+                Extracted::Token(CredentialKind::ApiKey, v)
+            } else {
+                Extracted::Malformed
+            }
+        }
+        Candidate::Cookie(v) => {
+            if token_ok(&v) {
+                Extracted::Token(CredentialKind::Session, v)
+            } else {
+                Extracted::Malformed
+            }
+        }
+        Candidate::Authorization(v) => {
+            // The scheme is everything before the first space; no space is
+            // malformed (SEMANTICS).
+            let Some(space) = v.find(' ') else {
+                return Extracted::Malformed;
+            };
+            let scheme = &v[..space];
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return Extracted::Malformed;
+            }
+            // One or more spaces, then the token, trailing spaces trimmed.
+            let token = v[space..].trim_start_matches(' ').trim_end_matches(' ');
+            if !token_ok(token) {
+                return Extracted::Malformed;
+            }
+            if key_prefix(policy, token).is_some() {
+                if !policy.api_key.bearer {
+                    return Extracted::Malformed;
+                }
+                Extracted::Token(CredentialKind::ApiKey, token.to_string())
+            } else {
+                if !policy.session.bearer {
+                    return Extracted::Malformed;
+                }
+                Extracted::Token(CredentialKind::Session, token.to_string())
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Decisions (SPEC §6, §7).
+
+/// A decision under construction: the SPEC §7 fields known so far.
+struct Draft<'r> {
+    req: &'r Request,
+    user: Option<Id>,
+    credential: Option<CredentialRef>,
+    tenant: Option<Id>,
+    explain: Vec<String>,
+}
+
+impl Draft<'_> {
+    fn deny(self, reason: Reason) -> Decision {
+        let mut explain = self.explain;
+        explain.push(format!("deny: {}", reason.code()));
+        Decision {
+            decision: Verdict::Deny,
+            reason: Some(reason),
+            status: status_of(reason),
+            action: self.req.action.clone(),
+            user: self.user,
+            credential: self.credential,
+            tenant: self.tenant,
+            scope: Vec::new(),
+            effects: Vec::new(),
+            explain,
+        }
+    }
+}
+
+impl Model {
+    fn tenant(&self, id: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.id.as_str() == id)
+    }
+
+    fn user(&self, id: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.id.as_str() == id)
+    }
+
+    fn user_banned(&self, id: &str) -> bool {
+        match self.user(id) {
+            Some(u) => u.banned,
+            None => false,
+        }
+    }
+
+    /// The membership of `user` in `tenant` that exists at `at`.
+    fn membership_at(&self, user: &str, tenant: &str, at: Timestamp) -> Option<&Membership> {
+        self.memberships
+            .iter()
+            .find(|m| m.user.as_str() == user && m.tenant.as_str() == tenant && m.since <= at)
+    }
+
+    /// Decides `req` (SPEC §6), reporting but not applying effects.
+    pub fn decide(&self, req: &Request) -> Decision {
+        let at = req.at;
+        let mut d = Draft {
+            req,
+            user: None,
+            credential: None,
+            tenant: None,
+            explain: Vec::new(),
+        };
+
+        // 0. The action is not in the policy.
+        let Some(rule) = self.policy.actions.get(&req.action) else {
+            return d.deny(Reason::UnknownAction);
+        };
+        let rule: &ActionRule = rule;
+
+        // 1. Extraction (§5).
+        let (kind, token) = match extract(&self.policy, req) {
+            Extracted::Nothing => return d.deny(Reason::NoCredential),
+            Extracted::Ambiguous => return d.deny(Reason::AmbiguousCredential),
+            Extracted::Malformed => return d.deny(Reason::MalformedCredential),
+            Extracted::Token(kind, token) => (kind, token),
+        };
+        let hash = TokenHash::of(&token);
+        // Name the token by its hash prefix only (SPEC §1).
+        d.explain.push(format!(
+            "credential: {} sha256:{}",
+            kind.as_str(),
+            &hash.to_string()[..8]
+        ));
+
+        // 2. Look the credential up. Kinds never cross (SEMANTICS).
+        let mut key: Option<&ApiKey> = None;
+        let mut session: Option<&Session> = None;
+        let principal: Id;
+        match kind {
+            CredentialKind::ApiKey => {
+                let found = self
+                    .api_keys
+                    .iter()
+                    .find(|k| k.token_sha256 == hash && k.created_at <= at);
+                let Some(k) = found else {
+                    return d.deny(Reason::ApiKeyNotFound);
+                };
+                d.user = Some(k.owner.clone());
+                d.credential = Some(CredentialRef {
+                    kind: CredentialKind::ApiKey,
+                    id: k.id.clone(),
+                });
+                if in_effect(k.deleted_at, at) {
+                    return d.deny(Reason::ApiKeyDeleted);
+                }
+                if in_effect(k.revoked_at, at) {
+                    return d.deny(Reason::ApiKeyRevoked);
+                }
+                if !k.enabled {
+                    return d.deny(Reason::ApiKeyDisabled);
+                }
+                if in_effect(k.expires_at, at) {
+                    return d.deny(Reason::ApiKeyExpired);
+                }
+                if self.user_banned(&k.owner) {
+                    return d.deny(Reason::UserBanned);
+                }
+                principal = k.owner.clone();
+                key = Some(k);
+            }
+            CredentialKind::Session => {
+                let found = self
+                    .sessions
+                    .iter()
+                    .find(|s| s.token_sha256 == hash && s.created_at <= at);
+                let Some(s) = found else {
+                    return d.deny(Reason::SessionNotFound);
+                };
+                d.user = Some(s.user.clone());
+                d.credential = Some(CredentialRef {
+                    kind: CredentialKind::Session,
+                    id: s.id.clone(),
+                });
+                if in_effect(s.revoked_at, at) {
+                    return d.deny(Reason::SessionRevoked);
+                }
+                // A session expiring exactly at `at` is expired.
+                if s.expires_at <= at {
+                    return d.deny(Reason::SessionExpired);
+                }
+                if self.user_banned(&s.user) {
+                    return d.deny(Reason::UserBanned);
+                }
+                principal = s.user.clone();
+                session = Some(s);
+            }
+        }
+
+        // 3. The credential kind is not allowed for the action.
+        if !rule.credentials.contains(&kind) {
+            return d.deny(Reason::CredentialNotAllowed);
+        }
+
+        // 4. Effective tenant.
+        let effective: Option<Id>;
+        if let Some(k) = key {
+            let bound: Id = match &k.tenant {
+                Some(t) => t.clone(),
+                None => match self.policy.api_key.unbound {
+                    Unbound::Deny => return d.deny(Reason::ApiKeyUnbound),
+                    Unbound::OldestMembership => {
+                        // Smallest (since, tenant id) among the owner's
+                        // memberships at `at`.
+                        let mut best: Option<&Membership> = None;
+                        for m in &self.memberships {
+                            if m.user != k.owner || m.since > at {
+                                continue;
+                            }
+                            let better = match best {
+                                None => true,
+                                Some(b) => (m.since, &m.tenant) < (b.since, &b.tenant),
+                            };
+                            if better {
+                                best = Some(m);
+                            }
+                        }
+                        match best {
+                            Some(m) => m.tenant.clone(),
+                            None => return d.deny(Reason::NotAMember),
+                        }
+                    }
+                },
+            };
+            // For `cross_tenant` the output names the key's (bound) tenant.
+            d.tenant = Some(bound.clone());
+            if let Some(asked) = &req.tenant {
+                if *asked != bound {
+                    return d.deny(Reason::CrossTenant);
+                }
+            }
+            effective = Some(bound);
+        } else {
+            let s = session.expect("a session when not an API key");
+            effective = match &req.tenant {
+                Some(t) => Some(t.clone()),
+                None => s.tenant.clone(),
+            };
+            d.tenant = effective.clone();
+        }
+        if effective.is_none() && rule.tenant == TenantRule::Required {
+            return d.deny(Reason::TenantRequired);
+        }
+
+        if let Some(t) = &effective {
+            // 5. Membership and tenant state. An unknown tenant is
+            // `not_a_member` (SEMANTICS).
+            let tenant = self.tenant(t);
+            let membership = self.membership_at(&principal, t, at);
+            let (Some(tenant), Some(membership)) = (tenant, membership) else {
+                return d.deny(Reason::NotAMember);
+            };
+            if tenant.suspended {
+                return d.deny(Reason::TenantSuspended);
+            }
+            // 6. Role.
+            if !rule.roles.is_empty() && !rule.roles.contains(&membership.role) {
+                return d.deny(Reason::InsufficientRole);
+            }
+            // 7. Capability, API keys only.
+            if let Some(k) = key {
+                if !rule.capability.is_empty() {
+                    let has = if k.capabilities.is_empty() {
+                        self.policy.api_key.empty_capabilities == EmptyCapabilities::All
+                    } else {
+                        k.capabilities.contains(&rule.capability)
+                    };
+                    if !has {
+                        return d.deny(Reason::MissingCapability);
+                    }
+                }
+            }
+        }
+
+        // 8. Resource: required and not named, or named and not found in the
+        // effective tenant at `at` (never in another tenant).
+        if rule.resource && req.resource.is_none() {
+            return d.deny(Reason::ResourceNotFound);
+        }
+        if let Some(rid) = &req.resource {
+            // Named while no effective tenant exists: not found (SEMANTICS).
+            let Some(t) = &effective else {
+                return d.deny(Reason::ResourceNotFound);
+            };
+            let found = self
+                .resources
+                .iter()
+                .find(|r| r.tenant == *t && r.id == *rid && r.created_at <= at);
+            let Some(r) = found else {
+                return d.deny(Reason::ResourceNotFound);
+            };
+            // `owner_only` is checked whenever a resource was found.
+            if rule.owner_only && r.owner != principal {
+                return d.deny(Reason::NotResourceOwner);
+            }
+        }
+
+        // 9. Allow. Scope: the key's tenant, or the sorted non-suspended
+        // tenants the user is a member of at `at`.
+        let scope: Vec<Id> = if key.is_some() {
+            vec![effective
+                .clone()
+                .expect("an API key always has a tenant here")]
+        } else {
+            let mut scope: Vec<Id> = Vec::new();
+            for m in &self.memberships {
+                if m.user != principal || m.since > at {
+                    continue;
+                }
+                if let Some(t) = self.tenant(&m.tenant) {
+                    if !t.suspended && !scope.contains(&m.tenant) {
+                        scope.push(m.tenant.clone());
+                    }
+                }
+            }
+            scope.sort();
+            scope
+        };
+
+        // Sliding refresh (§6): only for sessions.
+        let mut effects: Vec<Effect> = Vec::new();
+        if let Some(s) = session {
+            if let Some(new) = self.sliding_expiry(s, at) {
+                effects.push(Effect::ExtendSession {
+                    session: s.id.clone(),
+                    expires_at: new,
+                });
+            }
+        }
+
+        let mut explain = d.explain;
+        explain.push("allow".to_string());
+        Decision {
+            decision: Verdict::Allow,
+            reason: None,
+            status: 200,
+            action: req.action.clone(),
+            user: d.user,
+            credential: d.credential,
+            tenant: effective,
+            scope,
+            effects,
+            explain,
+        }
+    }
+
+    /// SPEC §6 sliding refresh: when `sliding` and
+    /// `expires_at - ttl + refresh_after <= at`, the new expiry is `at + ttl`
+    /// capped at `created_at + absolute_max`; only if later than the current.
+    fn sliding_expiry(&self, s: &Session, at: Timestamp) -> Option<Timestamp> {
+        let p = &self.policy.session;
+        if !p.sliding {
+            return None;
+        }
+        // Exact integer arithmetic: no saturation inside the comparison.
+        let threshold = s.expires_at.unix() - p.ttl.secs() + p.refresh_after.secs();
+        if threshold > at.unix() {
+            return None;
+        }
+        let mut new = plus(at, p.ttl);
+        if let Some(max) = p.absolute_max {
+            let cap = plus(s.created_at, max);
+            if new > cap {
+                new = cap;
+            }
+        }
+        if new > s.expires_at {
+            Some(new)
+        } else {
+            None
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Commands (SPEC §8).
+
+fn ts(t: Timestamp) -> Value {
+    Value::String(t.to_string())
+}
+
+fn opt_ts(t: Option<Timestamp>) -> Value {
+    match t {
+        Some(t) => ts(t),
+        None => Value::Null,
+    }
+}
+
+fn opt_id(t: &Option<Id>) -> Value {
+    match t {
+        Some(t) => Value::String(t.to_string()),
+        None => Value::Null,
+    }
+}
+
+fn update(record: RecordRef, field: &str, from: Value, to: Value) -> Change {
+    Change::Update {
+        record,
+        field: field.to_string(),
+        from,
+        to,
+    }
+}
+
+/// How a command ends: its changes, or a rejection with an explanation.
+type Outcome = Result<Vec<Change>, (Rejection, String)>;
+
+fn reject(r: Rejection, why: impl Into<String>) -> Outcome {
+    Err((r, why.into()))
+}
+
+impl Model {
+    /// Whether `hash` belongs to any key or session, regardless of time
+    /// (SEMANTICS: uniqueness ignores time).
+    fn token_taken(&self, hash: &TokenHash) -> bool {
+        self.api_keys.iter().any(|k| k.token_sha256 == *hash)
+            || self.sessions.iter().any(|s| s.token_sha256 == *hash)
+    }
+
+    /// The index of the key `id` if it exists at `at`.
+    fn key_at(&self, id: &str, at: Timestamp) -> Option<usize> {
+        self.api_keys
+            .iter()
+            .position(|k| k.id.as_str() == id && k.created_at <= at)
+    }
+
+    /// The index of the session `id` if it exists at `at`.
+    fn session_at(&self, id: &str, at: Timestamp) -> Option<usize> {
+        self.sessions
+            .iter()
+            .position(|s| s.id.as_str() == id && s.created_at <= at)
+    }
+
+    /// Applies `cmd` (SPEC §8). Checks run in the order the spec lists the
+    /// op's rejections; a rejection leaves the state untouched.
+    pub fn apply(&mut self, cmd: &Command) -> CommandResult {
+        let op = cmd.op.name().to_string();
+        if let Some(req) = cmd.request() {
+            return CommandResult::Decision {
+                op,
+                decision: Box::new(self.authenticate(&req)),
+            };
+        }
+        match self.run(cmd) {
+            Ok(changes) => {
+                debug_assert!(!changes.is_empty(), "ok always changes something");
+                CommandResult::Ok { op, changes }
+            }
+            Err((reason, explain)) => CommandResult::Rejected {
+                op,
+                reason,
+                explain,
+            },
+        }
+    }
+
+    /// `authenticate`: decide, then apply the decision's effects.
+    fn authenticate(&mut self, req: &Request) -> Decision {
+        let decision = self.decide(req);
+        for effect in &decision.effects {
+            let Effect::ExtendSession {
+                session,
+                expires_at,
+            } = effect;
+            for s in self.sessions.iter_mut() {
+                if s.id == *session {
+                    s.expires_at = *expires_at;
+                }
+            }
+        }
+        decision
+    }
+
+    fn run(&mut self, cmd: &Command) -> Outcome {
+        let at = cmd.at;
+        match &cmd.op {
+            Op::CreateTenant { tenant } => {
+                if self.tenant(tenant).is_some() {
+                    return reject(Rejection::DuplicateId, "the tenant already exists");
+                }
+                self.tenants.push(Tenant {
+                    id: tenant.clone(),
+                    suspended: false,
+                });
+                Ok(vec![Change::Create {
+                    record: RecordRef::Tenant { id: tenant.clone() },
+                }])
+            }
+            Op::SuspendTenant { tenant } => self.set_suspended(tenant, true),
+            Op::ReinstateTenant { tenant } => self.set_suspended(tenant, false),
+            Op::CreateUser { user } => {
+                if self.user(user).is_some() {
+                    return reject(Rejection::DuplicateId, "the user already exists");
+                }
+                self.users.push(User {
+                    id: user.clone(),
+                    banned: false,
+                });
+                Ok(vec![Change::Create {
+                    record: RecordRef::User { id: user.clone() },
+                }])
+            }
+            Op::BanUser { user } => self.ban(user, at),
+            Op::UnbanUser { user } => {
+                let Some(i) = self.users.iter().position(|u| u.id == *user) else {
+                    return reject(Rejection::UnknownUser, "no such user");
+                };
+                if !self.users[i].banned {
+                    return reject(Rejection::NoChange, "the user is not banned");
+                }
+                self.users[i].banned = false;
+                // Revoked sessions stay revoked: nothing else changes.
+                Ok(vec![update(
+                    RecordRef::User { id: user.clone() },
+                    "banned",
+                    Value::Bool(true),
+                    Value::Bool(false),
+                )])
+            }
+            Op::AddMember { user, tenant, role } => {
+                if self.user(user).is_none() {
+                    return reject(Rejection::UnknownUser, "no such user");
+                }
+                if self.tenant(tenant).is_none() {
+                    return reject(Rejection::UnknownTenant, "no such tenant");
+                }
+                if self
+                    .memberships
+                    .iter()
+                    .any(|m| m.user == *user && m.tenant == *tenant)
+                {
+                    return reject(Rejection::AlreadyMember, "the membership exists");
+                }
+                // `since` is the command's time (§8).
+                self.memberships.push(Membership {
+                    user: user.clone(),
+                    tenant: tenant.clone(),
+                    role: role.clone(),
+                    since: at,
+                });
+                Ok(vec![Change::Create {
+                    record: RecordRef::Membership {
+                        user: user.clone(),
+                        tenant: tenant.clone(),
+                    },
+                }])
+            }
+            Op::RemoveMember { user, tenant } => self.remove_member(user, tenant, at),
+            Op::SetRole { user, tenant, role } => {
+                let Some(i) = self
+                    .memberships
+                    .iter()
+                    .position(|m| m.user == *user && m.tenant == *tenant && m.since <= at)
+                else {
+                    return reject(Rejection::NotAMember, "no such membership at this time");
+                };
+                if self.memberships[i].role == *role {
+                    return reject(Rejection::NoChange, "the role is already set");
+                }
+                let from = std::mem::replace(&mut self.memberships[i].role, role.clone());
+                Ok(vec![update(
+                    RecordRef::Membership {
+                        user: user.clone(),
+                        tenant: tenant.clone(),
+                    },
+                    "role",
+                    Value::String(from),
+                    Value::String(role.clone()),
+                )])
+            }
+            Op::MintApiKey {
+                key,
+                owner,
+                tenant,
+                token,
+                capabilities,
+                expires_at,
+                name,
+            } => {
+                if self.api_keys.iter().any(|k| k.id == *key) {
+                    return reject(Rejection::DuplicateId, "the key id exists");
+                }
+                let hash = TokenHash::of(token.expose());
+                if self.token_taken(&hash) {
+                    return reject(Rejection::DuplicateToken, "the token is in use");
+                }
+                // A valid token that starts with a configured prefix.
+                let prefix = match key_prefix(&self.policy, token.expose()) {
+                    Some(p) if token_ok(token.expose()) => p.to_string(),
+                    _ => {
+                        return reject(
+                            Rejection::InvalidToken,
+                            "the token is not a valid API key with a configured prefix",
+                        )
+                    }
+                };
+                // Unknown owner or tenant is `not_a_member` (SEMANTICS).
+                let member = self.tenant(tenant).is_some()
+                    && self.user(owner).is_some()
+                    && self.membership_at(owner, tenant, at).is_some();
+                if !member {
+                    return reject(Rejection::NotAMember, "the owner is not a member");
+                }
+                if self.user_banned(owner) {
+                    return reject(Rejection::UserBanned, "the owner is banned");
+                }
+                self.api_keys.push(ApiKey {
+                    id: key.clone(),
+                    owner: owner.clone(),
+                    tenant: Some(tenant.clone()),
+                    token_sha256: hash,
+                    prefix,
+                    capabilities: capabilities.clone(),
+                    enabled: true,
+                    name: name.clone().unwrap_or_default(),
+                    created_at: at,
+                    expires_at: *expires_at,
+                    revoked_at: None,
+                    deleted_at: None,
+                });
+                Ok(vec![Change::Create {
+                    record: RecordRef::ApiKey { id: key.clone() },
+                }])
+            }
+            Op::UpdateApiKey {
+                key,
+                name,
+                enabled,
+                expires_at,
+                immutable,
+            } => {
+                let Some(i) = self.key_at(key, at) else {
+                    return reject(Rejection::ApiKeyNotFound, "no such key at this time");
+                };
+                if in_effect(self.api_keys[i].deleted_at, at) {
+                    return reject(Rejection::ApiKeyDeleted, "the key is deleted");
+                }
+                if in_effect(self.api_keys[i].revoked_at, at) {
+                    return reject(Rejection::ApiKeyRevoked, "the key is revoked");
+                }
+                if !immutable.is_empty() {
+                    return reject(
+                        Rejection::ImmutableField,
+                        "only name, enabled and expires_at may change",
+                    );
+                }
+                let id = RecordRef::ApiKey { id: key.clone() };
+                let k = &mut self.api_keys[i];
+                let mut changes = Vec::new();
+                if let Some(name) = name {
+                    if k.name != *name {
+                        changes.push(update(
+                            id.clone(),
+                            "name",
+                            Value::String(k.name.clone()),
+                            Value::String(name.clone()),
+                        ));
+                    }
+                }
+                if let Some(enabled) = enabled {
+                    if k.enabled != *enabled {
+                        changes.push(update(
+                            id.clone(),
+                            "enabled",
+                            Value::Bool(k.enabled),
+                            Value::Bool(*enabled),
+                        ));
+                    }
+                }
+                if let Some(expires_at) = expires_at {
+                    if k.expires_at != *expires_at {
+                        changes.push(update(
+                            id.clone(),
+                            "expires_at",
+                            opt_ts(k.expires_at),
+                            opt_ts(*expires_at),
+                        ));
+                    }
+                }
+                if changes.is_empty() {
+                    return reject(Rejection::NoChange, "every given field is unchanged");
+                }
+                // Only now write: a rejection leaves the state as it was.
+                if let Some(name) = name {
+                    k.name = name.clone();
+                }
+                if let Some(enabled) = enabled {
+                    k.enabled = *enabled;
+                }
+                if let Some(expires_at) = expires_at {
+                    k.expires_at = *expires_at;
+                }
+                Ok(changes)
+            }
+            Op::RevokeApiKey { key } => {
+                let Some(i) = self.key_at(key, at) else {
+                    return reject(Rejection::ApiKeyNotFound, "no such key at this time");
+                };
+                if in_effect(self.api_keys[i].deleted_at, at) {
+                    return reject(Rejection::ApiKeyDeleted, "the key is deleted");
+                }
+                if in_effect(self.api_keys[i].revoked_at, at) {
+                    return reject(Rejection::ApiKeyRevoked, "the key is revoked");
+                }
+                let from = self.api_keys[i].revoked_at;
+                self.api_keys[i].revoked_at = Some(at);
+                Ok(vec![update(
+                    RecordRef::ApiKey { id: key.clone() },
+                    "revoked_at",
+                    opt_ts(from),
+                    ts(at),
+                )])
+            }
+            Op::DeleteApiKey { key } => {
+                let Some(i) = self.key_at(key, at) else {
+                    return reject(Rejection::ApiKeyNotFound, "no such key at this time");
+                };
+                if in_effect(self.api_keys[i].deleted_at, at) {
+                    return reject(Rejection::ApiKeyDeleted, "the key is deleted");
+                }
+                // A revoked key may be deleted: delete is the stronger state.
+                let from = self.api_keys[i].deleted_at;
+                self.api_keys[i].deleted_at = Some(at);
+                Ok(vec![update(
+                    RecordRef::ApiKey { id: key.clone() },
+                    "deleted_at",
+                    opt_ts(from),
+                    ts(at),
+                )])
+            }
+            Op::Login {
+                session,
+                user,
+                token,
+                tenant,
+            } => {
+                if self.sessions.iter().any(|s| s.id == *session) {
+                    return reject(Rejection::DuplicateId, "the session id exists");
+                }
+                let hash = TokenHash::of(token.expose());
+                if self.token_taken(&hash) {
+                    return reject(Rejection::DuplicateToken, "the token is in use");
+                }
+                if !token_ok(token.expose()) || key_prefix(&self.policy, token.expose()).is_some() {
+                    return reject(
+                        Rejection::InvalidToken,
+                        "not a valid session token (or it has an API-key prefix)",
+                    );
+                }
+                let Some(u) = self.user(user) else {
+                    return reject(Rejection::UnknownUser, "no such user");
+                };
+                if u.banned {
+                    return reject(Rejection::UserBanned, "the user is banned");
+                }
+                if let Some(t) = tenant {
+                    let member =
+                        self.tenant(t).is_some() && self.membership_at(user, t, at).is_some();
+                    if !member {
+                        return reject(Rejection::NotAMember, "not a member of the tenant");
+                    }
+                }
+                // expires_at = at + min(ttl, absolute_max) (SEMANTICS).
+                let p = &self.policy.session;
+                let life = match p.absolute_max {
+                    Some(max) if max < p.ttl => max,
+                    _ => p.ttl,
+                };
+                self.sessions.push(Session {
+                    id: session.clone(),
+                    user: user.clone(),
+                    tenant: tenant.clone(),
+                    token_sha256: hash,
+                    created_at: at,
+                    expires_at: plus(at, life),
+                    revoked_at: None,
+                });
+                Ok(vec![Change::Create {
+                    record: RecordRef::Session {
+                        id: session.clone(),
+                    },
+                }])
+            }
+            Op::Logout { session } => {
+                let i = self.live_session(session, at)?;
+                let from = self.sessions[i].revoked_at;
+                self.sessions[i].revoked_at = Some(at);
+                Ok(vec![update(
+                    RecordRef::Session {
+                        id: session.clone(),
+                    },
+                    "revoked_at",
+                    opt_ts(from),
+                    ts(at),
+                )])
+            }
+            Op::SwitchTenant { session, tenant } => {
+                let i = self.live_session(session, at)?;
+                let user = self.sessions[i].user.clone();
+                let Some(t) = self.tenant(tenant) else {
+                    return reject(Rejection::NotAMember, "no such tenant");
+                };
+                let suspended = t.suspended;
+                if self.membership_at(&user, tenant, at).is_none() {
+                    return reject(Rejection::NotAMember, "not a member of the tenant");
+                }
+                if suspended {
+                    return reject(Rejection::TenantSuspended, "the tenant is suspended");
+                }
+                if self.sessions[i].tenant.as_ref() == Some(tenant) {
+                    return reject(Rejection::NoChange, "already the active tenant");
+                }
+                let from = opt_id(&self.sessions[i].tenant);
+                self.sessions[i].tenant = Some(tenant.clone());
+                Ok(vec![update(
+                    RecordRef::Session {
+                        id: session.clone(),
+                    },
+                    "tenant",
+                    from,
+                    Value::String(tenant.to_string()),
+                )])
+            }
+            Op::CreateResource {
+                tenant,
+                resource,
+                owner,
+            } => {
+                if self
+                    .resources
+                    .iter()
+                    .any(|r| r.tenant == *tenant && r.id == *resource)
+                {
+                    return reject(Rejection::DuplicateId, "the resource exists");
+                }
+                if self.tenant(tenant).is_none() {
+                    return reject(Rejection::UnknownTenant, "no such tenant");
+                }
+                if self.membership_at(owner, tenant, at).is_none() {
+                    return reject(Rejection::NotAMember, "the owner is not a member");
+                }
+                self.resources.push(Resource {
+                    tenant: tenant.clone(),
+                    id: resource.clone(),
+                    owner: owner.clone(),
+                    created_at: at,
+                });
+                Ok(vec![Change::Create {
+                    record: RecordRef::Resource {
+                        tenant: tenant.clone(),
+                        id: resource.clone(),
+                    },
+                }])
+            }
+            Op::DeleteResource { tenant, resource } => {
+                let Some(i) = self
+                    .resources
+                    .iter()
+                    .position(|r| r.tenant == *tenant && r.id == *resource && r.created_at <= at)
+                else {
+                    return reject(Rejection::ResourceNotFound, "no such resource at this time");
+                };
+                // Removed in place: the others keep their order.
+                self.resources.remove(i);
+                Ok(vec![Change::Delete {
+                    record: RecordRef::Resource {
+                        tenant: tenant.clone(),
+                        id: resource.clone(),
+                    },
+                }])
+            }
+            Op::Authenticate { .. } => unreachable!("handled by apply"),
+        }
+    }
+
+    /// `suspend_tenant` / `reinstate_tenant`.
+    fn set_suspended(&mut self, tenant: &Id, to: bool) -> Outcome {
+        let Some(i) = self.tenants.iter().position(|t| t.id == *tenant) else {
+            return reject(Rejection::UnknownTenant, "no such tenant");
+        };
+        if self.tenants[i].suspended == to {
+            return reject(Rejection::NoChange, "the tenant is already in that state");
+        }
+        self.tenants[i].suspended = to;
+        Ok(vec![update(
+            RecordRef::Tenant { id: tenant.clone() },
+            "suspended",
+            Value::Bool(!to),
+            Value::Bool(to),
+        )])
+    }
+
+    /// `ban_user`: the user is banned and every session of the user live at
+    /// `at` is revoked at `at` (SEMANTICS), never to come back.
+    fn ban(&mut self, user: &Id, at: Timestamp) -> Outcome {
+        let Some(i) = self.users.iter().position(|u| u.id == *user) else {
+            return reject(Rejection::UnknownUser, "no such user");
+        };
+        if self.users[i].banned {
+            return reject(Rejection::NoChange, "the user is already banned");
+        }
+        self.users[i].banned = true;
+        let mut changes = vec![update(
+            RecordRef::User { id: user.clone() },
+            "banned",
+            Value::Bool(false),
+            Value::Bool(true),
+        )];
+        for s in self.sessions.iter_mut() {
+            let live = s.user == *user
+                && s.created_at <= at
+                && !in_effect(s.revoked_at, at)
+                && s.expires_at > at;
+            if live {
+                changes.push(update(
+                    RecordRef::Session { id: s.id.clone() },
+                    "revoked_at",
+                    opt_ts(s.revoked_at),
+                    ts(at),
+                ));
+                s.revoked_at = Some(at);
+            }
+        }
+        Ok(changes)
+    }
+
+    /// `remove_member`: the membership is removed in place; every session of
+    /// the user whose active tenant it was loses it (SEMANTICS); keys stay.
+    fn remove_member(&mut self, user: &Id, tenant: &Id, at: Timestamp) -> Outcome {
+        let Some(i) = self
+            .memberships
+            .iter()
+            .position(|m| m.user == *user && m.tenant == *tenant && m.since <= at)
+        else {
+            return reject(Rejection::NotAMember, "no such membership at this time");
+        };
+        self.memberships.remove(i);
+        let mut changes = vec![Change::Delete {
+            record: RecordRef::Membership {
+                user: user.clone(),
+                tenant: tenant.clone(),
+            },
+        }];
+        for s in self.sessions.iter_mut() {
+            if s.user == *user && s.tenant.as_ref() == Some(tenant) {
+                changes.push(update(
+                    RecordRef::Session { id: s.id.clone() },
+                    "tenant",
+                    Value::String(tenant.to_string()),
+                    Value::Null,
+                ));
+                s.tenant = None;
+            }
+        }
+        Ok(changes)
+    }
+
+    /// The first three checks of `logout` and `switch_tenant`: the session
+    /// exists at `at`, is not revoked and not expired.
+    fn live_session(&self, id: &Id, at: Timestamp) -> Result<usize, (Rejection, String)> {
+        let Some(i) = self.session_at(id, at) else {
+            return Err((
+                Rejection::SessionNotFound,
+                "no such session at this time".into(),
+            ));
+        };
+        if in_effect(self.sessions[i].revoked_at, at) {
+            return Err((Rejection::SessionRevoked, "the session is revoked".into()));
+        }
+        if self.sessions[i].expires_at <= at {
+            return Err((Rejection::SessionExpired, "the session is expired".into()));
+        }
+        Ok(i)
     }
 }
