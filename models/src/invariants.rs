@@ -633,11 +633,16 @@ fn first_difference(a: &Value, b: &Value) -> String {
     walk("$".into(), a, b).unwrap_or_else(|| "$".into())
 }
 
-/// I6: the output line is exactly the serialization of the result, and a
+/// I6: the output line is exactly the serialization of the result (one
+/// trailing newline, as a JSON Lines writer adds, is not part of it), and a
 /// snapshot survives a JSON round trip unchanged.
 fn i6_determinism(r: &mut Report, step: &Step<'_>) {
+    let printed = step
+        .engine_output
+        .strip_suffix('\n')
+        .unwrap_or(step.engine_output);
     match serde_json::to_string(step.engine) {
-        Ok(line) if line == step.engine_output => {}
+        Ok(line) if line == printed => {}
         Ok(_) => r.fail(
             Invariant::I6,
             "re-serializing the engine result does not give the same bytes",
@@ -794,5 +799,413 @@ fn i10_bounded_sliding(r: &mut Report, step: &Step<'_>, d: Option<&Decision>) {
                 ),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every invariant must be able to fail: each test takes a clean step
+    //! (the model standing in for the engine) and breaks it by hand.
+
+    use super::*;
+    use crate::Model;
+    use authproof_engine::{Effect, Reason, Rejection, TokenHash, Verdict};
+    use serde_json::json;
+
+    const T: &str = "2026-05-28T12:00:00Z";
+
+    fn snapshot() -> Snapshot {
+        serde_json::from_value(json!({
+            "tenants": [{"id": "acme"}, {"id": "beta"}],
+            "users": [{"id": "alice"}, {"id": "bob"}],
+            "memberships": [
+                {"user": "alice", "tenant": "acme", "role": "owner"},
+                {"user": "alice", "tenant": "beta", "role": "owner"},
+                {"user": "bob", "tenant": "acme", "role": "member"}
+            ],
+            "api_keys": [{"id": "key_1", "owner": "alice", "tenant": "acme",
+                          "token_sha256": TokenHash::of("sk_live_alice1").to_string(),
+                          "created_at": "2026-02-01T00:00:00Z"}],
+            "sessions": [{"id": "ses_1", "user": "alice", "tenant": "acme",
+                          "token_sha256": TokenHash::of("sessionalice1").to_string(),
+                          "created_at": "2026-05-01T00:00:00Z",
+                          "expires_at": "2026-05-31T00:00:00Z"}],
+            "resources": [{"tenant": "beta", "id": "conv_1", "owner": "alice"}]
+        }))
+        .unwrap()
+    }
+
+    fn cmd(v: serde_json::Value) -> Command {
+        Command::from_value(v).unwrap()
+    }
+
+    fn key_auth(extra: serde_json::Value) -> Command {
+        let mut v = json!({"at": T, "op": "authenticate", "action": "workspace.read",
+                           "headers": {"x-api-key": "sk_live_alice1"}});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        cmd(v)
+    }
+
+    fn session_auth(at: &str) -> Command {
+        cmd(
+            json!({"at": at, "op": "authenticate", "action": "workspace.read",
+                   "headers": {"cookie": "better-auth.session_token=sessionalice1"}}),
+        )
+    }
+
+    /// One step, owned, so a test can break any part of it.
+    struct Owned {
+        policy: Policy,
+        command: Command,
+        before: Snapshot,
+        after: Snapshot,
+        engine: CommandResult,
+        model: CommandResult,
+        model_after: Snapshot,
+        output: Option<String>,
+    }
+
+    impl Owned {
+        /// A clean step: the model plays both engine and model.
+        fn new(before: Snapshot, command: Command) -> Owned {
+            let policy = Policy::default();
+            let mut m = Model::new(&before, &policy);
+            let result = m.apply(&command);
+            let after = m.snapshot();
+            Owned {
+                policy,
+                command,
+                before,
+                after: after.clone(),
+                engine: result.clone(),
+                model: result,
+                model_after: after,
+                output: None,
+            }
+        }
+
+        /// Breaks the engine's decision (the model keeps the right one).
+        fn decision(&mut self) -> &mut Decision {
+            match &mut self.engine {
+                CommandResult::Decision { decision, .. } => decision,
+                _ => panic!("not a decision"),
+            }
+        }
+
+        fn check(&self, history: &mut History) -> Vec<Violation> {
+            let output = match &self.output {
+                Some(o) => o.clone(),
+                None => serde_json::to_string(&self.engine).unwrap(),
+            };
+            check_step(
+                history,
+                &Step {
+                    policy: &self.policy,
+                    index: 0,
+                    command: &self.command,
+                    before: &self.before,
+                    after: &self.after,
+                    engine: &self.engine,
+                    model: &self.model,
+                    model_after: &self.model_after,
+                    engine_output: &output,
+                },
+            )
+        }
+
+        fn fired(&self) -> Vec<Invariant> {
+            let mut h = History::new(&self.before);
+            let mut ids: Vec<Invariant> = self.check(&mut h).iter().map(|v| v.invariant).collect();
+            ids.dedup();
+            ids
+        }
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(Invariant::I1.id(), "I1");
+        assert_eq!(Invariant::I10.id(), "I10");
+        assert_eq!(Invariant::I1.name(), "tenant isolation");
+        assert_eq!(Invariant::I10.name(), "bounded sliding");
+        assert_eq!(Invariant::ALL.len(), 10);
+    }
+
+    #[test]
+    fn clean_steps_hold() {
+        for c in [
+            key_auth(json!({})),
+            session_auth(T),
+            cmd(json!({"at": T, "op": "remove_member", "user": "bob", "tenant": "acme"})),
+            cmd(json!({"at": T, "op": "logout", "session": "ghost"})),
+            cmd(
+                json!({"at": T, "op": "login", "session": "s2", "user": "bob",
+                       "token": "bobsession1"}),
+            ),
+        ] {
+            assert_eq!(Owned::new(snapshot(), c).fired(), vec![]);
+        }
+    }
+
+    #[test]
+    fn i1_fires_on_foreign_tenant_and_resource() {
+        let mut s = Owned::new(snapshot(), key_auth(json!({})));
+        assert!(s.decision().is_allow());
+        s.decision().tenant = Some(Id::new("beta").unwrap());
+        s.decision().scope = vec![Id::new("beta").unwrap()];
+        assert!(s.fired().contains(&Invariant::I1));
+
+        // A resource of another tenant.
+        let mut s = Owned::new(snapshot(), key_auth(json!({"resource": "conv_1"})));
+        assert_eq!(s.decision().reason, Some(Reason::ResourceNotFound));
+        let d = s.decision();
+        d.decision = Verdict::Allow;
+        d.reason = None;
+        d.status = 200;
+        d.scope = vec![Id::new("acme").unwrap()];
+        assert!(s.fired().contains(&Invariant::I1));
+    }
+
+    #[test]
+    fn i2_fires_on_revived_session_and_key() {
+        // Session expired exactly at `at`, yet allowed.
+        let mut s = Owned::new(snapshot(), session_auth("2026-05-31T00:00:00Z"));
+        assert_eq!(s.decision().reason, Some(Reason::SessionExpired));
+        let d = s.decision();
+        d.decision = Verdict::Allow;
+        d.reason = None;
+        d.status = 200;
+        d.tenant = Some(Id::new("acme").unwrap());
+        d.scope = vec![Id::new("acme").unwrap(), Id::new("beta").unwrap()];
+        assert!(s.fired().contains(&Invariant::I2));
+
+        // A revoked key re-enabled.
+        let mut before = snapshot();
+        before.api_keys[0].revoked_at = Some(ts("2026-05-01T00:00:00Z"));
+        before.api_keys[0].enabled = false;
+        let mut s = Owned::new(
+            before,
+            cmd(json!({"at": T, "op": "update_api_key", "key": "key_1", "enabled": true})),
+        );
+        assert_eq!(s.engine.rejection(), Some(Rejection::ApiKeyRevoked));
+        s.after.api_keys[0].enabled = true;
+        assert!(s.fired().contains(&Invariant::I2));
+    }
+
+    #[test]
+    fn i3_fires_on_repointed_key() {
+        let mut s = Owned::new(
+            snapshot(),
+            cmd(json!({"at": T, "op": "update_api_key", "key": "key_1", "name": "x"})),
+        );
+        s.after.api_keys[0].tenant = Some(Id::new("beta").unwrap());
+        assert!(s.fired().contains(&Invariant::I3));
+        s.after = s.model_after.clone();
+        s.after.api_keys.clear();
+        assert!(s.fired().contains(&Invariant::I3));
+    }
+
+    #[test]
+    fn i4_fires_on_stale_membership() {
+        // Allowed without a membership at `at`.
+        let mut before = snapshot();
+        before.memberships.remove(0);
+        let mut s = Owned::new(before, key_auth(json!({})));
+        assert_eq!(s.decision().reason, Some(Reason::NotAMember));
+        let d = s.decision();
+        d.decision = Verdict::Allow;
+        d.reason = None;
+        d.status = 200;
+        d.scope = vec![Id::new("acme").unwrap()];
+        assert!(s.fired().contains(&Invariant::I4));
+
+        // remove_member, then an allow with no add_member in between (the
+        // engine "forgot" to remove the membership).
+        let mut h = History::new(&snapshot());
+        let mut rm = Owned::new(
+            snapshot(),
+            cmd(json!({"at": T, "op": "remove_member", "user": "alice", "tenant": "acme"})),
+        );
+        rm.after = rm.before.clone();
+        rm.check(&mut h);
+        let next = Owned::new(snapshot(), key_auth(json!({})));
+        let fired: Vec<Invariant> = next.check(&mut h).iter().map(|v| v.invariant).collect();
+        assert_eq!(fired, vec![Invariant::I4]);
+        // add_member clears it.
+        let add = Owned::new(
+            snapshot(),
+            cmd(
+                json!({"at": T, "op": "add_member", "user": "alice", "tenant": "gamma",
+                       "role": "x"}),
+            ),
+        );
+        add.check(&mut h);
+        assert_eq!(
+            next.check(&mut h).len(),
+            1,
+            "another tenant does not clear it"
+        );
+        let mut add = Owned::new(
+            snapshot(),
+            cmd(
+                json!({"at": T, "op": "add_member", "user": "alice", "tenant": "acme",
+                       "role": "x"}),
+            ),
+        );
+        add.engine = CommandResult::Ok {
+            op: "add_member".into(),
+            changes: vec![],
+        };
+        add.check(&mut h);
+        assert_eq!(next.check(&mut h), vec![]);
+    }
+
+    #[test]
+    fn i5_fires_on_any_disagreement() {
+        let mut s = Owned::new(snapshot(), key_auth(json!({"tenant": "beta"})));
+        assert_eq!(s.decision().reason, Some(Reason::CrossTenant));
+        s.decision().reason = Some(Reason::NotAMember);
+        assert_eq!(s.fired(), vec![Invariant::I5]);
+
+        // Explain text is free-form.
+        let mut s = Owned::new(snapshot(), key_auth(json!({})));
+        s.decision().explain = vec!["other words".into()];
+        assert_eq!(s.fired(), vec![]);
+
+        let mut s = Owned::new(
+            snapshot(),
+            cmd(json!({"at": T, "op": "logout", "session": "ghost"})),
+        );
+        s.engine = CommandResult::Rejected {
+            op: "logout".into(),
+            reason: Rejection::SessionExpired,
+            explain: String::new(),
+        };
+        assert_eq!(s.fired(), vec![Invariant::I5]);
+
+        let mut s = Owned::new(
+            snapshot(),
+            cmd(json!({"at": T, "op": "create_tenant", "tenant": "gamma"})),
+        );
+        if let CommandResult::Ok { changes, .. } = &mut s.engine {
+            changes.push(changes[0].clone());
+        }
+        assert_eq!(s.fired(), vec![Invariant::I5]);
+
+        // Same result, different state.
+        let mut s = Owned::new(
+            snapshot(),
+            cmd(json!({"at": T, "op": "create_tenant", "tenant": "gamma"})),
+        );
+        s.after.tenants[2].suspended = true;
+        assert_eq!(s.fired(), vec![Invariant::I5]);
+    }
+
+    #[test]
+    fn i6_fires_on_unstable_output() {
+        let mut s = Owned::new(snapshot(), key_auth(json!({})));
+        let line = serde_json::to_string(&s.engine).unwrap();
+        s.output = Some(line.replace("\"decision\":\"allow\"", "\"decision\": \"allow\""));
+        assert_eq!(s.fired(), vec![Invariant::I6]);
+    }
+
+    #[test]
+    fn i7_fires_on_silent_writes() {
+        let mut s = Owned::new(
+            snapshot(),
+            cmd(json!({"at": T, "op": "revoke_api_key", "key": "ghost"})),
+        );
+        s.engine = CommandResult::Ok {
+            op: "revoke_api_key".into(),
+            changes: vec![],
+        };
+        s.model = s.engine.clone();
+        assert_eq!(s.fired(), vec![Invariant::I7]);
+
+        let mut s = Owned::new(
+            snapshot(),
+            cmd(json!({"at": T, "op": "revoke_api_key", "key": "ghost"})),
+        );
+        s.after.api_keys[0].name = "x".into();
+        s.model_after = s.after.clone();
+        assert_eq!(s.fired(), vec![Invariant::I7]);
+    }
+
+    #[test]
+    fn i8_fires_on_wide_scope() {
+        let mut s = Owned::new(snapshot(), key_auth(json!({})));
+        s.decision().scope = vec![Id::new("acme").unwrap(), Id::new("beta").unwrap()];
+        s.model = s.engine.clone();
+        assert_eq!(s.fired(), vec![Invariant::I8]);
+
+        let mut s = Owned::new(snapshot(), session_auth(T));
+        s.decision().scope.push(Id::new("gamma").unwrap());
+        s.model = s.engine.clone();
+        assert_eq!(s.fired(), vec![Invariant::I8]);
+    }
+
+    #[test]
+    fn i9_fires_on_leaked_token() {
+        let mut s = Owned::new(snapshot(), key_auth(json!({})));
+        s.decision().explain = vec!["looked up sk_live_alice1".into()];
+        assert_eq!(s.fired(), vec![Invariant::I9]);
+
+        // A token from an earlier step counts too.
+        let mut h = History::new(&snapshot());
+        Owned::new(
+            snapshot(),
+            cmd(
+                json!({"at": T, "op": "login", "session": "s2", "user": "bob",
+                       "token": "bobsecret99"}),
+            ),
+        )
+        .check(&mut h);
+        let mut s = Owned::new(
+            snapshot(),
+            cmd(json!({"at": T, "op": "logout", "session": "ghost"})),
+        );
+        s.engine = CommandResult::Rejected {
+            op: "logout".into(),
+            reason: Rejection::SessionNotFound,
+            explain: "token bobsecret99 unknown".into(),
+        };
+        let fired: Vec<Invariant> = s.check(&mut h).iter().map(|v| v.invariant).collect();
+        assert_eq!(fired, vec![Invariant::I9]);
+    }
+
+    #[test]
+    fn i10_fires_on_unbounded_sliding() {
+        // Expiry moved by a command that is not an allowed request.
+        let mut s = Owned::new(
+            snapshot(),
+            cmd(json!({"at": T, "op": "create_tenant", "tenant": "gamma"})),
+        );
+        s.after.sessions[0].expires_at = ts("2026-06-30T00:00:00Z");
+        s.model_after = s.after.clone();
+        assert_eq!(s.fired(), vec![Invariant::I10]);
+
+        // Expiry moved backwards by an allowed request.
+        let mut s = Owned::new(snapshot(), session_auth(T));
+        s.after.sessions[0].expires_at = ts("2026-05-30T00:00:00Z");
+        s.model_after = s.after.clone();
+        s.decision().effects = vec![Effect::ExtendSession {
+            session: Id::new("ses_1").unwrap(),
+            expires_at: ts("2026-05-30T00:00:00Z"),
+        }];
+        s.model = s.engine.clone();
+        assert_eq!(s.fired(), vec![Invariant::I10]);
+
+        // Past absolute_max.
+        let mut s = Owned::new(snapshot(), session_auth(T));
+        s.policy.session.absolute_max =
+            Some(authproof_engine::Duration::from_secs(86_400 * 40).unwrap());
+        // created 05-01 + 40d = 06-10; the model under the default policy
+        // extended to 06-27.
+        assert!(s.fired().contains(&Invariant::I10));
     }
 }
