@@ -224,10 +224,9 @@ impl Command {
         let Some(&name) = Op::NAMES.iter().find(|n| **n == name) else {
             return Err(FieldError::new(
                 "$.op",
-                format_args!(
-                    "unknown op {name:?}; expected one of {}",
-                    Op::NAMES.join(", ")
-                ),
+                // The name is not echoed: like any value, it might be a
+                // misplaced secret.
+                format_args!("unknown op; expected one of {}", Op::NAMES.join(", ")),
             ));
         };
         let immutable: BTreeMap<String, Value> = if name == "update_api_key" {
@@ -310,8 +309,45 @@ impl FieldError {
     }
 
     /// From a serde_path_to_error path (`a.b[0]`, or `.` for the root).
+    /// The message is a serde error, so the values it quotes are redacted.
     pub fn from_path(path: String, message: impl std::fmt::Display) -> FieldError {
-        FieldError::new(json_path(&path), message)
+        FieldError::new(json_path(&path), redact_values(&message.to_string()))
+    }
+}
+
+/// Drops the values serde quotes in its error messages (`invalid type:
+/// string "…"`, `unknown variant `…``): an input error never echoes a
+/// value, which might be a token pasted into the wrong field (SPEC §1,
+/// docs/SEMANTICS.md). Field names and numbers are kept.
+pub(crate) fn redact_values(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    loop {
+        let string = rest.find("string \"").map(|i| (i, "string \""));
+        let variant = rest.find("variant `").map(|i| (i, "variant `"));
+        let Some((i, marker)) = [string, variant].into_iter().flatten().min() else {
+            out.push_str(rest);
+            return out;
+        };
+        // Keep the word ("string", "variant"), drop the quoted value.
+        out.push_str(&rest[..i + marker.len() - 2]);
+        let value = &rest[i + marker.len()..];
+        let end = if marker.ends_with('"') {
+            // A Rust-escaped string: ends at the first unescaped quote.
+            let mut escaped = false;
+            value
+                .char_indices()
+                .find(|&(_, c)| {
+                    let close = c == '"' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    close
+                })
+                .map(|(j, _)| j + 1)
+        } else {
+            // `unknown variant `…`, expected …` (or `…`, there are no variants).
+            value.find("`, ").map(|j| j + 1)
+        };
+        rest = end.map_or("", |j| &value[j..]);
     }
 }
 
@@ -387,6 +423,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.path, "$.user");
         let e = parse(json!({"at": "2026-05-28T12:00:00Z", "op": "fly"})).unwrap_err();
-        assert!(e.message.contains("fly"), "{e}");
+        assert_eq!(e.path, "$.op");
+        assert!(
+            e.message.contains("unknown op") && !e.message.contains("fly"),
+            "{e}"
+        );
     }
 }

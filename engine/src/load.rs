@@ -85,7 +85,8 @@ pub fn policy(text: &str, file: &str) -> Result<Policy, InputError> {
             file: file.to_string(),
             line,
             path: key,
-            message: inner.message().trim_end().to_string(),
+            // Redacted like JSON errors: a TOML value may be a secret too.
+            message: crate::command::redact_values(inner.message().trim_end()),
         }
     })
 }
