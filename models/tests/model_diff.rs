@@ -21,7 +21,11 @@ impl Rng {
         &xs[(self.next() % xs.len() as u64) as usize]
     }
     fn coin(&mut self) -> bool {
-        self.next() % 2 == 0
+        self.one_in(2)
+    }
+    /// True with probability 1/n.
+    fn one_in(&mut self, n: u64) -> bool {
+        self.next().checked_rem(n) == Some(0)
     }
 }
 
@@ -87,29 +91,25 @@ fn snapshot() -> Snapshot {
 fn headers(rng: &mut Rng) -> Value {
     let mut h = serde_json::Map::new();
     let all: Vec<&str> = KEY_TOKENS.iter().chain(&SESSION_TOKENS).copied().collect();
-    if rng.next() % 3 == 0 {
-        let v = if rng.next() % 8 == 0 {
-            ""
-        } else {
-            *rng.pick(&all)
-        };
+    if rng.one_in(3) {
+        let v = if rng.one_in(8) { "" } else { *rng.pick(&all) };
         h.insert("x-api-key".into(), json!(v));
     }
-    if rng.next() % 2 == 0 {
+    if rng.one_in(2) {
         let name = rng.pick(&[
             "better-auth.session_token",
             "__Secure-better-auth.session_token",
             "other",
         ]);
         let tok = rng.pick(&all);
-        let v = if rng.next() % 6 == 0 {
+        let v = if rng.one_in(6) {
             format!("theme=x; {name}=\"{tok}\"")
         } else {
             format!("{name}={tok}")
         };
         h.insert("cookie".into(), json!(v));
     }
-    if rng.next() % 3 == 0 {
+    if rng.one_in(3) {
         let scheme = rng.pick(&["Bearer ", "bearer  ", "Basic ", "Bearer"]);
         h.insert(
             "authorization".into(),
@@ -151,10 +151,10 @@ fn command(rng: &mut Rng, at: &str) -> Value {
             if rng.coin() {
                 o.insert("enabled".into(), json!(rng.coin()));
             }
-            if rng.next() % 3 == 0 {
+            if rng.one_in(3) {
                 o.insert("name".into(), json!(rng.pick(&["", "ci"])));
             }
-            if rng.next() % 3 == 0 {
+            if rng.one_in(3) {
                 o.insert(
                     "expires_at".into(),
                     if rng.coin() {
@@ -164,7 +164,7 @@ fn command(rng: &mut Rng, at: &str) -> Value {
                     },
                 );
             }
-            if rng.next() % 5 == 0 {
+            if rng.one_in(5) {
                 o.insert("tenant".into(), json!(t));
             }
             v
@@ -172,7 +172,7 @@ fn command(rng: &mut Rng, at: &str) -> Value {
         11 => json!({"op": "revoke_api_key", "key": k}),
         12 => json!({"op": "delete_api_key", "key": k}),
         13 => {
-            let tok = if rng.next() % 4 == 0 {
+            let tok = if rng.one_in(4) {
                 *rng.pick(&KEY_TOKENS)
             } else {
                 *rng.pick(&SESSION_TOKENS)
@@ -190,10 +190,10 @@ fn command(rng: &mut Rng, at: &str) -> Value {
         _ => {
             let mut v = json!({"op": "authenticate", "action": rng.pick(&ACTIONS), "headers": headers(rng)});
             let o = v.as_object_mut().unwrap();
-            if rng.next() % 3 == 0 {
+            if rng.one_in(3) {
                 o.insert("tenant".into(), json!(t));
             }
-            if rng.next() % 3 == 0 {
+            if rng.one_in(3) {
                 o.insert("resource".into(), json!(r));
             }
             v
@@ -228,7 +228,7 @@ fn run(policy_toml: &str, seed: u64, traces: usize, len: usize) -> Vec<String> {
         let mut clock = 0usize;
         let mut lines: Vec<String> = Vec::new();
         for index in 0..len {
-            if rng.next() % 5 == 0 && clock + 1 < times.len() {
+            if rng.one_in(5) && clock + 1 < times.len() {
                 clock += 1;
             }
             let line = command(&mut rng, times[clock]);
