@@ -12,6 +12,7 @@
 use crate::{
     credential::{extract, Extraction},
     fault::percent_encode,
+    presented::{Presented, Resolved},
     snapshot::{reached, ApiKey, Session},
     state::Slot,
     ActionRule, CredentialKind, CredentialRef, Decision, Effect, EmptyCapabilities, Fault, Headers,
@@ -47,6 +48,17 @@ impl Draft<'_> {
             explain: self.explain,
         }
     }
+}
+
+/// What step 1 found, before any record is looked up: the token itself is
+/// no longer needed, only its hash.
+enum Found {
+    None,
+    Ambiguous(usize),
+    Malformed(crate::credential::Channel, crate::credential::Malformed),
+    /// See [`Resolved::Unmatched`].
+    Unmatched(crate::credential::Channel),
+    Token(CredentialKind, crate::credential::Channel, TokenHash),
 }
 
 /// The principal a credential resolved to.
@@ -93,30 +105,36 @@ impl State {
         d
     }
 
+    /// Decides a credential presented by its hash, without its token (for
+    /// policy review: a snapshot holds hashes only). `req` gives the time,
+    /// action, tenant and resource; its headers are ignored: `presented`
+    /// stands for a request carrying exactly that one credential header, and
+    /// is resolved under `policy` as extraction would resolve the header
+    /// (see [`Presented`]). Steps 0 and 2–9 are the ones [`State::decide`]
+    /// runs: only where the credential comes from differs.
+    pub fn decide_presented(
+        &self,
+        policy: &Policy,
+        req: &Request,
+        presented: &Presented<'_>,
+    ) -> Decision {
+        let d = self.decide_with(policy, req, || match presented.resolve(policy) {
+            Resolved::None => Found::None,
+            Resolved::Malformed(channel, why) => Found::Malformed(channel, why),
+            Resolved::Unmatched(channel) => Found::Unmatched(channel),
+            Resolved::Token(kind, channel) => Found::Token(kind, channel, presented.token),
+        });
+        #[cfg(feature = "faults")]
+        let d = self.decision_faults(policy, req, d);
+        d
+    }
+
     fn decide_steps(&self, policy: &Policy, req: &Request) -> Decision {
-        let at = req.at;
-        let mut d = Draft {
-            action: &req.action,
-            user: None,
-            credential: None,
-            tenant: None,
-            explain: Vec::new(),
-        };
+        self.decide_with(policy, req, || self.extract_step(policy, req))
+    }
 
-        // 0. The action.
-        let Some(rule) = policy.actions.get(&req.action) else {
-            return d.deny(
-                Reason::UnknownAction,
-                format!("action {:?} is not defined by the policy", req.action),
-            );
-        };
-        d.note(format!(
-            "at {at}, action {:?}: {}",
-            req.action,
-            describe_rule(rule)
-        ));
-
-        // 1. Extraction.
+    /// Step 1 for a request with headers: extraction, then the token's hash.
+    fn extract_step(&self, policy: &Policy, req: &Request) -> Found {
         let without_key_header;
         let headers = if self.fault(Fault::F04) {
             without_key_header = Headers::new(
@@ -145,28 +163,10 @@ impl State {
                     Extraction::Malformed(channel, crate::credential::Malformed::NotBearer);
             }
         }
-        let (kind, token) = match extraction {
-            Extraction::None => {
-                return d.deny(
-                    Reason::NoCredential,
-                    "no API-key header, session cookie or authorization header".into(),
-                )
-            }
-            Extraction::Ambiguous(n) => {
-                return d.deny(
-                    Reason::AmbiguousCredential,
-                    format!("{n} credentials presented and credentials.multiple = \"deny\""),
-                )
-            }
-            Extraction::Malformed(channel, why) => {
-                return d.deny(
-                    Reason::MalformedCredential,
-                    format!(
-                        "{}: {why} (no fallback to a later credential)",
-                        channel.describe(policy)
-                    ),
-                )
-            }
+        match extraction {
+            Extraction::None => Found::None,
+            Extraction::Ambiguous(n) => Found::Ambiguous(n),
+            Extraction::Malformed(channel, why) => Found::Malformed(channel, why),
             Extraction::Token {
                 kind,
                 channel,
@@ -177,6 +177,76 @@ impl State {
                 } else {
                     TokenHash::of(token)
                 };
+                Found::Token(kind, channel, hash)
+            }
+        }
+    }
+
+    /// The decision procedure, shared by [`State::decide`] and
+    /// [`State::decide_presented`], which differ only in how step 1 finds
+    /// the credential (`step1`, run after step 0): from there on a
+    /// credential is its kind and its token's hash.
+    fn decide_with(
+        &self,
+        policy: &Policy,
+        req: &Request,
+        step1: impl FnOnce() -> Found,
+    ) -> Decision {
+        let at = req.at;
+        let mut d = Draft {
+            action: &req.action,
+            user: None,
+            credential: None,
+            tenant: None,
+            explain: Vec::new(),
+        };
+
+        // 0. The action.
+        let Some(rule) = policy.actions.get(&req.action) else {
+            return d.deny(
+                Reason::UnknownAction,
+                format!("action {:?} is not defined by the policy", req.action),
+            );
+        };
+        d.note(format!(
+            "at {at}, action {:?}: {}",
+            req.action,
+            describe_rule(rule)
+        ));
+
+        // 1. The credential.
+        let (kind, token) = match step1() {
+            Found::None => {
+                return d.deny(
+                    Reason::NoCredential,
+                    "no API-key header, session cookie or authorization header".into(),
+                )
+            }
+            Found::Ambiguous(n) => {
+                return d.deny(
+                    Reason::AmbiguousCredential,
+                    format!("{n} credentials presented and credentials.multiple = \"deny\""),
+                )
+            }
+            Found::Malformed(channel, why) => {
+                return d.deny(
+                    Reason::MalformedCredential,
+                    format!(
+                        "{}: {why} (no fallback to a later credential)",
+                        channel.describe(policy)
+                    ),
+                )
+            }
+            Found::Unmatched(channel) => {
+                return d.deny(
+                    Reason::ApiKeyNotFound,
+                    format!(
+                        "{} carries the whole header value as the API key, not the presented token",
+                        channel.describe(policy)
+                    ),
+                )
+            }
+            Found::Token(kind, channel, hash) => {
                 d.note(format!(
                     "credential: {} from {}, token sha256 {}",
                     kind.as_str(),

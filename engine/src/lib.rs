@@ -52,6 +52,7 @@ mod id;
 pub mod load;
 mod outcome;
 mod policy;
+mod presented;
 mod request;
 pub mod snapshot;
 mod state;
@@ -67,6 +68,7 @@ pub use policy::{
     default_actions, ActionRule, ApiKeyPolicy, CredentialKind, CredentialsPolicy,
     EmptyCapabilities, Multiple, Policy, SessionPolicy, TenantRule, Unbound, DEFAULT_POLICY_TOML,
 };
+pub use presented::{Presented, Via};
 pub use request::{Headers, Request};
 pub use snapshot::Snapshot;
 pub use state::State;
