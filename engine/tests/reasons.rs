@@ -96,14 +96,23 @@ fn api_key_not_found() {
     assert_eq!(d["tenant"], Value::Null);
 }
 
-/// `key_1` edited with `extra`, requested by key: the reason, and the key and
-/// its owner are reported (identified in step 2) but no tenant yet.
-fn key_state_case(extra: Value, reason: &str) {
-    let st = Snap::base().edit("api_keys", "key_1", extra).state();
-    let d = decide(&st, &by_key("workspace.read"));
+/// The credential record `id` of `collection` edited with `extra`, then
+/// presented: the reason, and the record and its owner are reported
+/// (identified in step 2) but no tenant yet.
+fn record_state_case(collection: &str, extra: Value, reason: &str) {
+    let (kind, id, r) = match collection {
+        "api_keys" => ("api_key", "key_1", by_key("workspace.read")),
+        _ => ("session", "ses_1", by_session("workspace.read")),
+    };
+    let st = Snap::base().edit(collection, id, extra).state();
+    let d = decide(&st, &r);
     assert_deny(&d, reason);
-    assert_who(&d, Some("alice"), Some(("api_key", "key_1")));
+    assert_who(&d, Some("alice"), Some((kind, id)));
     assert_eq!(d["tenant"], Value::Null, "tenant is null before step 4");
+}
+
+fn key_state_case(extra: Value, reason: &str) {
+    record_state_case("api_keys", extra, reason);
 }
 
 #[test]
@@ -142,13 +151,8 @@ fn session_not_found() {
     assert_who(&d, None, None);
 }
 
-/// `ses_1` edited with `extra`, requested by cookie.
 fn session_state_case(extra: Value, reason: &str) {
-    let st = Snap::base().edit("sessions", "ses_1", extra).state();
-    let d = decide(&st, &by_session("workspace.read"));
-    assert_deny(&d, reason);
-    assert_who(&d, Some("alice"), Some(("session", "ses_1")));
-    assert_eq!(d["tenant"], Value::Null, "tenant is null before step 4");
+    record_state_case("sessions", extra, reason);
 }
 
 #[test]
@@ -587,7 +591,7 @@ fn unbound_oldest_membership_binds_to_smallest_since_then_tenant_id() {
         &req("workspace.read").key(LEGACY_TOKEN),
     );
     assert_allow(&d, json!("acme"), json!(["acme"]));
-    // carol: zeta and mid share the oldest `since`; old-but-future is later
+    // carol: zeta and mid share the oldest `since`; `future` is later
     // than `at`, so it does not exist yet.
     let st = Snap::base()
         .tenant("zeta")

@@ -9,6 +9,13 @@ use authproof_engine::{load, Command, CommandResult, Decision, Policy, Request, 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+#[cfg(feature = "faults")]
+thread_local! {
+    /// The fault every state built by [`Snap::state`] on this thread carries.
+    pub static INJECT: std::cell::Cell<Option<authproof_engine::Fault>> =
+        const { std::cell::Cell::new(None) };
+}
+
 /// The default request/command time.
 pub const AT: &str = "2026-05-28T12:00:00Z";
 
@@ -177,10 +184,15 @@ impl Snap {
         serde_json::to_vec(&self.0).expect("json")
     }
 
-    /// Loads the snapshot; panics on an input error.
+    /// Loads the snapshot; panics on an input error. With the `faults`
+    /// feature, the fault set in [`INJECT`] is switched on in the state.
     pub fn state(&self) -> State {
-        load::snapshot(&self.bytes(), "snapshot.json")
-            .unwrap_or_else(|e| panic!("fixture snapshot must load: {e}"))
+        #[allow(unused_mut)]
+        let mut st = load::snapshot(&self.bytes(), "snapshot.json")
+            .unwrap_or_else(|e| panic!("fixture snapshot must load: {e}"));
+        #[cfg(feature = "faults")]
+        st.inject(INJECT.with(|c| c.get()));
+        st
     }
 }
 
