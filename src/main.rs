@@ -11,7 +11,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    // Usage errors exit 1 (SPEC §10: 2 means a denial, rejection or
+    // violation); clap alone would exit 2. Help and version exit 0.
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     match cli::run(args) {
         Ok(code) => code.into(),
         Err(e) => {
