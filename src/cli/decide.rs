@@ -51,7 +51,6 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
             }
         };
         out.write_all(s.as_bytes())
-            .and_then(|_| Ok(()))
             .map_err(|error| CliError::Io { file: "stdout".into(), error })?;
     }
     out.flush()
