@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Id, Timestamp, TokenHash};
 
 /// A whole snapshot.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
     /// When the snapshot was taken; a default `at` for tools that need one.
@@ -32,7 +32,7 @@ pub struct Snapshot {
 }
 
 /// A tenant (an organization, a workspace).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tenant {
     pub id: Id,
@@ -41,7 +41,7 @@ pub struct Tenant {
 }
 
 /// A user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct User {
     pub id: Id,
@@ -50,7 +50,7 @@ pub struct User {
 }
 
 /// A user's membership of a tenant, with a role.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Membership {
     pub user: Id,
@@ -61,7 +61,7 @@ pub struct Membership {
 }
 
 /// An API key. `tenant == None` marks a legacy unbound key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKey {
     pub id: Id,
@@ -91,7 +91,7 @@ fn yes() -> bool {
 }
 
 /// A login session. `tenant` is its active tenant, if any.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Session {
     pub id: Id,
@@ -106,7 +106,7 @@ pub struct Session {
 }
 
 /// A tenant-scoped resource, identified by the pair (`tenant`, `id`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resource {
     pub tenant: Id,

@@ -1,0 +1,139 @@
+//! `authproof explore`: exhaustive small-scope exploration.
+
+use std::{io::IsTerminal, path::PathBuf};
+
+use authproof_models::explore::{self, Config, Report, Universe};
+
+use super::{io, CliError, Outcome, PolicyArg};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    policy: PolicyArg,
+    /// Maximum number of commands on a path (clock ticks are free).
+    #[arg(long, default_value_t = 4)]
+    depth: usize,
+    /// Explore only shard I of N (`I/N`, 0-based): a CI matrix splits the work.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, default_value = "0/1")]
+    shard: (usize, usize),
+    /// Bound on distinct states kept in memory.
+    #[arg(long, default_value_t = 2_000_000)]
+    max_states: usize,
+    /// Directory for the shortest counterexample trace.
+    #[arg(long, value_name = "DIR", default_value = "authproof-out")]
+    out: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = s.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
+    let i: usize = i.parse().map_err(|_| "I is not a number")?;
+    let n: usize = n.parse().map_err(|_| "N is not a number")?;
+    if n == 0 || i >= n {
+        return Err("need 0 <= I < N".into());
+    }
+    Ok((i, n))
+}
+
+pub fn run(a: Args) -> Result<Outcome, CliError> {
+    let policy = io::policy(a.policy.policy.as_deref())?;
+    let universe = Universe::for_policy(&policy);
+    let cfg = Config {
+        depth: a.depth,
+        shard: a.shard,
+        max_states: a.max_states,
+        ..Config::default()
+    };
+    let tty = std::io::stderr().is_terminal();
+    let report = explore::explore(&universe, &policy, &cfg, &mut |l| {
+        if tty {
+            eprintln!(
+                "depth {}: {} states, {} transitions, frontier {}",
+                l.depth, l.states, l.transitions, l.frontier
+            );
+        }
+    });
+    let trace_path = match &report.counterexample {
+        Some(c) => {
+            std::fs::create_dir_all(&a.out).map_err(|error| CliError::Io {
+                file: io::name(&a.out),
+                error,
+            })?;
+            let path = a
+                .out
+                .join(format!("explore-{}.json", c.violation.invariant.id()));
+            let mut json = serde_json::to_string_pretty(&c.trace).expect("traces serialize");
+            json.push('\n');
+            io::write(&path, json.as_bytes())?;
+            Some(path)
+        }
+        None => None,
+    };
+    match a.format {
+        ReportFormat::Json => {
+            let mut v = serde_json::to_value(&report).expect("reports serialize");
+            if let Some(c) = v.get_mut("counterexample").and_then(|c| c.as_object_mut()) {
+                c.remove("trace");
+                c.insert(
+                    "trace_file".into(),
+                    trace_path.as_ref().map(|p| io::name(p)).into(),
+                );
+            }
+            v["transitions_per_sec"] = (report.rate().round()).into();
+            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        }
+        ReportFormat::Text => print!("{}", text(&report, &universe, &cfg, trace_path.as_deref())),
+    }
+    Ok(if report.counterexample.is_some() {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    })
+}
+
+fn text(r: &Report, u: &Universe, cfg: &Config, trace: Option<&std::path::Path>) -> String {
+    let mut s = format!(
+        "explore: universe of 2 tenants, 2 users, 2 keys (1 legacy), 2 sessions, 2 resources sharing one id, {} clock values, {} moves per state\n",
+        u.times.len(),
+        u.branching()
+    );
+    s += &format!(
+        "shard {}/{}: depth {} completed of {}{}\n",
+        cfg.shard.0,
+        cfg.shard.1,
+        r.depth_completed,
+        cfg.depth,
+        if r.limit_reached {
+            " (state limit reached)"
+        } else {
+            ""
+        }
+    );
+    s += &format!(
+        "{} states, {} transitions in {:.2} s ({:.0} transitions/s)\n",
+        r.states,
+        r.transitions,
+        r.elapsed.as_secs_f64(),
+        r.rate()
+    );
+    match (&r.counterexample, trace) {
+        (Some(c), Some(p)) => {
+            s += &format!("VIOLATION {} after {} steps\n", c.violation, c.steps);
+            s += &format!(
+                "shortest counterexample: {}\nreplay: authproof replay {}\n",
+                p.display(),
+                p.display()
+            );
+        }
+        _ => s += "held: no invariant violated\n",
+    }
+    s
+}
