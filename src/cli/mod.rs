@@ -6,6 +6,7 @@
 mod apply;
 mod decide;
 mod io;
+mod snapshot;
 mod text;
 
 use std::path::PathBuf;
@@ -59,11 +60,14 @@ pub enum Format {
 enum Command {
     /// Decide one request (--request) or a batch (--requests, JSON Lines).
     Decide(decide::Args),
-    /// Apply commands (JSON Lines) to a snapshot; print one result per line.
+    /// Apply commands (JSON Lines) to a snapshot or a database (--db); print one result per line.
     Apply(apply::Args),
     /// Policy utilities.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Move a snapshot into (import) or out of (export) a database.
+    #[command(subcommand)]
+    Snapshot(snapshot::Command),
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +88,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Decide(a) => decide::run(a),
         Command::Apply(a) => apply::run(a),
+        Command::Snapshot(c) => snapshot::run(c),
         Command::Policy(PolicyCommand::Default) => {
             print!("{}", authproof_engine::DEFAULT_POLICY_TOML);
             Ok(Outcome::Success)

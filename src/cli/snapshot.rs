@@ -1,0 +1,119 @@
+//! `authproof snapshot import|export`: move a snapshot into and out of a
+//! database (`sqlite:PATH`, `postgres://…`), see the `authproof-store` crate.
+
+use std::path::PathBuf;
+
+use authproof_store::{Store, StoreError};
+
+use super::{io, CliError, Outcome};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Load a snapshot into a database, creating the schema if needed.
+    Import(ImportArgs),
+    /// Write the snapshot a database holds (to stdout, or --out).
+    Export(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Database URL: `sqlite:PATH` or `postgres://…`.
+    #[arg(long, value_name = "URL")]
+    db: String,
+    /// State snapshot (JSON).
+    #[arg(long, value_name = "S")]
+    snapshot: PathBuf,
+    /// Replace what the database holds (otherwise a non-empty database is
+    /// refused).
+    #[arg(long)]
+    replace: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Database URL: `sqlite:PATH` or `postgres://…`.
+    #[arg(long, value_name = "URL")]
+    db: String,
+    /// Write the snapshot here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+pub fn run(c: Command) -> Result<Outcome, CliError> {
+    match c {
+        Command::Import(a) => import(a),
+        Command::Export(a) => export(a),
+    }
+}
+
+fn import(a: ImportArgs) -> Result<Outcome, CliError> {
+    // Parsed and integrity-checked before the database is touched.
+    let snapshot = io::snapshot(&a.snapshot)?.to_snapshot();
+    let mut store = open(&a.db)?;
+    store.migrate().map_err(|e| db_error(&a.db, e))?;
+    store
+        .import(&snapshot, a.replace)
+        .map_err(|e| db_error(&a.db, e))?;
+    Ok(Outcome::Success)
+}
+
+fn export(a: ExportArgs) -> Result<Outcome, CliError> {
+    let mut store = open_existing(&a.db)?;
+    let snapshot = store.export().map_err(|e| db_error(&a.db, e))?;
+    let mut json = serde_json::to_string_pretty(&snapshot).expect("snapshots serialize");
+    json.push('\n');
+    match &a.out {
+        Some(path) => io::write(path, json.as_bytes())?,
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(json.as_bytes())
+                .map_err(|error| CliError::Io {
+                    file: "stdout".into(),
+                    error,
+                })?;
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+fn open(url: &str) -> Result<Store, CliError> {
+    Store::open(url).map_err(|e| db_error(url, e))
+}
+
+/// A store that already holds an authproof schema (migrated to this
+/// build's version if older); a database without one is an error, so a
+/// typo in the URL does not silently create an empty store.
+pub fn open_existing(url: &str) -> Result<Store, CliError> {
+    if let Ok(authproof_store::Url::Sqlite(path)) = authproof_store::Url::parse(url) {
+        if path != ":memory:" && !std::path::Path::new(&path).exists() {
+            return Err(CliError::Other(format!(
+                "{url}: no such database file; create it with `authproof snapshot import`"
+            )));
+        }
+    }
+    let mut store = open(url)?;
+    match store.schema_version().map_err(|e| db_error(url, e))? {
+        None => Err(CliError::Other(format!(
+            "{}: no authproof schema in this database; load one with `authproof snapshot import`",
+            redact(url)
+        ))),
+        Some(_) => {
+            store.migrate().map_err(|e| db_error(url, e))?;
+            Ok(store)
+        }
+    }
+}
+
+/// A store error as a CLI error (exit 1), naming the database.
+pub fn db_error(url: &str, e: StoreError) -> CliError {
+    CliError::Other(format!("{}: {e}", redact(url)))
+}
+
+/// The URL without a password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
