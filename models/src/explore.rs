@@ -526,30 +526,84 @@ fn fingerprint(snapshot: &Snapshot, clock: usize) -> u128 {
 }
 
 /// Runs one command on both implementations and checks every invariant.
-fn step(node: &Node, policy: &Policy, cmd: Command) -> (Node, Vec<Violation>) {
+/// Returns the next node, or `None` when the state did not change (it is
+/// then already known, so the search does not keep it).
+fn step(node: &Node, policy: &Policy, cmd: &Command) -> (Option<Node>, Vec<Violation>) {
+    // A request without effects changes nothing on either side: decide on
+    // the node itself instead of copying it. `apply` on `authenticate` is
+    // exactly `decide` plus its effects, so the checked result is the same.
+    if let Some(req) = cmd.request() {
+        let decision = node.engine.decide(policy, &req);
+        if decision.effects.is_empty() {
+            let wrap = |d| CommandResult::Decision {
+                op: "authenticate".into(),
+                decision: Box::new(d),
+            };
+            let engine_result = wrap(decision);
+            let model_result = wrap(node.model.decide(&req));
+            let mut history = node.history.clone();
+            let violations = check(
+                &mut history,
+                node,
+                policy,
+                cmd,
+                &engine_result,
+                &model_result,
+                &node.snapshot,
+                &node.snapshot,
+            );
+            return (None, violations);
+        }
+    }
     let mut next = node.clone();
-    let engine_result = next.engine.apply(policy, &cmd);
-    let model_result = next.model.apply(&cmd);
+    let engine_result = next.engine.apply(policy, cmd);
+    let model_result = next.model.apply(cmd);
     let after = next.engine.to_snapshot();
     let model_after = next.model.snapshot();
-    let line = serde_json::to_string(&engine_result).expect("results serialize");
-    let violations = check_step(
+    let violations = check(
         &mut next.history,
+        node,
+        policy,
+        cmd,
+        &engine_result,
+        &model_result,
+        &after,
+        &model_after,
+    );
+    if after == node.snapshot {
+        return (None, violations);
+    }
+    next.snapshot = after;
+    next.path.push(cmd.clone());
+    (Some(next), violations)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check(
+    history: &mut History,
+    node: &Node,
+    policy: &Policy,
+    cmd: &Command,
+    engine: &CommandResult,
+    model: &CommandResult,
+    after: &Snapshot,
+    model_after: &Snapshot,
+) -> Vec<Violation> {
+    let line = serde_json::to_string(engine).expect("results serialize");
+    check_step(
+        history,
         &Step {
             policy,
             index: node.path.len(),
-            command: &cmd,
+            command: cmd,
             before: &node.snapshot,
-            after: &after,
-            engine: &engine_result,
-            model: &model_result,
-            model_after: &model_after,
+            after,
+            engine,
+            model,
+            model_after,
             engine_output: &line,
         },
-    );
-    next.snapshot = after;
-    next.path.push(cmd);
-    (next, violations)
+    )
 }
 
 /// Breadth-first search of `universe` under `policy`.
@@ -606,14 +660,15 @@ pub fn explore(
                     continue;
                 }
                 let cmd = Command { at, op: op.clone() };
-                let (mut child, violations) = step(node, policy, cmd);
-                child.first = Some(first);
+                let (child, violations) = step(node, policy, &cmd);
                 report.transitions += 1;
                 if let Some(v) = violations.into_iter().next() {
                     if report.counterexample.is_none() {
+                        let mut path = node.path.clone();
+                        path.push(cmd);
                         report.counterexample = Some(Counterexample {
-                            steps: child.path.len(),
-                            trace: trace(policy, &universe.snapshot, &child.path),
+                            steps: path.len(),
+                            trace: trace(policy, &universe.snapshot, &path),
                             violation: v,
                         });
                     }
@@ -623,6 +678,8 @@ pub fn explore(
                     }
                     continue;
                 }
+                let Some(mut child) = child else { continue };
+                child.first = Some(first);
                 if seen.len() >= cfg.max_states {
                     report.limit_reached = true;
                     continue;
