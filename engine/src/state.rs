@@ -7,7 +7,10 @@
 //! (`IndexMap`), so exporting a state after commands gives byte-identical
 //! JSON for the same inputs, with new records appended in command order.
 
-use std::collections::{BTreeSet, HashMap};
+use std::{
+    collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
+};
 
 use indexmap::{Equivalent, IndexMap};
 
@@ -31,6 +34,76 @@ impl Equivalent<Pair> for PairRef<'_> {
     }
 }
 
+/// Hashes a [`TokenHash`] by taking 8 bytes of the digest: SHA-256 output is
+/// already uniform, so running SipHash over it again buys nothing. The key
+/// is a hash of a secret chosen by the presenter, but an attacker who can
+/// find tokens whose SHA-256 collide in 8 bytes can already break SHA-256,
+/// so this gives no HashDoS handle.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `TokenHash` hashes as one `[u8; 32]` write (a length prefix
+        // first, which is folded in and changes nothing useful).
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = self.0.rotate_left(5) ^ n as u64;
+    }
+}
+
+/// The index of credentials by token hash.
+pub(crate) type TokenIndex = HashMap<TokenHash, Slot, BuildHasherDefault<DigestHasher>>;
+
+/// A small sorted set of ids: one user's tenants. Most users have one or
+/// two, where a `BTreeSet` would allocate a whole node (11 slots, about
+/// 280 bytes) per user; the methods are the `BTreeSet` ones the engine uses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SortedIds(Vec<Id>);
+
+impl SortedIds {
+    /// Adds `id`; false if it was already there.
+    pub(crate) fn insert(&mut self, id: Id) -> bool {
+        match self.0.binary_search(&id) {
+            Ok(_) => false,
+            Err(at) => {
+                // Tight for the usual one or two tenants, amortized beyond.
+                if self.0.len() < 4 {
+                    self.0.reserve_exact(1);
+                }
+                self.0.insert(at, id);
+                true
+            }
+        }
+    }
+
+    /// Removes `id`; false if it was not there.
+    pub(crate) fn remove(&mut self, id: &str) -> bool {
+        match self.0.binary_search_by(|x| x.as_str().cmp(id)) {
+            Ok(at) => {
+                self.0.remove(at);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The ids in ascending order.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Id> {
+        self.0.iter()
+    }
+}
+
 /// A credential record found by its token hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Slot {
@@ -50,9 +123,9 @@ pub struct State {
     pub(crate) sessions: IndexMap<Id, Session>,
     pub(crate) resources: IndexMap<Pair, Resource>,
     /// Keys and sessions are never removed, so their indexes are stable.
-    pub(crate) by_token: HashMap<TokenHash, Slot>,
+    pub(crate) by_token: TokenIndex,
     /// user → tenants with a membership record (any `since`).
-    pub(crate) tenants_of: HashMap<Id, BTreeSet<Id>>,
+    pub(crate) tenants_of: HashMap<Id, SortedIds>,
     /// user → indexes of the user's sessions.
     pub(crate) sessions_of: HashMap<Id, Vec<usize>>,
     /// The injected fault, in builds with the `faults` feature only.
@@ -64,8 +137,20 @@ impl State {
     /// Builds the state, checking SPEC §2 integrity. The error names the
     /// offending record by JSON path and the rule it breaks.
     pub fn from_snapshot(s: Snapshot) -> Result<State, FieldError> {
+        // Pre-sized: no rehashing or regrowing while loading, and no
+        // capacity left over from doubling.
         let mut st = State {
             taken_at: s.taken_at,
+            tenants: IndexMap::with_capacity(s.tenants.len()),
+            users: IndexMap::with_capacity(s.users.len()),
+            memberships: IndexMap::with_capacity(s.memberships.len()),
+            api_keys: IndexMap::with_capacity(s.api_keys.len()),
+            sessions: IndexMap::with_capacity(s.sessions.len()),
+            resources: IndexMap::with_capacity(s.resources.len()),
+            by_token: TokenIndex::with_capacity_and_hasher(
+                s.api_keys.len() + s.sessions.len(),
+                Default::default(),
+            ),
             ..State::default()
         };
         for (i, t) in s.tenants.into_iter().enumerate() {
@@ -82,8 +167,8 @@ impl State {
         }
         for (i, m) in s.memberships.into_iter().enumerate() {
             let at = |f: &str| format!("$.memberships[{i}].{f}");
-            st.user_exists(&m.user, at("user"))?;
-            st.tenant_exists(&m.tenant, at("tenant"))?;
+            st.user_exists(&m.user, || at("user"))?;
+            st.tenant_exists(&m.tenant, || at("tenant"))?;
             let key = Pair(m.user.clone(), m.tenant.clone());
             if st.memberships.contains_key(&key) {
                 return Err(FieldError::new(
@@ -105,11 +190,11 @@ impl State {
             if st.api_keys.contains_key(&k.id) {
                 return Err(dup(at("id"), "api key", &k.id));
             }
-            st.user_exists(&k.owner, at("owner"))?;
+            st.user_exists(&k.owner, || at("owner"))?;
             if let Some(t) = &k.tenant {
-                st.tenant_exists(t, at("tenant"))?;
+                st.tenant_exists(t, || at("tenant"))?;
             }
-            st.token_unique(&k.token_sha256, at("token_sha256"))?;
+            st.token_unique(&k.token_sha256, || at("token_sha256"))?;
             st.by_token
                 .insert(k.token_sha256, Slot::ApiKey(st.api_keys.len()));
             st.api_keys.insert(k.id.clone(), k);
@@ -119,9 +204,9 @@ impl State {
             if st.sessions.contains_key(&x.id) {
                 return Err(dup(at("id"), "session", &x.id));
             }
-            st.user_exists(&x.user, at("user"))?;
+            st.user_exists(&x.user, || at("user"))?;
             if let Some(t) = &x.tenant {
-                st.tenant_exists(t, at("tenant"))?;
+                st.tenant_exists(t, || at("tenant"))?;
             }
             if x.created_at > x.expires_at {
                 return Err(FieldError::new(
@@ -132,13 +217,13 @@ impl State {
                     ),
                 ));
             }
-            st.token_unique(&x.token_sha256, at("token_sha256"))?;
+            st.token_unique(&x.token_sha256, || at("token_sha256"))?;
             st.insert_session(x);
         }
         for (i, r) in s.resources.into_iter().enumerate() {
             let at = |f: &str| format!("$.resources[{i}].{f}");
-            st.tenant_exists(&r.tenant, at("tenant"))?;
-            st.user_exists(&r.owner, at("owner"))?;
+            st.tenant_exists(&r.tenant, || at("tenant"))?;
+            st.user_exists(&r.owner, || at("owner"))?;
             let key = Pair(r.tenant.clone(), r.id.clone());
             if st.resources.contains_key(&key) {
                 return Err(FieldError::new(
@@ -262,23 +347,24 @@ impl State {
         self.sessions.insert(x.id.clone(), x);
     }
 
-    fn user_exists(&self, id: &Id, path: String) -> Result<(), FieldError> {
+    // The JSON path is built only on error: loading checks every record.
+    fn user_exists(&self, id: &Id, path: impl FnOnce() -> String) -> Result<(), FieldError> {
         if self.users.contains_key(id) {
             Ok(())
         } else {
-            Err(dangling(path, "user", id))
+            Err(dangling(path(), "user", id))
         }
     }
 
-    fn tenant_exists(&self, id: &Id, path: String) -> Result<(), FieldError> {
+    fn tenant_exists(&self, id: &Id, path: impl FnOnce() -> String) -> Result<(), FieldError> {
         if self.tenants.contains_key(id) {
             Ok(())
         } else {
-            Err(dangling(path, "tenant", id))
+            Err(dangling(path(), "tenant", id))
         }
     }
 
-    fn token_unique(&self, h: &TokenHash, path: String) -> Result<(), FieldError> {
+    fn token_unique(&self, h: &TokenHash, path: impl FnOnce() -> String) -> Result<(), FieldError> {
         match self.by_token.get(h) {
             None => Ok(()),
             Some(slot) => {
@@ -287,7 +373,7 @@ impl State {
                     Slot::Session(i) => format!("session {:?}", self.sessions[i].id),
                 };
                 Err(FieldError::new(
-                    path,
+                    path(),
                     format_args!(
                         "token_sha256 {}… is already used by {other} (rule: token_sha256 unique across keys and sessions)",
                         h.short()
@@ -310,4 +396,47 @@ fn dangling(path: String, what: &str, id: &Id) -> FieldError {
         path,
         format_args!("dangling reference: no {what} {id:?} (rule: every reference resolves)"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    fn id(s: &str) -> Id {
+        Id::new(s).unwrap()
+    }
+
+    #[test]
+    fn sorted_ids_behave_like_a_set() {
+        let mut s = SortedIds::default();
+        assert!(s.insert(id("b")));
+        assert!(s.insert(id("a")));
+        assert!(s.insert(id("c")));
+        assert!(!s.insert(id("b")));
+        let all: Vec<&str> = s.iter().map(Id::as_str).collect();
+        assert_eq!(all, ["a", "b", "c"]);
+        assert!(s.remove("b"));
+        assert!(!s.remove("b"));
+        let all: Vec<&str> = s.iter().map(Id::as_str).collect();
+        assert_eq!(all, ["a", "c"]);
+    }
+
+    #[test]
+    fn token_index_spreads_digests() {
+        let b = BuildHasherDefault::<DigestHasher>::default();
+        let a = b.hash_one(TokenHash::of("a"));
+        assert_ne!(a, b.hash_one(TokenHash::of("b")));
+        assert_eq!(a, b.hash_one(TokenHash::of("a")));
+        let mut index = TokenIndex::default();
+        for i in 0..1000 {
+            index.insert(TokenHash::of(&i.to_string()), Slot::Session(i));
+        }
+        for i in 0..1000 {
+            assert_eq!(
+                index.get(&TokenHash::of(&i.to_string())),
+                Some(&Slot::Session(i))
+            );
+        }
+    }
 }
