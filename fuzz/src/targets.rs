@@ -87,12 +87,10 @@ pub fn policy_toml(data: &[u8]) {
                 .unwrap_or_else(|e| panic!("a policy as JSON does not parse back: {e}"));
             assert!(back == p, "policy changed in a JSON round trip");
         }
-        // KNOWN, reported: for some TOML syntax errors (`ttl=`) load::policy
-        // reports an empty message (toml's `message()` is empty there; its
-        // Display is not). Until that is fixed only file and key are checked.
         Err(e) => {
             assert!(!e.file.is_empty(), "an input error names no file");
             assert!(!e.path.is_empty(), "an input error names no path");
+            assert!(!e.message.trim().is_empty(), "an input error says nothing");
         }
     }
 }
