@@ -10,8 +10,11 @@
 //! one of them is wrong and the spec says which.
 #![forbid(unsafe_code)]
 
+pub mod gen;
+pub mod harness;
 pub mod invariants;
 pub mod model;
+pub mod trace;
 
 pub use invariants::{check_step, History, Invariant, Step, Violation};
 pub use model::Model;

@@ -4,8 +4,10 @@
 //! exit code of SPEC §10) or a [`CliError`] (exit 1, printed on stderr).
 
 mod apply;
+mod check;
 mod decide;
 mod io;
+mod replay;
 mod snapshot;
 mod text;
 
@@ -62,6 +64,10 @@ enum Command {
     Decide(decide::Args),
     /// Apply commands (JSON Lines) to a snapshot or a database (--db); print one result per line.
     Apply(apply::Args),
+    /// Model-based random verification; shrunk counterexamples to --out.
+    Check(check::Args),
+    /// Re-run a trace step by step; show the first violated invariant.
+    Replay(replay::Args),
     /// Policy utilities.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -89,6 +95,8 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Decide(a) => decide::run(a),
         Command::Apply(a) => apply::run(a),
         Command::Snapshot(c) => snapshot::run(c),
+        Command::Check(a) => check::run(a),
+        Command::Replay(a) => replay::run(a),
         Command::Policy(PolicyCommand::Default) => {
             print!("{}", authproof_engine::DEFAULT_POLICY_TOML);
             Ok(Outcome::Success)
