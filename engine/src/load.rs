@@ -103,13 +103,8 @@ fn toml_message(e: &toml::de::Error) -> String {
     let described: Vec<&str> = rendered
         .lines()
         .skip(1)
-        .filter(|l| {
-            !l.trim_start().starts_with('|')
-                && !l
-                    .split('|')
-                    .next()
-                    .is_some_and(|g| g.trim().parse::<u64>().is_ok())
-        })
+        // Drop the snippet: gutter lines (`  |`, `1 | ttl=`) quote the input.
+        .filter(|l| !l.contains('|'))
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();

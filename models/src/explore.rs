@@ -221,6 +221,11 @@ impl Universe {
                 user: id("u2"),
                 tenant: id("t2"),
             },
+            Op::AddMember {
+                user: id("u1"),
+                tenant: id("t2"),
+                role: "member".into(),
+            },
             Op::SetRole {
                 user: id("u2"),
                 tenant: id("t1"),
@@ -423,6 +428,8 @@ pub struct Config {
     pub fault: Option<Fault>,
     /// Stop at the first violation (the shortest, by BFS order).
     pub stop_at_first: bool,
+    /// Give up after this long; the report says the depth completed.
+    pub time_limit: Option<StdDuration>,
 }
 
 impl Default for Config {
@@ -433,6 +440,7 @@ impl Default for Config {
             max_states: 2_000_000,
             fault: None,
             stop_at_first: true,
+            time_limit: None,
         }
     }
 }
@@ -465,7 +473,10 @@ pub struct Report {
     pub transitions: u64,
     /// The deepest level fully explored.
     pub depth_completed: usize,
+    /// The state bound was reached.
     pub limit_reached: bool,
+    /// The time limit was reached.
+    pub timed_out: bool,
     #[serde(serialize_with = "secs")]
     pub elapsed: StdDuration,
     pub counterexample: Option<Counterexample>,
@@ -630,6 +641,7 @@ pub fn explore(
         transitions: 0,
         depth_completed: 0,
         limit_reached: false,
+        timed_out: false,
         elapsed: StdDuration::ZERO,
         counterexample: None,
     };
@@ -652,6 +664,10 @@ pub fn explore(
             i += 1;
         }
         for node in &frontier {
+            if cfg.time_limit.is_some_and(|t| start.elapsed() > t) {
+                report.timed_out = true;
+                break;
+            }
             let at = universe.times[node.clock];
             for (m, op) in universe.moves().enumerate() {
                 let Some(op) = op else { continue };
@@ -690,7 +706,7 @@ pub fn explore(
                 }
             }
         }
-        if !report.limit_reached {
+        if !report.limit_reached && !report.timed_out {
             report.depth_completed = depth;
         }
         progress(&Level {
@@ -699,7 +715,7 @@ pub fn explore(
             transitions: report.transitions,
             frontier: next_frontier.len(),
         });
-        if report.limit_reached || next_frontier.is_empty() {
+        if report.limit_reached || report.timed_out || next_frontier.is_empty() {
             break;
         }
         frontier = next_frontier;
