@@ -70,6 +70,21 @@ pub(crate) enum Resolved {
 }
 
 impl Presented<'_> {
+    /// The kind of credential `policy` reads from this presentation, or
+    /// `None` when it reads none or an unusable one (`no_credential`,
+    /// `malformed_credential`, or a whole other header as the API key).
+    ///
+    /// When this is `None`, the decision does not depend on `token` at all,
+    /// only on the policy and the request; when it is `Some(kind)`, it
+    /// depends on the kind and the token's hash but not on the channel
+    /// (which appears only in the explanation). A census may rely on both.
+    pub fn kind_under(&self, policy: &Policy) -> Option<CredentialKind> {
+        match self.resolve(policy) {
+            Resolved::Token(kind, _) => Some(kind),
+            _ => None,
+        }
+    }
+
     /// Resolves the presentation under `policy` (SPEC §5 for one header).
     pub(crate) fn resolve(&self, policy: &Policy) -> Resolved {
         let key_header = policy.api_key.header.as_str();

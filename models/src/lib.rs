@@ -10,10 +10,13 @@
 //! one of them is wrong and the spec says which.
 #![forbid(unsafe_code)]
 
+pub mod diff;
+pub mod explore;
 pub mod gen;
 pub mod harness;
 pub mod invariants;
 pub mod model;
+pub mod synth;
 pub mod trace;
 
 pub use invariants::{check_step, History, Invariant, Step, Violation};

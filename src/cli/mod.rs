@@ -6,6 +6,8 @@
 mod apply;
 mod check;
 mod decide;
+mod diff;
+mod gen;
 mod io;
 mod replay;
 mod snapshot;
@@ -68,6 +70,11 @@ enum Command {
     Check(check::Args),
     /// Re-run a trace step by step; show the first violated invariant.
     Replay(replay::Args),
+    /// Review a policy change: what changes, for whom (blast radius).
+    Diff(diff::Args),
+    /// Generate inputs (a synthetic snapshot).
+    #[command(subcommand)]
+    Gen(gen::Command),
     /// Policy utilities.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -97,6 +104,8 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Snapshot(c) => snapshot::run(c),
         Command::Check(a) => check::run(a),
         Command::Replay(a) => replay::run(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Gen(c) => gen::run(c),
         Command::Policy(PolicyCommand::Default) => {
             print!("{}", authproof_engine::DEFAULT_POLICY_TOML);
             Ok(Outcome::Success)
