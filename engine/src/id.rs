@@ -44,8 +44,22 @@ impl fmt::Display for Id {
 }
 
 impl fmt::Debug for Id {
+    /// Exactly `str`'s `Debug`, with a fast path for the usual id: printable
+    /// ASCII without `"` or `\` is written verbatim between quotes (it is
+    /// what `str`'s `Debug` writes for it, minus the per-character escape
+    /// checks; explanations quote several ids per decision).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
+        let plain = self
+            .0
+            .bytes()
+            .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\');
+        if plain && f.width().is_none() && f.precision().is_none() && !f.alternate() {
+            f.write_str("\"")?;
+            f.write_str(&self.0)?;
+            f.write_str("\"")
+        } else {
+            fmt::Debug::fmt(&self.0, f)
+        }
     }
 }
 
@@ -104,5 +118,24 @@ mod tests {
         assert_eq!(Id::new("x".repeat(129)), Err(IdError::TooLong));
         assert!(Id::new("x".repeat(128)).is_ok());
         assert_eq!(Id::new("a\nb"), Err(IdError::Control));
+    }
+
+    #[test]
+    fn debug_is_str_debug() {
+        for s in [
+            "acme",
+            "a b/c+d=e%~!",
+            "quo\"te",
+            "back\\slash",
+            "it's",
+            "caf\u{e9}",
+            "zero\u{200b}width",
+            "\u{301}combining",
+            "x",
+        ] {
+            let id = Id::new(s).unwrap();
+            assert_eq!(format!("{id:?}"), format!("{s:?}"), "{s}");
+            assert_eq!(format!("{id:>12?}"), format!("{s:>12?}"), "{s}");
+        }
     }
 }

@@ -49,9 +49,17 @@ impl TokenHash {
 
     /// The first 8 hex characters: the most of a token any output shows.
     pub fn short(&self) -> String {
-        self.to_string()[..8].to_string()
+        // Straight from the first four bytes: every decision prints it.
+        let mut s = String::with_capacity(8);
+        for b in &self.0[..4] {
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        s
     }
 }
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn hex_digit(b: u8) -> Option<u8> {
     match b {
@@ -64,7 +72,6 @@ fn hex_digit(b: u8) -> Option<u8> {
 impl fmt::Display for TokenHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // One write of a stack buffer: hashes are printed on every export.
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut buf = [0u8; 64];
         for (i, b) in self.0.iter().enumerate() {
             buf[2 * i] = HEX[usize::from(b >> 4)];
@@ -162,6 +169,7 @@ mod tests {
         let h = TokenHash::of("abc/+=");
         assert_eq!(TokenHash::from_hex(&h.to_string()), Some(h));
         assert_eq!(h.short().len(), 8);
+        assert_eq!(h.short(), h.to_string()[..8]);
         assert!(TokenHash::from_hex(&h.to_string().to_uppercase()).is_none());
         assert!(TokenHash::from_hex("abc").is_none());
         // sha256("abc")
