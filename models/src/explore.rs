@@ -566,13 +566,17 @@ fn step(node: &Node, policy: &Policy, cmd: &Command) -> (Option<Node>, Vec<Viola
             return (None, violations);
         }
     }
-    let mut next = node.clone();
-    let engine_result = next.engine.apply(policy, cmd);
-    let model_result = next.model.apply(cmd);
-    let after = next.engine.to_snapshot();
-    let model_after = next.model.snapshot();
+    // Copy only what the step changes: the node's snapshot is replaced by
+    // `after`, so it is not cloned.
+    let mut engine = node.engine.clone();
+    let engine_result = engine.apply(policy, cmd);
+    let after = engine.to_snapshot();
+    let mut model = node.model.clone();
+    let model_result = model.apply(cmd);
+    let model_after = model.snapshot();
+    let mut history = node.history.clone();
     let violations = check(
-        &mut next.history,
+        &mut history,
         node,
         policy,
         cmd,
@@ -584,8 +588,17 @@ fn step(node: &Node, policy: &Policy, cmd: &Command) -> (Option<Node>, Vec<Viola
     if after == node.snapshot {
         return (None, violations);
     }
-    next.snapshot = after;
-    next.path.push(cmd.clone());
+    let mut path = node.path.clone();
+    path.push(cmd.clone());
+    let next = Node {
+        engine,
+        model,
+        history,
+        snapshot: after,
+        clock: node.clock,
+        path,
+        first: node.first,
+    };
     (Some(next), violations)
 }
 
