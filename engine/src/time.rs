@@ -61,12 +61,65 @@ impl Timestamp {
     /// Parses an RFC 3339 timestamp; offsets are converted to UTC and
     /// fractional seconds are floored.
     pub fn parse(s: &str) -> Result<Timestamp, TimeError> {
+        if let Some(t) = Timestamp::parse_plain_utc(s.as_bytes()) {
+            return Ok(t);
+        }
         let odt = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .map_err(|_| TimeError::Timestamp)?;
         // `unix_timestamp` floors toward negative infinity for the whole
         // second, which is what "fractional seconds are floored" means.
         Timestamp::from_unix(odt.unix_timestamp()).ok_or(TimeError::TimestampRange)
     }
+}
+
+impl Timestamp {
+    /// The form every snapshot this engine writes uses,
+    /// `YYYY-MM-DDTHH:MM:SSZ`, without the general RFC 3339 parser (loading
+    /// a large snapshot parses millions of them). `None` for anything else,
+    /// including seconds = 60, which the general parser handles.
+    fn parse_plain_utc(b: &[u8]) -> Option<Timestamp> {
+        if b.len() != 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b'T'
+            || b[13] != b':'
+            || b[16] != b':'
+            || b[19] != b'Z'
+        {
+            return None;
+        }
+        let num = |from: usize, to: usize| -> Option<i64> {
+            b[from..to].iter().try_fold(0i64, |n, &d| {
+                d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
+            })
+        };
+        let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+        let (hh, mm, ss) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+        let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        let month_days = match m {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        if d < 1 || d > month_days || hh > 23 || mm > 59 || ss > 59 {
+            return None;
+        }
+        let secs = days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss;
+        Timestamp::from_unix(secs)
+    }
+}
+
+/// Howard Hinnant's `days_from_civil`: (y, m, d) to days since 1970-01-01.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 impl fmt::Display for Timestamp {
@@ -259,6 +312,59 @@ mod tests {
         );
         assert!(Timestamp::parse("2026-05-28").is_err());
         assert!(Timestamp::parse("not a time").is_err());
+    }
+
+    #[test]
+    fn plain_utc_fast_path_agrees_with_rfc3339() {
+        let general = |s: &str| {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .and_then(|t| Timestamp::from_unix(t.unix_timestamp()))
+        };
+        // Every day of a few years around the edge cases, at several times.
+        for start in [
+            -62_167_219_200i64,
+            -86_400 * 800,
+            0,
+            951_782_400,
+            253_370_764_800,
+        ] {
+            for day in 0..800 {
+                for secs in [0, 1, 59, 3599, 43_200, 86_399] {
+                    let Some(t) = Timestamp::from_unix(start + day * 86_400 + secs) else {
+                        continue;
+                    };
+                    let text = t.to_string();
+                    assert_eq!(
+                        Timestamp::parse_plain_utc(text.as_bytes()),
+                        Some(t),
+                        "{text}"
+                    );
+                    assert_eq!(general(&text), Some(t), "{text}");
+                }
+            }
+        }
+        // What the fast path refuses, the general parser decides.
+        for s in [
+            "2026-02-29T00:00:00Z",
+            "2024-02-30T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-00-01T00:00:00Z",
+            "2026-01-00T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T23:60:00Z",
+            "2026-06-30T23:59:60Z",
+            "2026-01-01t00:00:00Z",
+            "2026-01-01T00:00:00z",
+            "2026-01-01T00:00:0+Z",
+            "+026-01-01T00:00:00Z",
+        ] {
+            assert_eq!(Timestamp::parse_plain_utc(s.as_bytes()), None, "{s}");
+        }
+        assert_eq!(
+            Timestamp::parse("2024-02-29T12:34:56Z"),
+            Ok(general("2024-02-29T12:34:56Z").unwrap())
+        );
     }
 
     #[test]
