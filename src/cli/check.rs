@@ -30,8 +30,8 @@ use serde_json::json;
 
 use super::{io, CliError, Outcome, PolicyArg};
 
-/// Default number of cases: about 20 s in a release build on 2 cores.
-pub const DEFAULT_CASES: u64 = 6000;
+/// Default number of cases: about 17 s (single-threaded) in a release build.
+pub const DEFAULT_CASES: u64 = 50_000;
 /// Longest generated trace.
 pub const MAX_STEPS: usize = 24;
 /// Shrinking gives up after this many attempts or this long.
@@ -59,7 +59,7 @@ pub struct Args {
     /// Seed of the random generator; the same seed gives the same cases.
     #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
-    /// Number of cases [default: 6000, unlimited with --time].
+    /// Number of cases [default: 50000, unlimited with --time].
     #[arg(long, value_name = "N")]
     cases: Option<u64>,
     /// Stop after this many seconds (the running case finishes).
@@ -71,6 +71,39 @@ pub struct Args {
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
     format: ReportFormat,
+    /// Inject an engine fault (F01..F16) to see the check catch it.
+    #[cfg(feature = "faults")]
+    #[arg(long, value_name = "F", hide = true, value_parser = parse_fault)]
+    inject: Option<authproof_engine::Fault>,
+}
+
+/// An engine fault to inject: builds with the `faults` feature only.
+#[cfg(feature = "faults")]
+pub type Inject = Option<authproof_engine::Fault>;
+/// An engine fault to inject: nothing without the `faults` feature.
+#[cfg(not(feature = "faults"))]
+pub type Inject = ();
+
+#[cfg(feature = "faults")]
+pub fn parse_fault(s: &str) -> Result<authproof_engine::Fault, String> {
+    authproof_engine::Fault::parse(s).ok_or_else(|| "expected a fault id F01..F16".to_string())
+}
+
+/// Runs a trace with the harness, on an engine with `inject` switched on.
+#[cfg_attr(not(feature = "faults"), allow(unused_variables))]
+pub fn run_trace(
+    inject: Inject,
+    policy: &Policy,
+    snapshot: &authproof_engine::Snapshot,
+    steps: &[authproof_engine::Command],
+) -> Result<harness::Run, harness::HarnessError> {
+    #[cfg(feature = "faults")]
+    if let Some(f) = inject {
+        let mut engine = authproof_engine::State::from_snapshot(snapshot.clone())?;
+        engine.inject(Some(f));
+        return harness::run_on(engine, policy, snapshot, steps);
+    }
+    harness::run(policy, snapshot, steps)
 }
 
 /// How one case ended.
@@ -106,9 +139,9 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Runs one case; a panic in the engine or the model is a failure too.
-fn evaluate(case: &Case) -> Result<Verdict, CliError> {
+fn evaluate(inject: Inject, case: &Case) -> Result<Verdict, CliError> {
     let r = panic::catch_unwind(AssertUnwindSafe(|| {
-        harness::run(&case.policy, &case.snapshot, &case.steps)
+        run_trace(inject, &case.policy, &case.snapshot, &case.steps)
     }));
     let run = match r {
         Ok(Ok(run)) => run,
@@ -139,9 +172,82 @@ fn evaluate(case: &Case) -> Result<Verdict, CliError> {
     })
 }
 
+/// After proptest's shrinking (which works on the generator's intents, so
+/// removing a command can move the times of the ones after it): remove
+/// single commands at their concrete times, then single snapshot records
+/// (keeping integrity), while the case still fails the same way.
+fn minimize(
+    inject: Inject,
+    key: &str,
+    mut case: Case,
+    mut verdict: Verdict,
+) -> Result<(Case, Verdict, u32), CliError> {
+    let started = Instant::now();
+    let mut iters = 0u32;
+    let try_case = |c: Case, iters: &mut u32| -> Result<Option<(Case, Verdict)>, CliError> {
+        *iters += 1;
+        if authproof_engine::State::from_snapshot(c.snapshot.clone()).is_err() {
+            return Ok(None);
+        }
+        let v = evaluate(inject, &c)?;
+        Ok((v.key() == Some(key)).then_some((c, v)))
+    };
+    loop {
+        let mut changed = false;
+        // Steps past the failing one first, then each step.
+        if let Verdict::Failed { step: Some(i), .. } = verdict {
+            case.steps.truncate(i + 1);
+        }
+        let mut i = 0;
+        while i < case.steps.len() {
+            let mut c = case.clone();
+            c.steps.remove(i);
+            match try_case(c, &mut iters)? {
+                Some((c, v)) => {
+                    (case, verdict, changed) = (c, v, true);
+                }
+                None => i += 1,
+            }
+        }
+        // Then each record of the snapshot.
+        macro_rules! drop_records {
+            ($field:ident) => {
+                let mut i = 0;
+                while i < case.snapshot.$field.len() {
+                    let mut c = case.clone();
+                    c.snapshot.$field.remove(i);
+                    match try_case(c, &mut iters)? {
+                        Some((c, v)) => {
+                            (case, verdict, changed) = (c, v, true);
+                        }
+                        None => i += 1,
+                    }
+                }
+            };
+        }
+        drop_records!(resources);
+        drop_records!(sessions);
+        drop_records!(api_keys);
+        drop_records!(memberships);
+        drop_records!(users);
+        drop_records!(tenants);
+        if case.snapshot.taken_at.is_some() {
+            let mut c = case.clone();
+            c.snapshot.taken_at = None;
+            if let Some((c, v)) = try_case(c, &mut iters)? {
+                (case, verdict, changed) = (c, v, true);
+            }
+        }
+        if !changed || started.elapsed() > SHRINK_TIME {
+            return Ok((case, verdict, iters));
+        }
+    }
+}
+
 /// Proptest's shrinking loop: simplify while the case still fails the same
 /// way, complicate back when a simplification made it pass.
 fn shrink(
+    inject: Inject,
     tree: &mut impl ValueTree<Value = Case>,
     key: &str,
     mut best: (Case, Verdict),
@@ -154,7 +260,7 @@ fn shrink(
     while iters < SHRINK_ITERS && started.elapsed() < SHRINK_TIME {
         iters += 1;
         let case = tree.current();
-        let v = evaluate(&case)?;
+        let v = evaluate(inject, &case)?;
         if v.key() == Some(key) {
             best = (case, v);
             if !tree.simplify() {
@@ -349,6 +455,10 @@ fn run_cases(
     runner: &mut TestRunner,
     strategy: &impl Strategy<Value = Case>,
 ) -> Result<(u64, Duration, Coverage, Option<Failure>), CliError> {
+    #[cfg(feature = "faults")]
+    let inject: Inject = a.inject;
+    #[cfg(not(feature = "faults"))]
+    let inject: Inject = ();
     let started = Instant::now();
     let limit = a.time.map(Duration::from_secs_f64);
     let mut progress = Progress {
@@ -365,7 +475,7 @@ fn run_cases(
             .new_tree(runner)
             .map_err(|e| CliError::Other(format!("case generation failed: {e}")))?;
         let case = tree.current();
-        let verdict = evaluate(&case)?;
+        let verdict = evaluate(inject, &case)?;
         done += 1;
         match &verdict {
             Verdict::Held(c) => coverage.merge(c),
@@ -375,7 +485,9 @@ fn run_cases(
                 coverage.merge(c);
                 let key = key.clone();
                 let original = case.steps.len();
-                let (case, verdict, iters) = shrink(&mut tree, &key, (case, verdict))?;
+                let (case, verdict, iters) = shrink(inject, &mut tree, &key, (case, verdict))?;
+                let (case, verdict, more) = minimize(inject, &key, case, verdict)?;
+                let iters = iters + more;
                 failure = Some((case, verdict, iters, original));
                 break;
             }

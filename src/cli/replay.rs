@@ -4,7 +4,7 @@
 use std::{io::Write as _, path::PathBuf};
 
 use authproof_engine::{CommandResult, Decision, Verdict};
-use authproof_models::{harness, trace::Trace, Violation};
+use authproof_models::{trace::Trace, Violation};
 use serde_json::json;
 
 use super::{io, CliError, Format, Outcome, PolicyArg};
@@ -20,6 +20,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Inject an engine fault (F01..F16), as `check --inject` did.
+    #[cfg(feature = "faults")]
+    #[arg(long, value_name = "F", hide = true, value_parser = super::check::parse_fault)]
+    inject: Option<authproof_engine::Fault>,
 }
 
 /// One result in a line, without anything secret: decisions name ids,
@@ -84,14 +88,19 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
         None if trace.policy == authproof_engine::Policy::default() => "default".into(),
         None => "the trace's own".into(),
     };
-    let run = harness::run(&trace.policy, &trace.snapshot, &trace.steps).map_err(|e| {
-        CliError::Input(authproof_engine::load::InputError {
-            file: file.clone(),
-            line: None,
-            path: e.path,
-            message: e.message,
-        })
-    })?;
+    #[cfg(feature = "faults")]
+    let inject: super::check::Inject = a.inject;
+    #[cfg(not(feature = "faults"))]
+    let inject: super::check::Inject = ();
+    let run = super::check::run_trace(inject, &trace.policy, &trace.snapshot, &trace.steps)
+        .map_err(|e| {
+            CliError::Input(authproof_engine::load::InputError {
+                file: file.clone(),
+                line: None,
+                path: e.path,
+                message: e.message,
+            })
+        })?;
     let first = run.first_violation();
     let out = match a.format {
         Format::Text => {
