@@ -10,7 +10,7 @@
 
 use authproof_engine::{Command, CommandResult, Policy, Snapshot, State, Timestamp};
 use authproof_models::{check_step, gen, History, Model, Step};
-use proptest::prelude::*;
+use proptest::{prelude::*, test_runner::FileFailurePersistence};
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
 
 /// The reference side: the model, and what the engine side needs to judge
@@ -124,8 +124,18 @@ impl StateMachineTest for AuthMachine {
 }
 
 prop_state_machine! {
-    // proptest's default case count (256, or PROPTEST_CASES): about three
-    // seconds in a debug build; `authproof check` is the long run.
+    #![proptest_config(ProptestConfig {
+        // proptest's default case count (256, or PROPTEST_CASES): about three
+        // seconds in a debug build; `authproof check` is the long run. A
+        // failure's seed is saved here (relative to the repository root,
+        // where cargo runs the test) and replayed first on the next run:
+        // commit the file.
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/state_machine.txt",
+        ))),
+        .. ProptestConfig::default()
+    })]
+
     #[test]
     fn engine_matches_model_on_every_step(sequential 1..24 => AuthMachine);
 }
