@@ -443,6 +443,9 @@ struct Cred<'s> {
     known_prefix: &'s str,
     user: &'s Id,
     bound: Option<&'s Id>,
+    /// The tenant the credential acts in when the request names none: a
+    /// bound key's tenant, a session's active tenant.
+    implied: Option<&'s Id>,
 }
 
 /// The presentation channels of the census: each policy's API-key header,
@@ -559,6 +562,7 @@ pub fn census(
             known_prefix: &k.prefix,
             user: &k.owner,
             bound: k.tenant.as_ref(),
+            implied: k.tenant.as_ref(),
         })
         .chain(state.sessions().map(|s| Cred {
             kind: CredentialKind::Session,
@@ -566,6 +570,7 @@ pub fn census(
             known_prefix: "",
             user: &s.user,
             bound: None,
+            implied: s.tenant.as_ref(),
         }))
         .collect();
     let ctx = Census {
@@ -654,6 +659,9 @@ impl<'s, 'p> Census<'s, 'p> {
         //   cross), whatever the credential and tenant.
         // * one decision for every tenant when it fails before step 4
         //   (SPEC §6: the request's tenant is first read there);
+        // * naming the tenant a credential acts in anyway (a key's bound
+        //   tenant, a session's active tenant) decides as naming none
+        //   (SPEC §6 step 4);
         // * one decision per action rule (`same_rule` below).
         let mut fixed: Vec<Option<Decision>> = vec![None; 2 * nc * na];
         let mut absent: Vec<Option<Decision>> = vec![None; 2 * 2 * na];
@@ -731,7 +739,10 @@ impl<'s, 'p> Census<'s, 'p> {
                         }
                         for (t, tenant) in tenants.iter().enumerate() {
                             let i = base + a * nt + t;
-                            if t > 0 && before_tenant(&local[slots[base + a * nt]]) {
+                            if t > 0
+                                && (before_tenant(&local[slots[base + a * nt]])
+                                    || (*tenant).is_some() && *tenant == cred.implied)
+                            {
                                 slots[i] = slots[base + a * nt];
                                 continue;
                             }
@@ -1236,10 +1247,11 @@ impl Report {
         for g in &self.groups {
             let _ = writeln!(
                 s,
-                "\n{}  {}: {} cases",
+                "\n{}  {}: {} cases ({})",
                 g.change.title(),
                 group_title(g),
-                g.count
+                g.count,
+                by_source(g)
             );
             let _ = writeln!(s, "  blast radius: {}", group_radius(g));
             for e in &g.examples {
@@ -1315,10 +1327,11 @@ impl Report {
             for g in &self.groups {
                 let _ = writeln!(
                     s,
-                    "\n<details><summary>{}: {} ({} cases)</summary>\n",
+                    "\n<details><summary>{}: {} ({} cases: {})</summary>\n",
                     g.change.as_str().replace('_', " "),
                     md_escape(&group_title(g)),
-                    g.count
+                    g.count,
+                    by_source(g)
                 );
                 let _ = writeln!(s, "Blast radius: {}\n", md_escape(&group_radius(g)));
                 for e in &g.examples {
@@ -1399,6 +1412,15 @@ fn radius_line(r: &BlastRadius) -> String {
     } else {
         parts.join("; ")
     }
+}
+
+/// `census 565, explore 54432`.
+fn by_source(g: &Group) -> String {
+    g.by_source
+        .iter()
+        .map(|(k, n)| format!("{} {n}", k.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn group_radius(g: &Group) -> String {
@@ -1504,6 +1526,12 @@ mod tests {
         new.session.bearer = false;
         new.session.cookies = vec!["sid".into(), "better-auth.session_token".into()];
         new.api_key.header = "X-Key".into();
+        // Tenant-dependent steps change too.
+        let ws = new.actions.get_mut("workspace.create").unwrap();
+        ws.roles = vec!["owner".into()];
+        new.actions.get_mut("session.read").unwrap().tenant =
+            authproof_engine::TenantRule::Required;
+        new.actions.remove("token.mint");
         let at = snap.taken_at.unwrap();
         let fast = census(&state, &old, &new, at, "s", 2);
 
