@@ -16,6 +16,7 @@ pub mod gen;
 pub mod harness;
 pub mod invariants;
 pub mod model;
+pub mod mutants;
 pub mod synth;
 pub mod trace;
 

@@ -12,7 +12,12 @@ pub struct Args {
     #[arg(long, value_name = "S")]
     snapshot: PathBuf,
     /// One request (JSON).
-    #[arg(long, value_name = "R", required_unless_present = "requests", conflicts_with = "requests")]
+    #[arg(
+        long,
+        value_name = "R",
+        required_unless_present = "requests",
+        conflicts_with = "requests"
+    )]
     request: Option<PathBuf>,
     /// Requests, one JSON object per line; the snapshot is loaded once.
     #[arg(long, value_name = "R.jsonl")]
@@ -50,10 +55,18 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
                 s
             }
         };
-        out.write_all(s.as_bytes())
-            .map_err(|error| CliError::Io { file: "stdout".into(), error })?;
+        out.write_all(s.as_bytes()).map_err(|error| CliError::Io {
+            file: "stdout".into(),
+            error,
+        })?;
     }
-    out.flush()
-        .map_err(|error| CliError::Io { file: "stdout".into(), error })?;
-    Ok(if all_allowed { Outcome::Success } else { Outcome::Failure })
+    out.flush().map_err(|error| CliError::Io {
+        file: "stdout".into(),
+        error,
+    })?;
+    Ok(if all_allowed {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    })
 }

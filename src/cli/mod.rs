@@ -7,8 +7,10 @@ mod apply;
 mod check;
 mod decide;
 mod diff;
+mod explore;
 mod gen;
 mod io;
+mod mutants;
 mod replay;
 mod snapshot;
 mod text;
@@ -66,6 +68,8 @@ enum Command {
     Decide(decide::Args),
     /// Apply commands (JSON Lines) to a snapshot or a database (--db); print one result per line.
     Apply(apply::Args),
+    /// Exhaustive small-scope exploration: engine vs model, every invariant.
+    Explore(explore::Args),
     /// Model-based random verification; shrunk counterexamples to --out.
     Check(check::Args),
     /// Re-run a trace step by step; show the first violated invariant.
@@ -75,6 +79,8 @@ enum Command {
     /// Generate inputs (a synthetic snapshot).
     #[command(subcommand)]
     Gen(gen::Command),
+    /// Inject each known fault (INCIDENTS.md) and show the harness kills it.
+    Mutants(mutants::Args),
     /// Policy utilities.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -101,11 +107,13 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Decide(a) => decide::run(a),
         Command::Apply(a) => apply::run(a),
-        Command::Snapshot(c) => snapshot::run(c),
+        Command::Explore(a) => explore::run(a),
+        Command::Mutants(a) => mutants::run(a),
         Command::Check(a) => check::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Gen(c) => gen::run(c),
+        Command::Snapshot(c) => snapshot::run(c),
         Command::Policy(PolicyCommand::Default) => {
             print!("{}", authproof_engine::DEFAULT_POLICY_TOML);
             Ok(Outcome::Success)

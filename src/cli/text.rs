@@ -29,7 +29,10 @@ pub fn decision(d: &Decision) -> String {
         let scope: Vec<&str> = d.scope.iter().map(|t| t.as_str()).collect();
         let _ = writeln!(s, "  scope       [{}]", scope.join(", "));
         for e in &d.effects {
-            let Effect::ExtendSession { session, expires_at } = e;
+            let Effect::ExtendSession {
+                session,
+                expires_at,
+            } = e;
             let _ = writeln!(s, "  effect      extend session {session} to {expires_at}");
         }
     }
