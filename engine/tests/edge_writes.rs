@@ -54,3 +54,22 @@ fn update_keeps_a_future_revocation() {
         json!(future)
     );
 }
+
+/// A session whose expiry equals the ban's `at` is already expired (SPEC §6:
+/// expiring exactly at `at` is expired), so the ban does not revoke it.
+#[test]
+fn ban_leaves_a_session_expiring_exactly_then() {
+    let expires = "2026-05-31T00:00:00Z";
+    let mut state = Snap::base().state();
+    let p = authproof_engine::Policy::default();
+    let changes = ok(
+        &mut state,
+        &p,
+        json!({"at": expires, "op": "ban_user", "user": "alice"}),
+    );
+    assert_eq!(changes.as_array().unwrap().len(), 1, "{changes:#}");
+    assert_eq!(
+        record(&state, "sessions", "ses_1")["revoked_at"],
+        json!(null)
+    );
+}

@@ -1,0 +1,48 @@
+//! The explanation helps a human: it names the credential's channel, the
+//! record and the rule that decided — and never the token.
+
+mod common;
+
+use common::*;
+
+fn explain(d: &serde_json::Value) -> String {
+    d["explain"]
+        .as_array()
+        .expect("explain is a list")
+        .iter()
+        .map(|l| l.as_str().expect("lines are strings"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn an_allow_names_channel_record_and_hash_prefix() {
+    let d = decide(
+        &Snap::base().state(),
+        &req("workspace.read").cookie(SESSION_TOKEN),
+    );
+    let text = explain(&d);
+    assert!(text.contains("cookie better-auth.session_token"), "{text}");
+    assert!(text.contains("\"ses_1\""), "{text}");
+    assert!(text.contains(&sha(SESSION_TOKEN)[..8]), "{text}");
+    assert!(!text.contains(SESSION_TOKEN), "no raw token: {text}");
+    assert!(text.contains("member of \"acme\""), "{text}");
+}
+
+#[test]
+fn a_malformed_credential_says_where_and_why() {
+    let d = decide(
+        &Snap::base().state(),
+        &req("workspace.read").header("cookie", "better-auth.session_token=a b"),
+    );
+    let text = explain(&d);
+    assert!(text.contains("cookie better-auth.session_token"), "{text}");
+    assert!(text.contains("not a valid token"), "{text}");
+    let d = decide(
+        &Snap::base().state(),
+        &req("workspace.read").header("authorization", "Basic abc"),
+    );
+    let text = explain(&d);
+    assert!(text.contains("authorization"), "{text}");
+    assert!(text.contains("Bearer"), "{text}");
+}
