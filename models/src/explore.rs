@@ -493,11 +493,12 @@ impl Report {
     }
 }
 
-/// One node of the search.
+/// One node of the search. The engine and model states are not kept: both
+/// equal `snapshot` (I5 checks that on every step, and a violating state is
+/// never kept), so they are rebuilt from it when the node is expanded. That
+/// keeps a frontier node to its snapshot, history and path.
 #[derive(Clone)]
 struct Node {
-    engine: State,
-    model: Model,
     history: History,
     snapshot: Snapshot,
     clock: usize,
@@ -539,19 +540,25 @@ fn fingerprint(snapshot: &Snapshot, clock: usize) -> u128 {
 /// Runs one command on both implementations and checks every invariant.
 /// Returns the next node, or `None` when the state did not change (it is
 /// then already known, so the search does not keep it).
-fn step(node: &Node, policy: &Policy, cmd: &Command) -> (Option<Node>, Vec<Violation>) {
+fn step(
+    node: &Node,
+    engine: &State,
+    model: &Model,
+    policy: &Policy,
+    cmd: &Command,
+) -> (Option<Node>, Vec<Violation>) {
     // A request without effects changes nothing on either side: decide on
     // the node itself instead of copying it. `apply` on `authenticate` is
     // exactly `decide` plus its effects, so the checked result is the same.
     if let Some(req) = cmd.request() {
-        let decision = node.engine.decide(policy, &req);
+        let decision = engine.decide(policy, &req);
         if decision.effects.is_empty() {
             let wrap = |d| CommandResult::Decision {
                 op: "authenticate".into(),
                 decision: Box::new(d),
             };
             let engine_result = wrap(decision);
-            let model_result = wrap(node.model.decide(&req));
+            let model_result = wrap(model.decide(&req));
             let mut history = node.history.clone();
             let violations = check(
                 &mut history,
@@ -568,10 +575,10 @@ fn step(node: &Node, policy: &Policy, cmd: &Command) -> (Option<Node>, Vec<Viola
     }
     // Copy only what the step changes: the node's snapshot is replaced by
     // `after`, so it is not cloned.
-    let mut engine = node.engine.clone();
+    let mut engine = engine.clone();
     let engine_result = engine.apply(policy, cmd);
     let after = engine.to_snapshot();
-    let mut model = node.model.clone();
+    let mut model = model.clone();
     let model_result = model.apply(cmd);
     let model_after = model.snapshot();
     let mut history = node.history.clone();
@@ -591,8 +598,6 @@ fn step(node: &Node, policy: &Policy, cmd: &Command) -> (Option<Node>, Vec<Viola
     let mut path = node.path.clone();
     path.push(cmd.clone());
     let next = Node {
-        engine,
-        model,
         history,
         snapshot: after,
         clock: node.clock,
@@ -639,8 +644,6 @@ pub fn explore(
 ) -> Report {
     let start = Instant::now();
     let root = Node {
-        engine: engine_state(&universe.snapshot, cfg.fault),
-        model: Model::new(&universe.snapshot, policy),
         history: History::new(&universe.snapshot),
         snapshot: universe.snapshot.clone(),
         clock: 0,
@@ -682,6 +685,8 @@ pub fn explore(
                 break;
             }
             let at = universe.times[node.clock];
+            let engine = engine_state(&node.snapshot, cfg.fault);
+            let model = Model::new(&node.snapshot, policy);
             for (m, op) in universe.moves().enumerate() {
                 let Some(op) = op else { continue };
                 let first = node.first.unwrap_or(m);
@@ -689,7 +694,7 @@ pub fn explore(
                     continue;
                 }
                 let cmd = Command { at, op: op.clone() };
-                let (child, violations) = step(node, policy, &cmd);
+                let (child, violations) = step(node, &engine, &model, policy, &cmd);
                 report.transitions += 1;
                 if let Some(v) = violations.into_iter().next() {
                     if report.counterexample.is_none() {
