@@ -19,7 +19,9 @@
 //!
 //! Memory is bounded by `max_states`: when the visited set is full, the
 //! search finishes the level it is on without adding states and reports the
-//! last depth it completed — a bound, not a crash.
+//! last depth it completed — a bound, not a crash. A kept state costs about
+//! 5 KB (its snapshot, invariant history and path; depth 4 keeps 410k states
+//! in 2.2 GB), so the default bound of 1M states stays near 5 GB.
 
 use std::{
     collections::HashSet,
@@ -437,7 +439,7 @@ impl Default for Config {
         Config {
             depth: 4,
             shard: (0, 1),
-            max_states: 2_000_000,
+            max_states: 1_000_000,
             fault: None,
             stop_at_first: true,
             time_limit: None,

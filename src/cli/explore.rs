@@ -17,7 +17,7 @@ pub struct Args {
     #[arg(long, value_name = "I/N", value_parser = parse_shard, default_value = "0/1")]
     shard: (usize, usize),
     /// Bound on distinct states kept in memory.
-    #[arg(long, default_value_t = 2_000_000)]
+    #[arg(long, default_value_t = 1_000_000)]
     max_states: usize,
     /// Directory for the shortest counterexample trace.
     #[arg(long, value_name = "DIR", default_value = "authproof-out")]
