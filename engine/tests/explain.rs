@@ -46,3 +46,29 @@ fn a_malformed_credential_says_where_and_why() {
     assert!(text.contains("authorization"), "{text}");
     assert!(text.contains("Bearer"), "{text}");
 }
+
+/// The first line states the rule that applies: the action's credentials,
+/// tenant rule, roles and capability, as the policy has them.
+#[test]
+fn the_first_line_states_the_action_rule() {
+    let d = decide(
+        &Snap::base().state(),
+        &req("member.remove").cookie(SESSION_TOKEN),
+    );
+    let first = d["explain"][0].as_str().unwrap();
+    assert!(
+        first.contains(r#"action "member.remove": credentials ["session"], tenant required, roles ["owner", "admin"]"#),
+        "{first}"
+    );
+    assert!(!first.contains("capability"), "{first}");
+    let d = decide(
+        &Snap::base().state(),
+        &req("supervisor.connect").key(KEY_TOKEN),
+    );
+    let first = d["explain"][0].as_str().unwrap();
+    assert!(
+        first.contains(r#"credentials ["api_key"], tenant required, capability "supervisor""#),
+        "{first}"
+    );
+    assert!(!first.contains("roles"), "{first}");
+}
