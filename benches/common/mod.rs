@@ -13,6 +13,7 @@ use authproof_engine::{
     snapshot::{ApiKey, Membership, Resource, Session, Tenant, User},
     Headers, Id, Policy, Reason, Request, Snapshot, State, Timestamp, TokenHash,
 };
+use authproof_models::synth::SplitMix64;
 
 /// `taken_at` of every generated snapshot and `at` of every request:
 /// 2026-05-28T12:00:00Z.
@@ -20,26 +21,23 @@ pub const TAKEN_AT: i64 = 1_779_969_600;
 const DAY: i64 = 86_400;
 pub const SEED: u64 = 0x5eed_a417_0f00_0001;
 
-/// splitmix64 (Steele, Lea, Flood): tiny and well mixed.
+/// The generator of `authproof gen snapshot` (splitmix64), with the
+/// percent helper the bench data uses.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(SplitMix64::new(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n`, `n > 0`.
     pub fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
+        self.0.below(n)
     }
 
     /// True with probability `percent` / 100.
