@@ -73,5 +73,8 @@ fn the_first_line_states_the_action_rule() {
     assert!(!first.contains("roles"), "{first}");
     let d = decide(&Snap::base().state(), &req("workspace.read").key(KEY_TOKEN));
     let first = d["explain"][0].as_str().unwrap();
-    assert!(first.contains(r#"credentials ["session", "api_key"]"#), "{first}");
+    assert!(
+        first.contains(r#"credentials ["session", "api_key"]"#),
+        "{first}"
+    );
 }
