@@ -230,9 +230,13 @@ fn fuzz_available() -> bool {
 }
 
 /// A bounded `differential` fuzz run with the fault injected (the fuzz
-/// targets read AUTHPROOF_FAULT); a crash is a kill.
+/// targets read AUTHPROOF_FAULT), seeded like `scripts/fuzz-smoke` from the
+/// committed seed corpus and dictionary, with a scratch corpus per fault; a
+/// crash is a kill.
 fn fuzz_run(f: Fault, seconds: u64) -> FuzzResult {
     let start = std::time::Instant::now();
+    let scratch = format!("fuzz/corpus/differential-{f:?}");
+    let _ = std::fs::create_dir_all(&scratch);
     let out = Command::new("cargo")
         .args([
             "fuzz",
@@ -242,11 +246,14 @@ fn fuzz_run(f: Fault, seconds: u64) -> FuzzResult {
             "--features",
             "faults",
             "differential",
+            &scratch,
+            "fuzz/corpus-seed/differential",
             "--",
+            "-dict=fuzz/authproof.dict",
+            "-max_len=4096",
             &format!("-max_total_time={seconds}"),
         ])
         .env("AUTHPROOF_FAULT", format!("{f:?}"))
-        .current_dir("fuzz/..")
         .output();
     match out {
         Ok(o) => FuzzResult {
