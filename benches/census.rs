@@ -1,7 +1,7 @@
 //! The `diff` census on a large snapshot: every key and session × every
 //! action × the tenants that matter × every channel, under two policies.
 //!
-//! The snapshot is generated (`authproof_models::synth`, seed 1): half API
+//! The snapshot is generated (`authproof_verification::synth`, seed 1): half API
 //! keys, half sessions, 6 % legacy keys, one user per five credentials.
 //! `CENSUS_CREDENTIALS` sets its size (default 1,000,000); `CENSUS_THREADS`
 //! the census threads (default 2, the project's machine). One iteration of
@@ -16,7 +16,8 @@
 use std::time::Duration;
 
 use authproof_engine::{Policy, State, Unbound};
-use authproof_models::{diff, synth};
+use authproof_review as diff;
+use authproof_verification::synth;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn env(name: &str, default: usize) -> usize {

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use authproof_engine::Policy;
-use authproof_models::explore::{explore, Config, Universe};
+use authproof_verification::explore::{explore, Config, Universe};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn bench(c: &mut Criterion) {

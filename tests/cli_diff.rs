@@ -224,7 +224,7 @@ fn recorded_requests_are_compared_and_checked() {
         .iter()
         .position(|k| k["tenant"].is_null())
         .expect("a legacy key");
-    let token = authproof_models::synth::key_token(42, i);
+    let token = authproof_verification::synth::key_token(42, i);
     // The checked-in snapshot is the generator's (seed 42): the token
     // matches the stored hash.
     let tmp = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use authproof_engine::{CommandResult, Reason, Rejection};
-use authproof_models::{harness, trace::Trace};
+use authproof_verification::{lockstep, trace::Trace};
 
 /// How a decisive step must end.
 #[derive(Debug)]
@@ -176,7 +176,7 @@ fn every_regression_trace_replays_and_holds() {
         let path = dir().join(format!("{stem}.json"));
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let trace = Trace::parse(&bytes, stem).unwrap_or_else(|e| panic!("{e}"));
-        let run = harness::run(&trace.policy, &trace.snapshot, &trace.steps)
+        let run = lockstep::run(&trace.policy, &trace.snapshot, &trace.steps)
             .unwrap_or_else(|e| panic!("{stem}: {e}"));
         if let Some((step, v)) = run.first_violation() {
             failures.push(format!("{stem}: step {step:?}: {v}"));

@@ -3,13 +3,13 @@
 //!
 //! The reference state is the model (and the policy); each transition is a
 //! command drawn for the model's current state, at or after the previous
-//! command's time, from the small pools of `authproof_models::gen`. After
+//! command's time, from the small pools of `authproof_verification::generate`. After
 //! applying a command to both, the step is judged by
 //! `authproof_models::check_step` (engine vs model, I1–I10). Shrinking
 //! removes and simplifies commands; a precondition keeps `at` non-decreasing.
 
 use authproof_engine::{Command, CommandResult, Policy, Snapshot, State, Timestamp};
-use authproof_models::{check_step, gen, History, Model, Step};
+use authproof_verification::{check_step, generate, History, Model, Step};
 use proptest::{prelude::*, test_runner::FileFailurePersistence};
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
 
@@ -33,19 +33,19 @@ impl ReferenceStateMachine for AuthMachine {
     type Transition = Command;
 
     fn init_state() -> BoxedStrategy<Reference> {
-        (gen::policy(), gen::snapshot())
+        (generate::policy(), generate::snapshot())
             .prop_map(|(policy, snapshot)| Reference {
                 model: Model::new(&snapshot, &policy),
                 policy,
                 initial: snapshot,
-                last_at: gen::start_time(),
+                last_at: generate::start_time(),
                 last: None,
             })
             .boxed()
     }
 
     fn transitions(state: &Reference) -> BoxedStrategy<Command> {
-        gen::command(&state.policy, &state.model.snapshot(), state.last_at)
+        generate::command(&state.policy, &state.model.snapshot(), state.last_at)
     }
 
     fn preconditions(state: &Reference, cmd: &Command) -> bool {

@@ -3,7 +3,7 @@
 
 use std::{path::PathBuf, process::Command};
 
-use authproof_models::gen::TOKENS;
+use authproof_verification::generate::TOKENS;
 
 fn authproof(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_authproof"))

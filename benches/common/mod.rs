@@ -13,7 +13,7 @@ use authproof_engine::{
     snapshot::{ApiKey, Membership, Resource, Session, Tenant, User},
     Headers, Id, Policy, Reason, Request, Snapshot, State, Timestamp, TokenHash,
 };
-use authproof_models::synth::SplitMix64;
+use authproof_verification::synth::SplitMix64;
 
 /// `taken_at` of every generated snapshot and `at` of every request:
 /// 2026-05-28T12:00:00Z.

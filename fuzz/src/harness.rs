@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use authproof_engine::{Command, CommandResult, Fault, State};
-use authproof_models::{check_step, History, Model, Step, Violation};
+use authproof_verification::{check_step, History, Model, Step, Violation};
 
 use crate::gen::Case;
 

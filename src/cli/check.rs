@@ -16,9 +16,9 @@ use std::{
 };
 
 use authproof_engine::{Policy, Reason};
-use authproof_models::{
-    gen::{self, Case},
-    harness::{self, Coverage, Target},
+use authproof_verification::{
+    generate::{self, Case},
+    lockstep::{self, Coverage, Target},
     trace::Trace,
     Invariant,
 };
@@ -96,14 +96,14 @@ pub fn run_trace(
     policy: &Policy,
     snapshot: &authproof_engine::Snapshot,
     steps: &[authproof_engine::Command],
-) -> Result<harness::Run, harness::HarnessError> {
+) -> Result<lockstep::Run, lockstep::HarnessError> {
     #[cfg(feature = "faults")]
     if let Some(f) = inject {
         let mut engine = authproof_engine::State::from_snapshot(snapshot.clone())?;
         engine.inject(Some(f));
-        return harness::run_on(engine, policy, snapshot, steps);
+        return lockstep::run_on(engine, policy, snapshot, steps);
     }
-    harness::run(policy, snapshot, steps)
+    lockstep::run(policy, snapshot, steps)
 }
 
 /// How one case ended.
@@ -352,7 +352,7 @@ impl Report {
 
     fn not_applicable(&self) -> Vec<Target> {
         match &self.fixed_policy {
-            Some(p) => harness::unreachable_under(p),
+            Some(p) => lockstep::unreachable_under(p),
             None => Vec::new(),
         }
     }
@@ -394,7 +394,7 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
     };
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(a.seed));
     let mut runner = TestRunner::new_with_rng(config, rng);
-    let strategy = gen::case(fixed.clone(), MAX_STEPS);
+    let strategy = generate::case(fixed.clone(), MAX_STEPS);
 
     // Panics are caught and reported as failures; keep the default hook's
     // message off stderr while the cases run.

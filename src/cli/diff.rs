@@ -1,6 +1,6 @@
 //! `authproof diff`: review a policy change with its blast radius.
 //!
-//! The comparison itself is [`authproof_models::diff`]; this module reads
+//! The comparison itself is [`authproof_review`]; this module reads
 //! the inputs, runs the sources in order (census of each snapshot, recorded
 //! requests, small-scope exploration), checks the invariants under both
 //! policies, writes counterexample traces, and prints the report.
@@ -11,7 +11,7 @@ use std::{
 };
 
 use authproof_engine::{load, Timestamp};
-use authproof_models::diff::{self, FailOn, InvariantCheck, Side, SourceInfo, SourceKind};
+use authproof_review::{self as diff, FailOn, InvariantCheck, Side, SourceInfo, SourceKind};
 
 use super::{io, CliError, Outcome};
 

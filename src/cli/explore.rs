@@ -2,7 +2,7 @@
 
 use std::{io::IsTerminal, path::PathBuf};
 
-use authproof_models::explore::{self, Config, Report, Universe};
+use authproof_verification::explore::{self, Config, Report, Universe};
 
 use super::{io, CliError, Outcome, PolicyArg};
 

@@ -8,7 +8,7 @@ mod check;
 mod decide;
 mod diff;
 mod explore;
-mod gen;
+mod generate;
 mod io;
 mod mutants;
 mod replay;
@@ -78,7 +78,7 @@ enum Command {
     Diff(diff::Args),
     /// Generate inputs (a synthetic snapshot).
     #[command(subcommand)]
-    Gen(gen::Command),
+    Gen(generate::Command),
     /// Inject each known fault (INCIDENTS.md) and show the harness kills it.
     Mutants(mutants::Args),
     /// Policy utilities.
@@ -112,7 +112,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Check(a) => check::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Diff(a) => diff::run(a),
-        Command::Gen(c) => gen::run(c),
+        Command::Gen(c) => generate::run(c),
         Command::Snapshot(c) => snapshot::run(c),
         Command::Policy(PolicyCommand::Default) => {
             print!("{}", authproof_engine::DEFAULT_POLICY_TOML);

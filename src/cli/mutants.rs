@@ -8,7 +8,7 @@
 use std::{fmt::Write as _, io::IsTerminal, path::PathBuf, process::Command, time::Duration};
 
 use authproof_engine::Fault;
-use authproof_models::mutants::{self, CheckBudget, FuzzResult, Kill, Row};
+use authproof_verification::mutants::{self, CheckBudget, FuzzResult, Kill, Row};
 
 use super::{io, CliError, Outcome};
 

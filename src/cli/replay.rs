@@ -4,7 +4,7 @@
 use std::{io::Write as _, path::PathBuf};
 
 use authproof_engine::{CommandResult, Decision, Verdict};
-use authproof_models::{trace::Trace, Violation};
+use authproof_verification::{trace::Trace, Violation};
 use serde_json::json;
 
 use super::{io, CliError, Format, Outcome, PolicyArg};

@@ -1,5 +1,5 @@
 //! Conformance: the same random command sequences (the models' generator,
-//! `authproof_models::gen::case`) run on the reference model, the engine,
+//! `authproof_verification::generate::case`) run on the reference model, the engine,
 //! SQLite and PostgreSQL. After every step the results must agree — the
 //! stores' `CommandResult` equals the engine's exactly (explanations
 //! included), the model's in everything but the free-form explanation (and
@@ -11,8 +11,8 @@ mod common;
 use std::cell::RefCell;
 
 use authproof_engine::{CommandResult, Snapshot, State};
-use authproof_models::{gen, Model};
 use authproof_store::Store;
+use authproof_verification::{generate, Model};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -47,7 +47,7 @@ struct Tally {
 }
 
 fn run_case(
-    case: &gen::Case,
+    case: &generate::Case,
     stores: &mut [(&str, &mut Store)],
     tally: &mut Tally,
 ) -> Result<(), TestCaseError> {
@@ -131,7 +131,7 @@ fn cases() -> u32 {
         .unwrap_or(64)
 }
 
-fn conformance(test: &str, strategy: BoxedStrategy<gen::Case>, min: fn(&Tally) -> bool) {
+fn conformance(test: &str, strategy: BoxedStrategy<generate::Case>, min: fn(&Tally) -> bool) {
     let sqlite = RefCell::new(common::sqlite_memory());
     let pg = RefCell::new(common::pg_database(test).map(|url| common::open(&url)));
     let tally = RefCell::new(Tally::default());
@@ -161,10 +161,10 @@ fn conformance(test: &str, strategy: BoxedStrategy<gen::Case>, min: fn(&Tally) -
 }
 
 /// Cases of the tiny universe (common::tiny), under each of its policies.
-fn tiny_cases(max: usize) -> BoxedStrategy<gen::Case> {
+fn tiny_cases(max: usize) -> BoxedStrategy<generate::Case> {
     let policies = common::tiny::policies();
     (0..policies.len(), common::tiny::seeds(max))
-        .prop_map(move |(p, seeds)| gen::Case {
+        .prop_map(move |(p, seeds)| generate::Case {
             policy: policies[p].clone(),
             snapshot: common::tiny::snapshot(),
             steps: common::tiny::commands(&seeds),
@@ -175,7 +175,7 @@ fn tiny_cases(max: usize) -> BoxedStrategy<gen::Case> {
 /// The models' generator (random policies and snapshots).
 #[test]
 fn model_engine_sqlite_postgres_agree_on_generated_traces() {
-    conformance("conformance", gen::case(None, 24), |t| {
+    conformance("conformance", generate::case(None, 24), |t| {
         t.ok > 0 && t.rejected > 0 && t.deny > 0
     });
 }

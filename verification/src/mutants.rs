@@ -4,7 +4,7 @@
 //! For each injected [`Fault`], two techniques race to a counterexample:
 //!
 //! * **check** — random model-based testing with a fixed seed: proptest
-//!   cases from [`crate::gen::case`] under the default policy, run on the
+//!   cases from [`crate::generate::case`] under the default policy, run on the
 //!   faulty engine and the model with every invariant, shrunk to a minimal
 //!   trace;
 //! * **explore** — the exhaustive search of [`crate::explore`] at increasing
@@ -24,8 +24,8 @@ use serde::Serialize;
 
 use crate::{
     explore::{self, engine_state, Universe},
-    gen::{self, Case},
-    harness,
+    generate::{self, Case},
+    lockstep,
     trace::Trace,
     Invariant, Violation,
 };
@@ -77,7 +77,7 @@ impl Default for CheckBudget {
 /// violation, with the step it happened on.
 fn verdict(case: &Case, fault: Fault) -> Option<(usize, Violation)> {
     let engine = engine_state(&case.snapshot, Some(fault));
-    let run = harness::run_on(engine, &case.policy, &case.snapshot, &case.steps).ok()?;
+    let run = lockstep::run_on(engine, &case.policy, &case.snapshot, &case.steps).ok()?;
     run.first_violation()
         .map(|(step, v)| (step.unwrap_or(0), v.clone()))
 }
@@ -94,7 +94,7 @@ pub fn by_check(fault: Fault, budget: &CheckBudget) -> Option<Kill> {
         },
         TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
     );
-    let strategy = gen::case(Some(Policy::default()), budget.max_steps);
+    let strategy = generate::case(Some(Policy::default()), budget.max_steps);
     for _ in 0..budget.cases {
         if start.elapsed() > budget.time {
             return None;

@@ -7,7 +7,7 @@
 //! state, so commands see the effects of earlier ones.
 
 use authproof_engine::{load, Command, CommandResult, Policy, Snapshot, State, TokenHash};
-use authproof_models::{check_step, History, Model, Step};
+use authproof_verification::{check_step, History, Model, Step};
 use serde_json::{json, Value};
 
 const T: &str = "2026-05-28T12:00:00Z";

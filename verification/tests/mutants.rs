@@ -1,15 +1,15 @@
 //! The fault catalogue is killed: every injected fault of INCIDENTS.md is
 //! caught by check and by explore, and the counterexample replays.
 //!
-//! Needs the `faults` feature: `cargo test -p authproof-models --features faults`.
+//! Needs the `faults` feature: `cargo test -p authproof-verification --features faults`.
 #![cfg(feature = "faults")]
 
 use std::time::Duration;
 
 use authproof_engine::Fault;
-use authproof_models::{
+use authproof_verification::{
     explore::engine_state,
-    harness,
+    lockstep,
     mutants::{by_check, by_explore, CheckBudget},
     trace::Trace,
 };
@@ -28,7 +28,7 @@ fn every_fault_is_killed_by_check_and_explore() {
             // The counterexample is a trace that replays to the same
             // invariant with the fault, and holds without it.
             let trace = Trace::from_value(kill.trace.clone(), "counterexample").unwrap();
-            let faulty = harness::run_on(
+            let faulty = lockstep::run_on(
                 engine_state(&trace.snapshot, Some(fault)),
                 &trace.policy,
                 &trace.snapshot,
@@ -39,7 +39,7 @@ fn every_fault_is_killed_by_check_and_explore() {
                 .first_violation()
                 .unwrap_or_else(|| panic!("{fault}: counterexample does not replay"));
             assert_eq!(v.invariant, kill.invariant, "{fault}");
-            let fixed = harness::run(&trace.policy, &trace.snapshot, &trace.steps).unwrap();
+            let fixed = lockstep::run(&trace.policy, &trace.snapshot, &trace.steps).unwrap();
             assert!(
                 fixed.held(),
                 "{fault}: the fixed engine fails its counterexample"

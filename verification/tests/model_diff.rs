@@ -5,7 +5,7 @@
 //! often (that is where the boundaries are).
 
 use authproof_engine::{load, Command, Policy, Snapshot, State, TokenHash};
-use authproof_models::{check_step, History, Model, Step};
+use authproof_verification::{check_step, History, Model, Step};
 use serde_json::{json, Value};
 
 struct Rng(u64);

@@ -2,7 +2,7 @@
 
 use std::{io::Write, path::PathBuf};
 
-use authproof_models::synth;
+use authproof_verification::synth;
 
 use super::{io, CliError, Outcome};
 

@@ -37,7 +37,7 @@ use authproof_engine::{
 };
 use serde::Serialize;
 
-use crate::explore::{self as explorer, Universe};
+use authproof_verification::explore::{self as explorer, Universe};
 
 /// How many examples a group keeps.
 pub const EXAMPLES: usize = 3;
@@ -1032,7 +1032,7 @@ pub fn invariants_requests(
         })
         .collect();
     steps.sort_by_key(|c| c.at);
-    match crate::harness::run(policy, snapshot, &steps) {
+    match authproof_verification::lockstep::run(policy, snapshot, &steps) {
         Err(e) => check.skipped = Some(format!("not replayable: {}", e.message)),
         Ok(run) => {
             check.steps = run.steps.len() as u64;
@@ -1496,8 +1496,8 @@ fn md_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth;
     use authproof_engine::{Headers, Unbound};
+    use authproof_verification::synth;
 
     fn shape() -> synth::Shape {
         synth::Shape {

@@ -1,0 +1,26 @@
+//! # authproof-verification
+//!
+//! Everything that checks an implementation of docs/SPEC.md against the
+//! reference model of `authproof-models`:
+//!
+//! - [`lockstep`] — runs an [`Implementation`] (the engine, the store, a
+//!   live service) beside the model and checks every invariant after every
+//!   step; the one loop every checker uses;
+//! - [`trace`] — the replayable trace format and its reader;
+//! - [`generate`] — proptest strategies over small universes (2–3 tenants,
+//!   users, keys; tokens with `/ + = %`) so that collisions happen;
+//! - [`synth`] — realistic large snapshots for benches and reviews;
+//! - [`explore`] — exhaustive breadth-first search with shortest
+//!   counterexamples;
+//! - [`mutants`] — the fault catalogue (docs/INCIDENTS.md) attacked by the
+//!   checkers.
+#![forbid(unsafe_code)]
+
+pub mod explore;
+pub mod generate;
+pub mod lockstep;
+pub mod mutants;
+pub mod synth;
+pub mod trace;
+
+pub use authproof_models::{check_step, History, Invariant, Model, Step, Violation};
