@@ -18,65 +18,82 @@ use authproof_engine::{
 use serde_json::Value;
 
 /// One invariant of SPEC §9.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Invariant {
-    I1,
-    I2,
-    I3,
-    I4,
-    I5,
-    I6,
-    I7,
-    I8,
-    I9,
-    I10,
+    /// I1.
+    TenantIsolation,
+    /// I2.
+    NoRevival,
+    /// I3.
+    ImmutableKeyMetadata,
+    /// I4.
+    LiveMembership,
+    /// I5.
+    PreciseReasons,
+    /// I6.
+    Determinism,
+    /// I7.
+    NoSilentWrites,
+    /// I8.
+    NarrowScope,
+    /// I9.
+    NoSecretLeakage,
+    /// I10.
+    BoundedSliding,
 }
 
 impl Invariant {
     /// Every invariant, in catalogue order.
     pub const ALL: [Invariant; 10] = [
-        Invariant::I1,
-        Invariant::I2,
-        Invariant::I3,
-        Invariant::I4,
-        Invariant::I5,
-        Invariant::I6,
-        Invariant::I7,
-        Invariant::I8,
-        Invariant::I9,
-        Invariant::I10,
+        Invariant::TenantIsolation,
+        Invariant::NoRevival,
+        Invariant::ImmutableKeyMetadata,
+        Invariant::LiveMembership,
+        Invariant::PreciseReasons,
+        Invariant::Determinism,
+        Invariant::NoSilentWrites,
+        Invariant::NarrowScope,
+        Invariant::NoSecretLeakage,
+        Invariant::BoundedSliding,
     ];
 
     /// `"I1"` .. `"I10"`.
     pub fn id(self) -> &'static str {
         match self {
-            Invariant::I1 => "I1",
-            Invariant::I2 => "I2",
-            Invariant::I3 => "I3",
-            Invariant::I4 => "I4",
-            Invariant::I5 => "I5",
-            Invariant::I6 => "I6",
-            Invariant::I7 => "I7",
-            Invariant::I8 => "I8",
-            Invariant::I9 => "I9",
-            Invariant::I10 => "I10",
+            Invariant::TenantIsolation => "I1",
+            Invariant::NoRevival => "I2",
+            Invariant::ImmutableKeyMetadata => "I3",
+            Invariant::LiveMembership => "I4",
+            Invariant::PreciseReasons => "I5",
+            Invariant::Determinism => "I6",
+            Invariant::NoSilentWrites => "I7",
+            Invariant::NarrowScope => "I8",
+            Invariant::NoSecretLeakage => "I9",
+            Invariant::BoundedSliding => "I10",
         }
     }
 
     /// The SPEC §9 name, e.g. `"tenant isolation"`.
     pub fn name(self) -> &'static str {
         match self {
-            Invariant::I1 => "tenant isolation",
-            Invariant::I2 => "no revival",
-            Invariant::I3 => "immutable key metadata",
-            Invariant::I4 => "live membership",
-            Invariant::I5 => "precise reasons",
-            Invariant::I6 => "determinism",
-            Invariant::I7 => "no silent writes",
-            Invariant::I8 => "narrow scope",
-            Invariant::I9 => "no secret leakage",
-            Invariant::I10 => "bounded sliding",
+            Invariant::TenantIsolation => "tenant isolation",
+            Invariant::NoRevival => "no revival",
+            Invariant::ImmutableKeyMetadata => "immutable key metadata",
+            Invariant::LiveMembership => "live membership",
+            Invariant::PreciseReasons => "precise reasons",
+            Invariant::Determinism => "determinism",
+            Invariant::NoSilentWrites => "no silent writes",
+            Invariant::NarrowScope => "narrow scope",
+            Invariant::NoSecretLeakage => "no secret leakage",
+            Invariant::BoundedSliding => "bounded sliding",
         }
+    }
+}
+
+/// Serialized as its id (`"I1"`), the catalogue's stable name.
+impl serde::Serialize for Invariant {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
     }
 }
 
@@ -235,9 +252,9 @@ fn json<T: serde::Serialize>(v: &T) -> Value {
 }
 
 /// Collects violations for one step.
-struct Report(Vec<Violation>);
+struct Findings(Vec<Violation>);
 
-impl Report {
+impl Findings {
     fn fail(&mut self, invariant: Invariant, message: impl Into<String>) {
         self.0.push(Violation {
             invariant,
@@ -255,7 +272,7 @@ pub fn check_step(history: &mut History, step: &Step<'_>) -> Vec<Violation> {
     history.note_dead(step.before, at);
     history.note_tokens(step.command);
 
-    let mut r = Report(Vec::new());
+    let mut r = Findings(Vec::new());
     let decision = step.engine.decision();
     if let Some(d) = decision {
         i1_tenant_isolation(&mut r, step, d);
@@ -296,26 +313,26 @@ pub fn check_step(history: &mut History, step: &Step<'_>) -> Vec<Violation> {
 /// I1: an allow's tenant has the user as a member at `at` and is not
 /// suspended; an API-key allow acts in the key's tenant; a named resource
 /// belongs to that tenant; a tenant the request names is the one acted in.
-fn i1_tenant_isolation(r: &mut Report, step: &Step<'_>, d: &Decision) {
+fn i1_tenant_isolation(r: &mut Findings, step: &Step<'_>, d: &Decision) {
     if !d.is_allow() {
         return;
     }
     let at = step.command.at;
     let snap = step.before;
     let Some(user) = &d.user else {
-        r.fail(Invariant::I1, "an allow names no user");
+        r.fail(Invariant::TenantIsolation, "an allow names no user");
         return;
     };
     if let Some(t) = &d.tenant {
         if !member_at(snap, user, t, at) {
             r.fail(
-                Invariant::I1,
+                Invariant::TenantIsolation,
                 format!("allow for {user} in tenant {t} without membership at {at}"),
             );
         }
         if suspended(snap, t) != Some(false) {
             r.fail(
-                Invariant::I1,
+                Invariant::TenantIsolation,
                 format!("allow in tenant {t}, which is suspended or unknown"),
             );
         }
@@ -331,7 +348,7 @@ fn i1_tenant_isolation(r: &mut Report, step: &Step<'_>, d: &Decision) {
     if let (Some(asked), Some(t)) = (asked, &d.tenant) {
         if asked != t {
             r.fail(
-                Invariant::I1,
+                Invariant::TenantIsolation,
                 format!("request named tenant {asked} but the allow acts in {t}"),
             );
         }
@@ -339,12 +356,15 @@ fn i1_tenant_isolation(r: &mut Report, step: &Step<'_>, d: &Decision) {
     if let Some(c) = &d.credential {
         if c.kind == CredentialKind::ApiKey {
             match key(snap, &c.id) {
-                None => r.fail(Invariant::I1, format!("allow by unknown key {}", c.id)),
+                None => r.fail(
+                    Invariant::TenantIsolation,
+                    format!("allow by unknown key {}", c.id),
+                ),
                 Some(k) => match &k.tenant {
                     Some(bound) => {
                         if d.tenant.as_ref() != Some(bound) {
                             r.fail(
-                                Invariant::I1,
+                                Invariant::TenantIsolation,
                                 format!(
                                     "key {} is bound to {bound} but the allow acts in {:?}",
                                     k.id, d.tenant
@@ -354,7 +374,7 @@ fn i1_tenant_isolation(r: &mut Report, step: &Step<'_>, d: &Decision) {
                     }
                     None => match step.policy.api_key.unbound {
                         Unbound::Deny => r.fail(
-                            Invariant::I1,
+                            Invariant::TenantIsolation,
                             format!("legacy unbound key {} allowed under unbound = deny", k.id),
                         ),
                         Unbound::OldestMembership => {
@@ -367,7 +387,7 @@ fn i1_tenant_isolation(r: &mut Report, step: &Step<'_>, d: &Decision) {
                                 .map(|m| &m.tenant);
                             if d.tenant.as_ref() != oldest {
                                 r.fail(
-                                    Invariant::I1,
+                                    Invariant::TenantIsolation,
                                     format!(
                                         "legacy key {} acts in {:?}, not its oldest membership",
                                         k.id, d.tenant
@@ -390,7 +410,7 @@ fn i1_tenant_isolation(r: &mut Report, step: &Step<'_>, d: &Decision) {
         };
         if !ok {
             r.fail(
-                Invariant::I1,
+                Invariant::TenantIsolation,
                 format!(
                     "allow names resource {rid} that is not in tenant {:?}",
                     d.tenant
@@ -403,7 +423,7 @@ fn i1_tenant_isolation(r: &mut Report, step: &Step<'_>, d: &Decision) {
 /// I2: a session once revoked or expired is never used by an allow again
 /// and its `expires_at` never changes; a key once revoked or deleted never
 /// allows again and is never re-enabled.
-fn i2_no_revival(r: &mut Report, h: &History, step: &Step<'_>, d: Option<&Decision>) {
+fn i2_no_revival(r: &mut Findings, h: &History, step: &Step<'_>, d: Option<&Decision>) {
     if let Some(d) = d {
         if let (true, Some(c)) = (d.is_allow(), &d.credential) {
             let dead = match c.kind {
@@ -412,7 +432,7 @@ fn i2_no_revival(r: &mut Report, h: &History, step: &Step<'_>, d: Option<&Decisi
             };
             if dead {
                 r.fail(
-                    Invariant::I2,
+                    Invariant::NoRevival,
                     format!(
                         "{} {} allowed after it was revoked, deleted or expired",
                         c.kind.as_str(),
@@ -426,7 +446,7 @@ fn i2_no_revival(r: &mut Report, h: &History, step: &Step<'_>, d: Option<&Decisi
         if let Some(s) = session(step.after, id) {
             if s.expires_at != *expires_at {
                 r.fail(
-                    Invariant::I2,
+                    Invariant::NoRevival,
                     format!(
                         "dead session {id} changed expires_at from {expires_at} to {}",
                         s.expires_at
@@ -440,14 +460,17 @@ fn i2_no_revival(r: &mut Report, h: &History, step: &Step<'_>, d: Option<&Decisi
             continue;
         };
         if !b.enabled && a.enabled {
-            r.fail(Invariant::I2, format!("dead key {id} was re-enabled"));
+            r.fail(
+                Invariant::NoRevival,
+                format!("dead key {id} was re-enabled"),
+            );
         }
         let at = step.command.at;
         if (reached(b.revoked_at, at) && a.revoked_at != b.revoked_at)
             || (reached(b.deleted_at, at) && a.deleted_at != b.deleted_at)
         {
             r.fail(
-                Invariant::I2,
+                Invariant::NoRevival,
                 format!("dead key {id} had its revocation or deletion undone"),
             );
         }
@@ -456,10 +479,13 @@ fn i2_no_revival(r: &mut Report, h: &History, step: &Step<'_>, d: Option<&Decisi
 
 /// I3: a key's owner, tenant, token hash, capabilities and created_at never
 /// change, and a key never disappears.
-fn i3_immutable_key_metadata(r: &mut Report, step: &Step<'_>) {
+fn i3_immutable_key_metadata(r: &mut Findings, step: &Step<'_>) {
     for b in &step.before.api_keys {
         let Some(a) = key(step.after, &b.id) else {
-            r.fail(Invariant::I3, format!("key {} disappeared", b.id));
+            r.fail(
+                Invariant::ImmutableKeyMetadata,
+                format!("key {} disappeared", b.id),
+            );
             continue;
         };
         let mut changed: Vec<&str> = Vec::new();
@@ -480,7 +506,7 @@ fn i3_immutable_key_metadata(r: &mut Report, step: &Step<'_>) {
         }
         if !changed.is_empty() {
             r.fail(
-                Invariant::I3,
+                Invariant::ImmutableKeyMetadata,
                 format!("key {} changed {}", b.id, changed.join(", ")),
             );
         }
@@ -489,7 +515,7 @@ fn i3_immutable_key_metadata(r: &mut Report, step: &Step<'_>) {
 
 /// I4: an allow implies membership at `at`, and a membership removed by
 /// `remove_member` grants nothing until `add_member` restores it.
-fn i4_live_membership(r: &mut Report, h: &History, step: &Step<'_>, d: Option<&Decision>) {
+fn i4_live_membership(r: &mut Findings, h: &History, step: &Step<'_>, d: Option<&Decision>) {
     let Some(d) = d else { return };
     if !d.is_allow() {
         return;
@@ -499,7 +525,7 @@ fn i4_live_membership(r: &mut Report, h: &History, step: &Step<'_>, d: Option<&D
     };
     if !member_at(step.before, user, tenant, step.command.at) {
         r.fail(
-            Invariant::I4,
+            Invariant::LiveMembership,
             format!(
                 "allow for {user} in {tenant} without a membership at {}",
                 step.command.at
@@ -508,14 +534,14 @@ fn i4_live_membership(r: &mut Report, h: &History, step: &Step<'_>, d: Option<&D
     }
     if h.removed.iter().any(|(u, t)| u == user && t == tenant) {
         r.fail(
-            Invariant::I4,
+            Invariant::LiveMembership,
             format!("allow for {user} in {tenant} after remove_member and no add_member since"),
         );
     }
 }
 
 /// I5: engine and model agree on every outcome and on the resulting state.
-fn i5_precise_reasons(r: &mut Report, step: &Step<'_>) {
+fn i5_precise_reasons(r: &mut Findings, step: &Step<'_>) {
     match (step.engine, step.model) {
         (
             CommandResult::Decision { decision: e, .. },
@@ -523,7 +549,7 @@ fn i5_precise_reasons(r: &mut Report, step: &Step<'_>) {
         ) => {
             if e.outcome() != m.outcome() {
                 r.fail(
-                    Invariant::I5,
+                    Invariant::PreciseReasons,
                     format!(
                         "decision differs: engine {} vs model {}",
                         json(&e.outcome()),
@@ -544,13 +570,13 @@ fn i5_precise_reasons(r: &mut Report, step: &Step<'_>) {
         ) => {
             if eo != mo {
                 r.fail(
-                    Invariant::I5,
+                    Invariant::PreciseReasons,
                     format!("op differs: engine {eo} vs model {mo}"),
                 );
             }
             if ec != mc {
                 r.fail(
-                    Invariant::I5,
+                    Invariant::PreciseReasons,
                     format!("changes differ: engine {} vs model {}", json(ec), json(mc)),
                 );
             }
@@ -565,13 +591,13 @@ fn i5_precise_reasons(r: &mut Report, step: &Step<'_>) {
         ) => {
             if eo != mo || er != mr {
                 r.fail(
-                    Invariant::I5,
+                    Invariant::PreciseReasons,
                     format!("rejection differs: engine {eo} {er} vs model {mo} {mr}"),
                 );
             }
         }
         (e, m) => r.fail(
-            Invariant::I5,
+            Invariant::PreciseReasons,
             format!(
                 "result differs: engine {} vs model {}",
                 summary(e),
@@ -584,7 +610,7 @@ fn i5_precise_reasons(r: &mut Report, step: &Step<'_>) {
     if step.after != step.model_after {
         let (a, m) = (json(step.after), json(step.model_after));
         r.fail(
-            Invariant::I5,
+            Invariant::PreciseReasons,
             format!("state differs after the step: {}", first_difference(&a, &m)),
         );
     }
@@ -638,7 +664,7 @@ fn first_difference(a: &Value, b: &Value) -> String {
 /// I6: the output line is exactly the serialization of the result (one
 /// trailing newline, as a JSON Lines writer adds, is not part of it), and a
 /// snapshot survives a JSON round trip unchanged.
-fn i6_determinism(r: &mut Report, step: &Step<'_>) {
+fn i6_determinism(r: &mut Findings, step: &Step<'_>) {
     let printed = step
         .engine_output
         .strip_suffix('\n')
@@ -646,11 +672,11 @@ fn i6_determinism(r: &mut Report, step: &Step<'_>) {
     match serde_json::to_string(step.engine) {
         Ok(line) if line == printed => {}
         Ok(_) => r.fail(
-            Invariant::I6,
+            Invariant::Determinism,
             "re-serializing the engine result does not give the same bytes",
         ),
         Err(e) => r.fail(
-            Invariant::I6,
+            Invariant::Determinism,
             format!("the engine result does not serialize: {e}"),
         ),
     }
@@ -664,25 +690,34 @@ fn i6_determinism(r: &mut Report, step: &Step<'_>) {
             == Some(snap)
     };
     if step.index == 0 && !round_trips(step.before) {
-        r.fail(Invariant::I6, "the snapshot changes in a JSON round trip");
+        r.fail(
+            Invariant::Determinism,
+            "the snapshot changes in a JSON round trip",
+        );
     }
     if step.after != step.before && !round_trips(step.after) {
-        r.fail(Invariant::I6, "the snapshot changes in a JSON round trip");
+        r.fail(
+            Invariant::Determinism,
+            "the snapshot changes in a JSON round trip",
+        );
     }
 }
 
 /// I7: `ok` changes something and says what; `rejected` changes nothing; a
 /// decision changes the state only through its effects.
-fn i7_no_silent_writes(r: &mut Report, step: &Step<'_>) {
+fn i7_no_silent_writes(r: &mut Findings, step: &Step<'_>) {
     let same = step.before == step.after;
     match step.engine {
         CommandResult::Ok { op, changes } => {
             if changes.is_empty() {
-                r.fail(Invariant::I7, format!("{op} ok with no changes"));
+                r.fail(
+                    Invariant::NoSilentWrites,
+                    format!("{op} ok with no changes"),
+                );
             }
             if same {
                 r.fail(
-                    Invariant::I7,
+                    Invariant::NoSilentWrites,
                     format!("{op} ok but the state did not change"),
                 );
             }
@@ -690,7 +725,7 @@ fn i7_no_silent_writes(r: &mut Report, step: &Step<'_>) {
         CommandResult::Rejected { op, reason, .. } => {
             if !same {
                 r.fail(
-                    Invariant::I7,
+                    Invariant::NoSilentWrites,
                     format!("{op} rejected {reason} but the state changed"),
                 );
             }
@@ -698,7 +733,7 @@ fn i7_no_silent_writes(r: &mut Report, step: &Step<'_>) {
         CommandResult::Decision { decision, .. } => {
             if decision.effects.is_empty() && !same {
                 r.fail(
-                    Invariant::I7,
+                    Invariant::NoSilentWrites,
                     "a decision without effects changed the state",
                 );
             }
@@ -708,10 +743,10 @@ fn i7_no_silent_writes(r: &mut Report, step: &Step<'_>) {
 
 /// I8: an API-key allow is scoped to exactly its tenant; a session allow
 /// lists only non-suspended tenants the user is a member of at `at`.
-fn i8_narrow_scope(r: &mut Report, step: &Step<'_>, d: &Decision) {
+fn i8_narrow_scope(r: &mut Findings, step: &Step<'_>, d: &Decision) {
     if !d.is_allow() {
         if !d.scope.is_empty() {
-            r.fail(Invariant::I8, "a deny carries a scope");
+            r.fail(Invariant::NarrowScope, "a deny carries a scope");
         }
         return;
     }
@@ -721,7 +756,7 @@ fn i8_narrow_scope(r: &mut Report, step: &Step<'_>, d: &Decision) {
             let want: Vec<Id> = d.tenant.iter().cloned().collect();
             if d.scope != want {
                 r.fail(
-                    Invariant::I8,
+                    Invariant::NarrowScope,
                     format!(
                         "API-key allow scoped to {:?}, not [{:?}]",
                         d.scope, d.tenant
@@ -736,7 +771,7 @@ fn i8_narrow_scope(r: &mut Report, step: &Step<'_>, d: &Decision) {
                     && suspended(step.before, t) == Some(false);
                 if !current {
                     r.fail(
-                        Invariant::I8,
+                        Invariant::NarrowScope,
                         format!("session scope lists {t}, not a current membership of {user}"),
                     );
                 }
@@ -748,12 +783,12 @@ fn i8_narrow_scope(r: &mut Report, step: &Step<'_>, d: &Decision) {
 /// I9: no token presented so far occurs in the engine's output line. Only
 /// strings of at least [`MIN_SECRET_LEN`] bytes are looked for, so short
 /// values that happen to occur in ids or timestamps do not count.
-fn i9_no_secret_leakage(r: &mut Report, h: &History, step: &Step<'_>) {
+fn i9_no_secret_leakage(r: &mut Findings, h: &History, step: &Step<'_>) {
     for t in &h.tokens {
         if step.engine_output.contains(t.as_str()) {
             // Name the secret by its length only: the report must not leak it.
             r.fail(
-                Invariant::I9,
+                Invariant::NoSecretLeakage,
                 format!("the output contains a presented token ({} bytes)", t.len()),
             );
         }
@@ -763,7 +798,7 @@ fn i9_no_secret_leakage(r: &mut Report, h: &History, step: &Step<'_>) {
 /// I10: a session's `expires_at` never decreases, never passes
 /// `created_at + absolute_max`, and moves only through an allowed
 /// `authenticate` on that session while it is live.
-fn i10_bounded_sliding(r: &mut Report, step: &Step<'_>, d: Option<&Decision>) {
+fn i10_bounded_sliding(r: &mut Findings, step: &Step<'_>, d: Option<&Decision>) {
     let at = step.command.at;
     let max = step.policy.session.absolute_max;
     for a in &step.after.sessions {
@@ -776,7 +811,7 @@ fn i10_bounded_sliding(r: &mut Report, step: &Step<'_>, d: Option<&Decision>) {
             let cap = a.created_at.saturating_add(max);
             if a.expires_at > cap {
                 r.fail(
-                    Invariant::I10,
+                    Invariant::BoundedSliding,
                     format!(
                         "session {} expires at {} past its cap {cap}",
                         a.id, a.expires_at
@@ -787,7 +822,7 @@ fn i10_bounded_sliding(r: &mut Report, step: &Step<'_>, d: Option<&Decision>) {
         let Some(b) = b else { continue };
         if a.expires_at < b.expires_at {
             r.fail(
-                Invariant::I10,
+                Invariant::BoundedSliding,
                 format!(
                     "session {} expiry went back from {} to {}",
                     a.id, b.expires_at, a.expires_at
@@ -803,7 +838,7 @@ fn i10_bounded_sliding(r: &mut Report, step: &Step<'_>, d: Option<&Decision>) {
         let live = b.created_at <= at && !reached(b.revoked_at, at) && b.expires_at > at;
         if !by_allow || !live {
             r.fail(
-                Invariant::I10,
+                Invariant::BoundedSliding,
                 format!(
                     "session {} expiry moved without an allowed request on it while live",
                     a.id
@@ -940,10 +975,10 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(Invariant::I1.id(), "I1");
-        assert_eq!(Invariant::I10.id(), "I10");
-        assert_eq!(Invariant::I1.name(), "tenant isolation");
-        assert_eq!(Invariant::I10.name(), "bounded sliding");
+        assert_eq!(Invariant::TenantIsolation.id(), "I1");
+        assert_eq!(Invariant::BoundedSliding.id(), "I10");
+        assert_eq!(Invariant::TenantIsolation.name(), "tenant isolation");
+        assert_eq!(Invariant::BoundedSliding.name(), "bounded sliding");
         assert_eq!(Invariant::ALL.len(), 10);
     }
 
@@ -969,7 +1004,7 @@ mod tests {
         assert!(s.decision().is_allow());
         s.decision().tenant = Some(Id::new("beta").unwrap());
         s.decision().scope = vec![Id::new("beta").unwrap()];
-        assert!(s.fired().contains(&Invariant::I1));
+        assert!(s.fired().contains(&Invariant::TenantIsolation));
 
         // A resource of another tenant.
         let mut s = Owned::new(snapshot(), key_auth(json!({"resource": "conv_1"})));
@@ -979,7 +1014,7 @@ mod tests {
         d.reason = None;
         d.status = 200;
         d.scope = vec![Id::new("acme").unwrap()];
-        assert!(s.fired().contains(&Invariant::I1));
+        assert!(s.fired().contains(&Invariant::TenantIsolation));
     }
 
     #[test]
@@ -993,7 +1028,7 @@ mod tests {
         d.status = 200;
         d.tenant = Some(Id::new("acme").unwrap());
         d.scope = vec![Id::new("acme").unwrap(), Id::new("beta").unwrap()];
-        assert!(s.fired().contains(&Invariant::I2));
+        assert!(s.fired().contains(&Invariant::NoRevival));
 
         // A revoked key re-enabled.
         let mut before = snapshot();
@@ -1005,7 +1040,7 @@ mod tests {
         );
         assert_eq!(s.engine.rejection(), Some(Rejection::ApiKeyRevoked));
         s.after.api_keys[0].enabled = true;
-        assert!(s.fired().contains(&Invariant::I2));
+        assert!(s.fired().contains(&Invariant::NoRevival));
     }
 
     #[test]
@@ -1015,10 +1050,10 @@ mod tests {
             cmd(json!({"at": T, "op": "update_api_key", "key": "key_1", "name": "x"})),
         );
         s.after.api_keys[0].tenant = Some(Id::new("beta").unwrap());
-        assert!(s.fired().contains(&Invariant::I3));
+        assert!(s.fired().contains(&Invariant::ImmutableKeyMetadata));
         s.after = s.model_after.clone();
         s.after.api_keys.clear();
-        assert!(s.fired().contains(&Invariant::I3));
+        assert!(s.fired().contains(&Invariant::ImmutableKeyMetadata));
     }
 
     #[test]
@@ -1033,7 +1068,7 @@ mod tests {
         d.reason = None;
         d.status = 200;
         d.scope = vec![Id::new("acme").unwrap()];
-        assert!(s.fired().contains(&Invariant::I4));
+        assert!(s.fired().contains(&Invariant::LiveMembership));
 
         // remove_member, then an allow with no add_member in between (the
         // engine "forgot" to remove the membership).
@@ -1046,7 +1081,7 @@ mod tests {
         rm.check(&mut h);
         let next = Owned::new(snapshot(), key_auth(json!({})));
         let fired: Vec<Invariant> = next.check(&mut h).iter().map(|v| v.invariant).collect();
-        assert_eq!(fired, vec![Invariant::I4]);
+        assert_eq!(fired, vec![Invariant::LiveMembership]);
         // add_member clears it.
         let add = Owned::new(
             snapshot(),
@@ -1081,7 +1116,7 @@ mod tests {
         let mut s = Owned::new(snapshot(), key_auth(json!({"tenant": "beta"})));
         assert_eq!(s.decision().reason, Some(Reason::CrossTenant));
         s.decision().reason = Some(Reason::NotAMember);
-        assert_eq!(s.fired(), vec![Invariant::I5]);
+        assert_eq!(s.fired(), vec![Invariant::PreciseReasons]);
 
         // Explain text is free-form.
         let mut s = Owned::new(snapshot(), key_auth(json!({})));
@@ -1097,7 +1132,7 @@ mod tests {
             reason: Rejection::SessionExpired,
             explain: String::new(),
         };
-        assert_eq!(s.fired(), vec![Invariant::I5]);
+        assert_eq!(s.fired(), vec![Invariant::PreciseReasons]);
 
         let mut s = Owned::new(
             snapshot(),
@@ -1106,7 +1141,7 @@ mod tests {
         if let CommandResult::Ok { changes, .. } = &mut s.engine {
             changes.push(changes[0].clone());
         }
-        assert_eq!(s.fired(), vec![Invariant::I5]);
+        assert_eq!(s.fired(), vec![Invariant::PreciseReasons]);
 
         // Same result, different state.
         let mut s = Owned::new(
@@ -1114,7 +1149,7 @@ mod tests {
             cmd(json!({"at": T, "op": "create_tenant", "tenant": "gamma"})),
         );
         s.after.tenants[2].suspended = true;
-        assert_eq!(s.fired(), vec![Invariant::I5]);
+        assert_eq!(s.fired(), vec![Invariant::PreciseReasons]);
     }
 
     #[test]
@@ -1122,7 +1157,7 @@ mod tests {
         let mut s = Owned::new(snapshot(), key_auth(json!({})));
         let line = serde_json::to_string(&s.engine).unwrap();
         s.output = Some(line.replace("\"decision\":\"allow\"", "\"decision\": \"allow\""));
-        assert_eq!(s.fired(), vec![Invariant::I6]);
+        assert_eq!(s.fired(), vec![Invariant::Determinism]);
     }
 
     #[test]
@@ -1136,7 +1171,7 @@ mod tests {
             changes: vec![],
         };
         s.model = s.engine.clone();
-        assert_eq!(s.fired(), vec![Invariant::I7]);
+        assert_eq!(s.fired(), vec![Invariant::NoSilentWrites]);
 
         let mut s = Owned::new(
             snapshot(),
@@ -1144,7 +1179,7 @@ mod tests {
         );
         s.after.api_keys[0].name = "x".into();
         s.model_after = s.after.clone();
-        assert_eq!(s.fired(), vec![Invariant::I7]);
+        assert_eq!(s.fired(), vec![Invariant::NoSilentWrites]);
     }
 
     #[test]
@@ -1152,19 +1187,19 @@ mod tests {
         let mut s = Owned::new(snapshot(), key_auth(json!({})));
         s.decision().scope = vec![Id::new("acme").unwrap(), Id::new("beta").unwrap()];
         s.model = s.engine.clone();
-        assert_eq!(s.fired(), vec![Invariant::I8]);
+        assert_eq!(s.fired(), vec![Invariant::NarrowScope]);
 
         let mut s = Owned::new(snapshot(), session_auth(T));
         s.decision().scope.push(Id::new("gamma").unwrap());
         s.model = s.engine.clone();
-        assert_eq!(s.fired(), vec![Invariant::I8]);
+        assert_eq!(s.fired(), vec![Invariant::NarrowScope]);
     }
 
     #[test]
     fn i9_fires_on_leaked_token() {
         let mut s = Owned::new(snapshot(), key_auth(json!({})));
         s.decision().explain = vec!["looked up sk_live_alice1".into()];
-        assert_eq!(s.fired(), vec![Invariant::I9]);
+        assert_eq!(s.fired(), vec![Invariant::NoSecretLeakage]);
 
         // A token from an earlier step counts too.
         let mut h = History::new(&snapshot());
@@ -1186,7 +1221,7 @@ mod tests {
             explain: "token bobsecret99 unknown".into(),
         };
         let fired: Vec<Invariant> = s.check(&mut h).iter().map(|v| v.invariant).collect();
-        assert_eq!(fired, vec![Invariant::I9]);
+        assert_eq!(fired, vec![Invariant::NoSecretLeakage]);
     }
 
     #[test]
@@ -1198,7 +1233,7 @@ mod tests {
         );
         s.after.sessions[0].expires_at = ts("2026-06-30T00:00:00Z");
         s.model_after = s.after.clone();
-        assert_eq!(s.fired(), vec![Invariant::I10]);
+        assert_eq!(s.fired(), vec![Invariant::BoundedSliding]);
 
         // Expiry moved backwards by an allowed request.
         let mut s = Owned::new(snapshot(), session_auth(T));
@@ -1209,7 +1244,7 @@ mod tests {
             expires_at: ts("2026-05-30T00:00:00Z"),
         }];
         s.model = s.engine.clone();
-        assert_eq!(s.fired(), vec![Invariant::I10]);
+        assert_eq!(s.fired(), vec![Invariant::BoundedSliding]);
 
         // Past absolute_max.
         let mut s = Owned::new(snapshot(), session_auth(T));
@@ -1217,6 +1252,6 @@ mod tests {
             Some(authproof_engine::Duration::from_secs(86_400 * 40).unwrap());
         // created 05-01 + 40d = 06-10; the model under the default policy
         // extended to 06-27.
-        assert!(s.fired().contains(&Invariant::I10));
+        assert!(s.fired().contains(&Invariant::BoundedSliding));
     }
 }

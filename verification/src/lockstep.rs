@@ -79,19 +79,19 @@ pub fn check_initial(snapshot: &Snapshot, engine: &State, model: &Model) -> Vec<
         .and_then(|s| serde_json::from_str::<Snapshot>(&s).ok());
     if round.as_ref() != Some(snapshot) {
         out.push(Violation {
-            invariant: Invariant::I6,
+            invariant: Invariant::Determinism,
             message: "the initial snapshot changes in a JSON round trip".into(),
         });
     }
     if engine.to_snapshot() != *snapshot {
         out.push(Violation {
-            invariant: Invariant::I6,
+            invariant: Invariant::Determinism,
             message: "the engine does not export the initial snapshot it loaded unchanged".into(),
         });
     }
     if model.snapshot() != *snapshot {
         out.push(Violation {
-            invariant: Invariant::I5,
+            invariant: Invariant::PreciseReasons,
             message: "the model does not start from the initial snapshot".into(),
         });
     }
