@@ -12,8 +12,8 @@
 //! replayed at its own time against a snapshot taken later, and the same
 //! inputs always produce byte-identical output.
 //!
-//! The contract is `SPEC.md` (formats, decision procedure, commands); the
-//! project's `docs/SEMANTICS.md` records the choices where the spec is silent.
+//! The contract is the repository's `docs/SPEC.md` (formats, decision
+//! procedure, commands, invariants, CLI).
 //!
 //! ```
 //! use authproof_engine::{load, Policy, Reason};

@@ -7,7 +7,7 @@
 //! order, citing them. When engine and model disagree, one of them misread the
 //! spec, and two independent readings rarely make the same mistake.
 //!
-//! Choices the spec leaves open come from `docs/SEMANTICS.md`; the comments
+//! Choices the first spec left open are written into `docs/SPEC.md`; the comments
 //! say which ones. Nothing here is tuned for speed.
 
 use authproof_engine::snapshot::{ApiKey, Membership, Resource, Session, Tenant, User};
@@ -54,7 +54,7 @@ impl Model {
         &self.policy
     }
 
-    /// The current state. Record order is SEMANTICS "Commands": input order,
+    /// The current state. Record order is SPEC §8: input order,
     /// created records appended, removed records deleted in place.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
@@ -110,7 +110,7 @@ fn key_prefix<'p>(policy: &'p Policy, token: &str) -> Option<&'p str> {
     None
 }
 
-/// `t + d`, saturating at the end of year 9999 (SEMANTICS "Inputs").
+/// `t + d`, saturating at the end of year 9999 (SPEC §1).
 fn plus(t: Timestamp, d: Duration) -> Timestamp {
     let secs = t.unix() + d.secs();
     Timestamp::from_unix(secs).unwrap_or(Timestamp::MAX)
@@ -167,7 +167,7 @@ enum Candidate {
 /// SPEC §5 step 2: the session cookie's value, if one of `session.cookies`
 /// occurs in the `cookie` header.
 fn session_cookie(policy: &Policy, cookie_header: &str) -> Option<String> {
-    // Split on `;`, trim spaces (U+0020 only, SEMANTICS), split at the first
+    // Split on `;`, trim spaces (U+0020 only, SPEC §5), split at the first
     // `=`, skip pairs without one.
     let mut pairs: Vec<(String, String)> = Vec::new();
     for raw in cookie_header.split(';') {
@@ -177,7 +177,7 @@ fn session_cookie(policy: &Policy, cookie_header: &str) -> Option<String> {
         }
     }
     // The first name in `session.cookies` order that occurs wins; of several
-    // pairs with that name the first is used (SEMANTICS). Names match exactly.
+    // pairs with that name the first is used (SPEC). Names match exactly.
     for name in &policy.session.cookies {
         for (n, v) in &pairs {
             if n == name {
@@ -225,7 +225,7 @@ fn extract(policy: &Policy, req: &Request) -> Extracted {
     // The first present candidate is the credential; no fallback.
     match present.remove(0) {
         Candidate::ApiKeyHeader(v) => {
-            // The header makes it an API key; no prefix needed (SEMANTICS).
+            // The header makes it an API key; no prefix needed (SPEC).
             if token_ok(&v) {
                 Extracted::Token(CredentialKind::ApiKey, v)
             } else {
@@ -241,7 +241,7 @@ fn extract(policy: &Policy, req: &Request) -> Extracted {
         }
         Candidate::Authorization(v) => {
             // The scheme is everything before the first space; no space is
-            // malformed (SEMANTICS).
+            // malformed (SPEC).
             let Some(space) = v.find(' ') else {
                 return Extracted::Malformed;
             };
@@ -355,7 +355,7 @@ impl Model {
             &hash.to_string()[..8]
         ));
 
-        // 2. Look the credential up. Kinds never cross (SEMANTICS).
+        // 2. Look the credential up. Kinds never cross (SPEC).
         let mut key: Option<&ApiKey> = None;
         let mut session: Option<&Session> = None;
         let principal: Id;
@@ -476,7 +476,7 @@ impl Model {
 
         if let Some(t) = &effective {
             // 5. Membership and tenant state. An unknown tenant is
-            // `not_a_member` (SEMANTICS).
+            // `not_a_member` (SPEC).
             let tenant = self.tenant(t);
             let membership = self.membership_at(&principal, t, at);
             let (Some(tenant), Some(membership)) = (tenant, membership) else {
@@ -510,7 +510,7 @@ impl Model {
             return d.deny(Reason::ResourceNotFound);
         }
         if let Some(rid) = &req.resource {
-            // Named while no effective tenant exists: not found (SEMANTICS).
+            // Named while no effective tenant exists: not found (SPEC).
             let Some(t) = &effective else {
                 return d.deny(Reason::ResourceNotFound);
             };
@@ -643,7 +643,7 @@ fn reject(r: Rejection, why: impl Into<String>) -> Outcome {
 
 impl Model {
     /// Whether `hash` belongs to any key or session, regardless of time
-    /// (SEMANTICS: uniqueness ignores time).
+    /// (SPEC: uniqueness ignores time).
     fn token_taken(&self, hash: &TokenHash) -> bool {
         self.api_keys.iter().any(|k| k.token_sha256 == *hash)
             || self.sessions.iter().any(|s| s.token_sha256 == *hash)
@@ -826,7 +826,7 @@ impl Model {
                         )
                     }
                 };
-                // Unknown owner or tenant is `not_a_member` (SEMANTICS).
+                // Unknown owner or tenant is `not_a_member` (SPEC).
                 let member = self.tenant(tenant).is_some()
                     && self.user(owner).is_some()
                     && self.membership_at(owner, tenant, at).is_some();
@@ -992,7 +992,7 @@ impl Model {
                         return reject(Rejection::NotAMember, "not a member of the tenant");
                     }
                 }
-                // expires_at = at + min(ttl, absolute_max) (SEMANTICS).
+                // expires_at = at + min(ttl, absolute_max) (SPEC).
                 let p = &self.policy.session;
                 let life = match p.absolute_max {
                     Some(max) if max < p.ttl => max,
@@ -1123,7 +1123,7 @@ impl Model {
     }
 
     /// `ban_user`: the user is banned and every session of the user live at
-    /// `at` is revoked at `at` (SEMANTICS), never to come back.
+    /// `at` is revoked at `at` (SPEC), never to come back.
     fn ban(&mut self, user: &Id, at: Timestamp) -> Outcome {
         let Some(i) = self.users.iter().position(|u| u.id == *user) else {
             return reject(Rejection::UnknownUser, "no such user");
@@ -1157,7 +1157,7 @@ impl Model {
     }
 
     /// `remove_member`: the membership is removed in place; every session of
-    /// the user whose active tenant it was loses it (SEMANTICS); keys stay.
+    /// the user whose active tenant it was loses it (SPEC); keys stay.
     fn remove_member(&mut self, user: &Id, tenant: &Id, at: Timestamp) -> Outcome {
         let Some(i) = self
             .memberships
