@@ -183,42 +183,105 @@ impl History {
         }
     }
 
-    /// Records the secrets a command presents (I9).
-    fn note_tokens(&mut self, cmd: &Command) {
-        let mut found: Vec<String> = Vec::new();
+    /// Records the secrets a command presents (I9): the token of a mint or
+    /// a login, and for `authenticate` what the request presents *as a
+    /// credential* under the step's policy — the API-key header's value,
+    /// the token after the `Authorization` scheme (the whole value without
+    /// one), the value of each pair of the policy's session cookies. Other
+    /// headers are not credentials, and a cookie header without `name=` (a
+    /// bare cookie name) presents nothing: counting them made I9 cry wolf
+    /// when an explanation legitimately named the cookie.
+    ///
+    /// A candidate that occurs in a public string — a name the policy
+    /// defines, the request's own action, tenant and resource, any id,
+    /// prefix, name, role or capability in the state — is not a secret: the
+    /// output may name those.
+    ///
+    /// This is read from the headers independently of the engine's
+    /// extraction, on purpose: redaction must not be judged by the code it
+    /// judges.
+    fn note_tokens(&mut self, cmd: &Command, policy: &Policy, state: &Snapshot) {
+        let mut found: Vec<&str> = Vec::new();
         match &cmd.op {
             Op::MintApiKey { token, .. } | Op::Login { token, .. } => {
-                found.push(token.expose().to_string());
+                found.push(token.expose());
             }
             Op::Authenticate { headers, .. } => {
                 for (name, value) in headers.iter() {
-                    // The whole value of every header.
-                    found.push(value.to_string());
-                    if name.eq_ignore_ascii_case("cookie") {
-                        // Each cookie value, raw and unquoted.
-                        for pair in value.split(';') {
-                            if let Some((_, v)) = pair.trim_matches(' ').split_once('=') {
-                                found.push(v.to_string());
-                                found.push(v.trim_matches('"').to_string());
-                            }
-                        }
+                    if name.eq_ignore_ascii_case(&policy.api_key.header) {
+                        found.push(value);
+                        found.push(value.trim_matches(' '));
                     }
                     if name.eq_ignore_ascii_case("authorization") {
-                        // The token after the scheme.
-                        if let Some((_, rest)) = value.split_once(' ') {
-                            found.push(rest.trim_matches(' ').to_string());
+                        match value.trim_matches(' ').split_once(' ') {
+                            Some((_, rest)) => found.push(rest.trim_matches(' ')),
+                            None => found.push(value.trim_matches(' ')),
+                        }
+                    }
+                    if name.eq_ignore_ascii_case("cookie") {
+                        for pair in value.split(';') {
+                            if let Some((n, v)) = pair.trim_matches(' ').split_once('=') {
+                                if policy.session.cookies.iter().any(|c| c == n) {
+                                    found.push(v);
+                                    found.push(v.trim_matches('"'));
+                                }
+                            }
                         }
                     }
                 }
             }
             _ => {}
         }
+        found.retain(|t| t.len() >= MIN_SECRET_LEN && !self.tokens.iter().any(|k| k == t));
+        if found.is_empty() {
+            return;
+        }
+        let public = public_strings(cmd, policy, state);
         for t in found {
-            if t.len() >= MIN_SECRET_LEN && !self.tokens.contains(&t) {
-                self.tokens.push(t);
+            if !public.iter().any(|p| p.contains(t)) && !self.tokens.iter().any(|k| k == t) {
+                self.tokens.push(t.to_string());
             }
         }
     }
+}
+
+/// Strings an output may legitimately contain (I9): what the policy names,
+/// what the request names, and the public fields of every record.
+fn public_strings<'a>(cmd: &'a Command, policy: &'a Policy, state: &'a Snapshot) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    out.extend(policy.session.cookies.iter().map(String::as_str));
+    out.push(&policy.api_key.header);
+    out.extend(policy.api_key.prefixes.iter().map(String::as_str));
+    for (action, rule) in &policy.actions {
+        out.push(action);
+        out.extend(rule.roles.iter().map(String::as_str));
+        out.push(&rule.capability);
+    }
+    if let Op::Authenticate {
+        action,
+        tenant,
+        resource,
+        ..
+    } = &cmd.op
+    {
+        out.push(action);
+        out.extend(tenant.iter().map(Id::as_str));
+        out.extend(resource.iter().map(Id::as_str));
+    }
+    out.extend(state.tenants.iter().map(|t| t.id.as_str()));
+    out.extend(state.users.iter().map(|u| u.id.as_str()));
+    for m in &state.memberships {
+        out.push(&m.role);
+    }
+    for k in &state.api_keys {
+        out.push(k.id.as_str());
+        out.push(&k.prefix);
+        out.push(&k.name);
+        out.extend(k.capabilities.iter().map(String::as_str));
+    }
+    out.extend(state.sessions.iter().map(|x| x.id.as_str()));
+    out.extend(state.resources.iter().map(|x| x.id.as_str()));
+    out
 }
 
 /// SPEC §2: a time takes effect when it is `<= at`.
@@ -270,7 +333,7 @@ pub fn check_step(history: &mut History, step: &Step<'_>) -> Vec<Violation> {
     // What this step knows before judging it: deadness in the state the
     // engine decided on, and the tokens presented so far, this one included.
     history.note_dead(step.before, at);
-    history.note_tokens(step.command);
+    history.note_tokens(step.command, step.policy, step.before);
 
     let mut r = Findings(Vec::new());
     let decision = step.engine.decision();
@@ -1193,6 +1256,59 @@ mod tests {
         s.decision().scope.push(Id::new("gamma").unwrap());
         s.model = s.engine.clone();
         assert_eq!(s.fired(), vec![Invariant::NarrowScope]);
+    }
+
+    /// The false alarm the `differential` fuzz target found: a cookie header
+    /// whose whole value is the cookie *name* presents no token, so the
+    /// explanation that names the cookie is no leak.
+    #[test]
+    fn i9_ignores_a_bare_cookie_name() {
+        let name = "__Secure-better-auth.session_token";
+        let mut s = Owned::new(
+            snapshot(),
+            cmd(
+                json!({"at": T, "op": "authenticate", "action": "workspace.read",
+                       "headers": {"cookie": name}}),
+            ),
+        );
+        s.decision().explain = vec![format!("no {name} cookie pair")];
+        assert_eq!(s.fired(), vec![]);
+    }
+
+    /// What the policy or the state makes public is never a secret, even
+    /// presented where a token goes; a real token in a session cookie is.
+    #[test]
+    fn i9_public_strings_are_not_secrets_but_cookie_tokens_are() {
+        let mut s = Owned::new(
+            snapshot(),
+            cmd(
+                json!({"at": T, "op": "authenticate", "action": "workspace.read",
+                       "headers": {"x-api-key": "workspace.read"}}),
+            ),
+        );
+        s.decision().explain = vec!["action workspace.read".into()];
+        assert_eq!(s.fired(), vec![]);
+
+        let mut s = Owned::new(
+            snapshot(),
+            cmd(
+                json!({"at": T, "op": "authenticate", "action": "workspace.read",
+                       "headers": {"cookie": "other=x; better-auth.session_token=\"s3cr3t-cookie\""}}),
+            ),
+        );
+        s.decision().explain = vec!["looked up s3cr3t-cookie".into()];
+        assert_eq!(s.fired(), vec![Invariant::NoSecretLeakage]);
+
+        // A header that is no credential under the policy presents nothing.
+        let mut s = Owned::new(
+            snapshot(),
+            cmd(
+                json!({"at": T, "op": "authenticate", "action": "workspace.read",
+                       "headers": {"x-trace-id": "abcdef0123456789"}}),
+            ),
+        );
+        s.decision().explain = vec!["trace abcdef0123456789".into()];
+        assert_eq!(s.fired(), vec![]);
     }
 
     #[test]
