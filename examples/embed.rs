@@ -1,7 +1,7 @@
 //! Embedding `authproof-engine` in a service.
 //!
 //! ```sh
-//! cargo run -p authproof-engine --example embed
+//! cargo run --example embed
 //! ```
 //!
 //! A service loads its state and policy once at start-up (here from the
@@ -27,7 +27,7 @@ use authproof_engine::{
 
 /// The repository's `examples/` directory, wherever cargo is run from.
 fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
 }
 
 fn read(name: &str) -> Result<(Vec<u8>, String), Box<dyn Error>> {
