@@ -1,11 +1,12 @@
 //! The two backends behind one small interface, [`Tx`]: a transaction that
 //! runs SQL with positional parameters and returns rows of [`Val`]s.
 //!
-//! Every command is written once, against [`Tx`], in a SQL subset both
-//! dialects accept. The SQL text uses `?1`, `?2`, … for parameters and two
-//! markers for row locks, `{update}` and `{share}`: PostgreSQL gets `$1`,
-//! `FOR UPDATE` and `FOR SHARE`; SQLite, whose write transactions are
-//! serialized as a whole (`BEGIN IMMEDIATE`), drops the markers.
+//! Every statement is written once, against [`Tx`], in a SQL subset both
+//! dialects accept. The SQL text uses `?1`, `?2`, … for parameters, two
+//! markers for row locks, `{update}` and `{share}`, and `{is}` for
+//! NULL-safe equality: PostgreSQL gets `$1`, `FOR UPDATE`, `FOR SHARE` and
+//! `IS NOT DISTINCT FROM`; SQLite, whose write transactions are serialized
+//! as a whole (`BEGIN IMMEDIATE`), drops the lock markers and gets `IS`.
 
 use std::fmt;
 
@@ -108,9 +109,20 @@ pub enum StoreError {
     Integrity(authproof_engine::FieldError),
     /// A row that cannot be a record (a value out of range, bad JSON).
     Corrupt(String),
-    /// A conditional write matched no row although the transaction had
-    /// just read it: retried, then reported.
-    Conflict(String),
+    /// A write of the engine's `changes` affected a different number of
+    /// rows than the change says (a row gone or different from the one the
+    /// transaction read and locked). The transaction is rolled back and the
+    /// error reported, never retried: it means something else writes the
+    /// database behind the store's back.
+    RowCount {
+        /// The change (as its JSON) or the insert that was written.
+        write: String,
+        expected: u64,
+        found: u64,
+    },
+    /// A change the store has no SQL for (a field without a column, a
+    /// created record the engine's state does not hold): a bug, reported.
+    UnknownChange(String),
 }
 
 impl fmt::Display for StoreError {
@@ -134,7 +146,15 @@ impl fmt::Display for StoreError {
             ),
             StoreError::Integrity(e) => write!(f, "snapshot integrity: {e}"),
             StoreError::Corrupt(m) => write!(f, "corrupt row: {m}"),
-            StoreError::Conflict(m) => write!(f, "write conflict: {m}"),
+            StoreError::RowCount {
+                write,
+                expected,
+                found,
+            } => write!(
+                f,
+                "write affected {found} rows instead of {expected}, rolled back: {write}"
+            ),
+            StoreError::UnknownChange(m) => write!(f, "cannot write change: {m}"),
         }
     }
 }
@@ -157,7 +177,7 @@ impl StoreError {
     /// Errors after which re-running the whole transaction is correct and
     /// may succeed: PostgreSQL serialization failures, deadlocks, a unique
     /// key taken by a concurrent transaction (the re-run then rejects with
-    /// `duplicate_id`), and conflicting conditional writes.
+    /// `duplicate_id`), and SQLite's busy database.
     pub(crate) fn retryable(&self) -> bool {
         match self {
             StoreError::Postgres(e) => e
@@ -166,7 +186,6 @@ impl StoreError {
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
                 e.code == rusqlite::ErrorCode::DatabaseBusy
             }
-            StoreError::Conflict(_) => true,
             _ => false,
         }
     }
@@ -182,16 +201,20 @@ pub(crate) trait Tx {
     }
 }
 
-/// `?N` → `$N`, `{update}` → `FOR UPDATE`, `{share}` → `FOR SHARE`.
+/// `?N` → `$N`, `{update}` → `FOR UPDATE`, `{share}` → `FOR SHARE`,
+/// `{is}` → `IS NOT DISTINCT FROM`.
 pub(crate) fn pg_sql(sql: &str) -> String {
     sql.replace('?', "$")
         .replace("{update}", "FOR UPDATE")
         .replace("{share}", "FOR SHARE")
+        .replace("{is}", "IS NOT DISTINCT FROM")
 }
 
-/// SQLite keeps `?N` and has no row locks.
+/// SQLite keeps `?N`, has no row locks, and its `IS` is NULL-safe.
 pub(crate) fn sqlite_sql(sql: &str) -> String {
-    sql.replace("{update}", "").replace("{share}", "")
+    sql.replace("{update}", "")
+        .replace("{share}", "")
+        .replace("{is}", "IS")
 }
 
 pub(crate) struct SqliteTx<'a>(pub &'a rusqlite::Transaction<'a>);

@@ -1,8 +1,12 @@
 //! # authproof-store
 //!
 //! Real stores for authproof: the state of SPEC §2 in SQLite (embedded,
-//! the default) or PostgreSQL, and every command of SPEC §8 as SQL, one
-//! transaction each, with the engine's rejections, order and `changes`.
+//! the default) or PostgreSQL, and every command of SPEC §8 persisted in
+//! one transaction. The store does not implement the commands: per
+//! command it reads the slice of records the command needs (with row
+//! locks), runs the engine's own `State::apply` on that slice, and writes
+//! the result's `changes` as INSERT / UPDATE / DELETE, each checked to
+//! affect exactly the rows the change names (docs/STORES.md).
 //!
 //! - [`Store::open`] picks the backend by URL: `sqlite:PATH` (or
 //!   `sqlite::memory:`), `postgres://…` / `postgresql://…`.
@@ -11,9 +15,7 @@
 //! - [`Store::import`] / [`Store::export`] load and write a snapshot; the
 //!   export of an import is byte-identical to the engine's `to_snapshot()`,
 //!   also after any commands (records keep an insertion sequence).
-//! - [`Store::apply`] runs one command. `authenticate` reads only the rows
-//!   one request needs, decides with the engine itself on a mini state, and
-//!   applies the sliding refresh as one conditional UPDATE.
+//! - [`Store::apply`] runs one command: read the slice, engine, write.
 //!
 //! docs/STORES.md describes the isolation level and the row locks of each
 //! command. No raw token is ever stored or printed: only SHA-256 hashes.
@@ -22,7 +24,10 @@
 
 mod commands;
 mod db;
+mod records;
 pub mod schema;
+mod slice;
+mod write;
 
 use std::fmt;
 
@@ -285,22 +290,22 @@ impl Store {
                 )?;
             }
             for x in &snapshot.tenants {
-                commands::insert_tenant(tx, x)?;
+                records::insert_tenant(tx, x)?;
             }
             for x in &snapshot.users {
-                commands::insert_user(tx, x)?;
+                records::insert_user(tx, x)?;
             }
             for x in &snapshot.memberships {
-                commands::insert_membership(tx, x)?;
+                records::insert_membership(tx, x)?;
             }
             for x in &snapshot.api_keys {
-                commands::insert_key(tx, x)?;
+                records::insert_key(tx, x)?;
             }
             for x in &snapshot.sessions {
-                commands::insert_session(tx, x)?;
+                records::insert_session(tx, x)?;
             }
             for x in &snapshot.resources {
-                commands::insert_resource(tx, x)?;
+                records::insert_resource(tx, x)?;
             }
             Ok(((), true))
         })
@@ -308,7 +313,7 @@ impl Store {
 
     /// The snapshot the database holds, records in insertion order.
     pub fn export(&mut self) -> Result<Snapshot, StoreError> {
-        use commands::*;
+        use records::*;
         self.transact(|tx| {
             let taken_at = tx
                 .query_opt("SELECT int_value FROM meta WHERE name = 'taken_at'", &[])?
@@ -375,7 +380,7 @@ impl Store {
                 let result = r.text(3)?.unwrap_or_default();
                 out.push(JournalEntry {
                     seq: r.int(0)?.unwrap_or_default(),
-                    at: commands::ts(r.int(1)?, "journal.at")?,
+                    at: records::ts(r.int(1)?, "journal.at")?,
                     op: r.text(2)?.unwrap_or_default(),
                     result: serde_json::from_str(&result)
                         .map_err(|e| StoreError::Corrupt(format!("journal.result: {e}")))?,
