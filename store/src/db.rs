@@ -12,6 +12,8 @@ use std::fmt;
 
 use postgres::types::{ToSql, Type};
 
+use crate::conn::{printable, ConnectFailure};
+
 /// One SQL value, as bound or read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Val {
@@ -90,12 +92,26 @@ impl Row {
     }
 }
 
-/// What can go wrong in a store. Messages never hold a token: the stores
-/// only ever see token hashes.
+/// What can go wrong in a store. Messages never hold a token (the stores
+/// only ever see token hashes) nor a credential of a connection string
+/// (URLs are [`redact`](crate::redact)ed), and text from outside — URLs,
+/// server and driver messages — is [`printable`](crate::printable).
 #[derive(Debug)]
 pub enum StoreError {
-    /// The URL is neither `sqlite:PATH` nor `postgres://…`.
-    Url(String),
+    /// The URL is neither `sqlite:PATH` nor a valid `postgres://…`.
+    Url {
+        /// The URL, redacted.
+        url: String,
+        why: String,
+    },
+    /// The database could not be reached or opened.
+    Connect {
+        /// The URL, redacted.
+        url: String,
+        failure: ConnectFailure,
+        /// Where it tried, and the server's or the system's words.
+        detail: String,
+    },
     Sqlite(rusqlite::Error),
     Postgres(postgres::Error),
     /// `import` into a database that already holds records.
@@ -128,24 +144,31 @@ pub enum StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::Url(u) => write!(
-                f,
-                "unsupported database URL {u:?}: expected sqlite:PATH, postgres://… or postgresql://…"
-            ),
-            StoreError::Sqlite(e) => write!(f, "sqlite: {e}"),
+            StoreError::Url { url, why } => write!(f, "database URL {url}: {why}"),
+            StoreError::Connect {
+                url,
+                failure,
+                detail,
+            } => write!(f, "cannot connect to {url}: {failure}: {detail}"),
+            StoreError::Sqlite(e) => write!(f, "sqlite: {}", printable(&e.to_string())),
             StoreError::Postgres(e) => match e.as_db_error() {
-                Some(db) => write!(f, "postgres: {} ({})", db.message(), db.code().code()),
-                None => write!(f, "postgres: {e}"),
+                Some(db) => write!(
+                    f,
+                    "postgres: {} ({})",
+                    printable(db.message()),
+                    db.code().code()
+                ),
+                None => write!(f, "postgres: {}", printable(&e.to_string())),
             },
-            StoreError::NotEmpty => f.write_str(
-                "the database already holds a snapshot; pass --replace to overwrite it",
-            ),
+            StoreError::NotEmpty => {
+                f.write_str("the database already holds a snapshot; pass --replace to overwrite it")
+            }
             StoreError::SchemaTooNew { found, known } => write!(
                 f,
                 "the database schema is version {found}, newer than this build's {known}"
             ),
             StoreError::Integrity(e) => write!(f, "snapshot integrity: {e}"),
-            StoreError::Corrupt(m) => write!(f, "corrupt row: {m}"),
+            StoreError::Corrupt(m) => write!(f, "corrupt row: {}", printable(m)),
             StoreError::RowCount {
                 write,
                 expected,
@@ -159,7 +182,16 @@ impl fmt::Display for StoreError {
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Sqlite(e) => Some(e),
+            StoreError::Postgres(e) => Some(e),
+            StoreError::Integrity(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {

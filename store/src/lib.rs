@@ -23,6 +23,7 @@
 #![warn(missing_debug_implementations)]
 
 mod commands;
+mod conn;
 mod db;
 mod records;
 pub mod schema;
@@ -33,41 +34,9 @@ use std::fmt;
 
 use authproof_engine::{Command, CommandResult, Policy, Snapshot, State, Timestamp};
 
+pub use conn::{printable, redact, ConnectFailure, Url, CONNECT_TIMEOUT};
 pub use db::StoreError;
 use db::{PgTx, SqliteTx, Tx};
-
-/// Which database a URL names.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Url {
-    /// `sqlite:PATH`; `sqlite::memory:` is a private in-memory database.
-    Sqlite(String),
-    /// `postgres://…` or `postgresql://…`, passed to the driver as is.
-    Postgres(String),
-}
-
-impl Url {
-    pub fn parse(url: &str) -> Result<Url, StoreError> {
-        if let Some(path) = url.strip_prefix("sqlite:") {
-            let path = path.strip_prefix("//").unwrap_or(path);
-            if path.is_empty() {
-                return Err(StoreError::Url(url.to_string()));
-            }
-            Ok(Url::Sqlite(path.to_string()))
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Url::Postgres(url.to_string()))
-        } else {
-            Err(StoreError::Url(redact(url)))
-        }
-    }
-}
-
-/// A URL for messages, without a password.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://…{}", &url[..s], &url[at..]),
-        _ => url.to_string(),
-    }
-}
 
 enum Backend {
     Sqlite(rusqlite::Connection),
@@ -95,23 +64,17 @@ const RETRIES: usize = 50;
 
 impl Store {
     /// Connects to the database `url` names (see [`Url`]). Does not create
-    /// or check the schema: call [`Store::migrate`].
+    /// or check the schema: call [`Store::migrate`]. A failure says why
+    /// ([`StoreError::Connect`], [`ConnectFailure`]) without a credential.
     pub fn open(url: &str) -> Result<Store, StoreError> {
         let backend = match Url::parse(url)? {
             Url::Sqlite(path) => {
-                let conn = if path == ":memory:" {
-                    rusqlite::Connection::open_in_memory()?
-                } else {
-                    rusqlite::Connection::open(&path)?
-                };
+                let conn = conn::open_sqlite(&path)?;
                 conn.busy_timeout(std::time::Duration::from_secs(30))?;
                 conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;")?;
                 Backend::Sqlite(conn)
             }
-            Url::Postgres(u) => {
-                let client = postgres::Client::connect(&u, postgres::NoTls)?;
-                Backend::Postgres(Box::new(client))
-            }
+            Url::Postgres(u) => Backend::Postgres(Box::new(conn::connect_postgres(&u)?)),
         };
         Ok(Store {
             backend,
