@@ -307,3 +307,40 @@ fn the_database_never_holds_a_raw_token() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A connection string never comes back with a credential in it, in any
+/// place a URL can carry one, nor with raw control characters; the error
+/// says why the connection failed.
+#[test]
+fn connection_errors_mask_credentials_and_say_why() {
+    for url in [
+        "postgres://user:pw-SECRET-1@127.0.0.1:1/db",
+        "postgres://user@127.0.0.1:1/db?password=pw-SECRET-1",
+        "postgresql://127.0.0.1:1/db?sslmode=disable&password=pw-SECRET-1",
+    ] {
+        for args in [
+            vec!["snapshot", "export", "--db", url],
+            vec![
+                "apply",
+                "--db",
+                url,
+                "--commands",
+                "examples/commands.jsonl",
+            ],
+        ] {
+            let r = run(&args);
+            assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+            assert!(!r.stderr.contains("SECRET"), "{args:?} leaks: {}", r.stderr);
+            assert!(!r.stdout.contains("SECRET"), "{args:?} leaks: {}", r.stdout);
+            assert!(r.stderr.contains("refused"), "{args:?}: {}", r.stderr);
+        }
+    }
+    let r = run(&[
+        "snapshot",
+        "export",
+        "--db",
+        "sqlite:/nonexistent/\u{1b}[31mred.db",
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(!r.stderr.contains('\u{1b}'), "raw escape: {:?}", r.stderr);
+}

@@ -88,7 +88,8 @@ pub fn open_existing(url: &str) -> Result<Store, CliError> {
     if let Ok(authproof_store::Url::Sqlite(path)) = authproof_store::Url::parse(url) {
         if path != ":memory:" && !std::path::Path::new(&path).exists() {
             return Err(CliError::Other(format!(
-                "{url}: no such database file; create it with `authproof snapshot import`"
+                "{}: no such database file; create it with `authproof snapshot import`",
+                redact(url)
             )));
         }
     }
@@ -105,15 +106,17 @@ pub fn open_existing(url: &str) -> Result<Store, CliError> {
     }
 }
 
-/// A store error as a CLI error (exit 1), naming the database.
+/// A store error as a CLI error (exit 1), naming the database. Connection
+/// and URL errors already name it (masked); others get the masked URL.
 pub fn db_error(url: &str, e: StoreError) -> CliError {
-    CliError::Other(format!("{}: {e}", redact(url)))
+    match e {
+        StoreError::Url { .. } | StoreError::Connect { .. } => CliError::Other(e.to_string()),
+        e => CliError::Other(format!("{}: {e}", redact(url))),
+    }
 }
 
-/// The URL without a password, for messages.
+/// The URL for messages: every credential it can carry masked, control
+/// characters escaped (`authproof_store::redact`).
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://…{}", &url[..s], &url[at..]),
-        _ => url.to_string(),
-    }
+    authproof_store::redact(url)
 }
