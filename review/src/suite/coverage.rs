@@ -182,49 +182,139 @@ fn targets(p: &Policy, text: &str) -> Vec<Target> {
         });
     };
     for (i, c) in p.session.cookies.iter().enumerate() {
-        add(None, Some("session.cookies"), format!("session cookie {c:?} presented"), Rule::Channel(Channel::Cookie(i), None));
+        add(
+            None,
+            Some("session.cookies"),
+            format!("session cookie {c:?} presented"),
+            Rule::Channel(Channel::Cookie(i), None),
+        );
     }
     if p.session.bearer {
-        add(None, Some("session.bearer"), "session token as Bearer".into(), Rule::Channel(Channel::Bearer, Some(CredentialKind::Session)));
+        add(
+            None,
+            Some("session.bearer"),
+            "session token as Bearer".into(),
+            Rule::Channel(Channel::Bearer, Some(CredentialKind::Session)),
+        );
     }
-    add(None, Some("api_key.header"), format!("API key in header {:?}", p.api_key.header), Rule::Channel(Channel::ApiKeyHeader, None));
+    add(
+        None,
+        Some("api_key.header"),
+        format!("API key in header {:?}", p.api_key.header),
+        Rule::Channel(Channel::ApiKeyHeader, None),
+    );
     if p.api_key.bearer {
-        add(None, Some("api_key.bearer"), "API key as Bearer".into(), Rule::Channel(Channel::Bearer, Some(CredentialKind::ApiKey)));
+        add(
+            None,
+            Some("api_key.bearer"),
+            "API key as Bearer".into(),
+            Rule::Channel(Channel::Bearer, Some(CredentialKind::ApiKey)),
+        );
     }
     for (name, r) in &p.actions {
         let a = Some(name.as_str());
         add(a, None, "decided".into(), Rule::Decided);
         for k in &r.credentials {
-            add(a, Some("credentials"), format!("{} accepted", k.as_str()), Rule::Accepted(*k));
+            add(
+                a,
+                Some("credentials"),
+                format!("{} accepted", k.as_str()),
+                Rule::Accepted(*k),
+            );
         }
         if r.credentials.len() < 2 {
-            add(a, Some("credentials"), "denied credential_not_allowed".into(), Rule::Refused);
+            add(
+                a,
+                Some("credentials"),
+                "denied credential_not_allowed".into(),
+                Rule::Refused,
+            );
         }
         match r.tenant {
             TenantRule::Required => {
-                add(a, Some("tenant"), "required: acted in a tenant".into(), Rule::InTenant);
-                add(a, Some("tenant"), "required: denied tenant_required".into(), Rule::TenantRequired);
+                add(
+                    a,
+                    Some("tenant"),
+                    "required: acted in a tenant".into(),
+                    Rule::InTenant,
+                );
+                add(
+                    a,
+                    Some("tenant"),
+                    "required: denied tenant_required".into(),
+                    Rule::TenantRequired,
+                );
             }
             TenantRule::Optional => {
-                add(a, Some("tenant"), "optional: acted in a tenant".into(), Rule::InTenant);
-                add(a, Some("tenant"), "optional: acted without a tenant".into(), Rule::WithoutTenant);
+                add(
+                    a,
+                    Some("tenant"),
+                    "optional: acted in a tenant".into(),
+                    Rule::InTenant,
+                );
+                add(
+                    a,
+                    Some("tenant"),
+                    "optional: acted without a tenant".into(),
+                    Rule::WithoutTenant,
+                );
             }
         }
         if !r.roles.is_empty() {
-            add(a, Some("roles"), format!("a role of {:?}", r.roles), Rule::Role(true));
-            add(a, Some("roles"), "denied insufficient_role".into(), Rule::Role(false));
+            add(
+                a,
+                Some("roles"),
+                format!("a role of {:?}", r.roles),
+                Rule::Role(true),
+            );
+            add(
+                a,
+                Some("roles"),
+                "denied insufficient_role".into(),
+                Rule::Role(false),
+            );
         }
         if !r.capability.is_empty() && r.allows(CredentialKind::ApiKey) {
-            add(a, Some("capability"), format!("key carries {:?}", r.capability), Rule::Capability(true));
-            add(a, Some("capability"), "denied missing_capability".into(), Rule::Capability(false));
+            add(
+                a,
+                Some("capability"),
+                format!("key carries {:?}", r.capability),
+                Rule::Capability(true),
+            );
+            add(
+                a,
+                Some("capability"),
+                "denied missing_capability".into(),
+                Rule::Capability(false),
+            );
         }
         if r.resource {
-            add(a, Some("resource"), "resource found".into(), Rule::Resource(true));
-            add(a, Some("resource"), "denied resource_not_found".into(), Rule::Resource(false));
+            add(
+                a,
+                Some("resource"),
+                "resource found".into(),
+                Rule::Resource(true),
+            );
+            add(
+                a,
+                Some("resource"),
+                "denied resource_not_found".into(),
+                Rule::Resource(false),
+            );
         }
         if r.owner_only {
-            add(a, Some("owner_only"), "the owner allowed".into(), Rule::Owner(true));
-            add(a, Some("owner_only"), "denied not_resource_owner".into(), Rule::Owner(false));
+            add(
+                a,
+                Some("owner_only"),
+                "the owner allowed".into(),
+                Rule::Owner(true),
+            );
+            add(
+                a,
+                Some("owner_only"),
+                "denied not_resource_owner".into(),
+                Rule::Owner(false),
+            );
         }
     }
     out

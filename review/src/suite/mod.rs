@@ -367,7 +367,10 @@ pub fn build(
         file: snapshot_name.to_string(),
         line: None,
         path: e.path,
-        message: format!("{} (after resolving the token references of {file})", e.message),
+        message: format!(
+            "{} (after resolving the token references of {file})",
+            e.message
+        ),
     })?;
     Ok(Suite {
         parsed,

@@ -155,15 +155,18 @@ impl Ctx<'_> {
 
     /// A request or command: an inline table, a table, or a string holding
     /// one JSON object (the form for JSON `null`, which TOML cannot write).
-    fn written(&self, node: Node<'_>, path: &str, line: Option<usize>) -> Result<Written, InputError> {
+    fn written(
+        &self,
+        node: Node<'_>,
+        path: &str,
+        line: Option<usize>,
+    ) -> Result<Written, InputError> {
         let line = self.at(node, line);
         let json = match node.str() {
             Some(s) => serde_json::from_str::<Value>(s)
                 .ok()
                 .filter(Value::is_object)
-                .ok_or_else(|| {
-                    self.err(line, path, "a string here must hold one JSON object")
-                })?,
+                .ok_or_else(|| self.err(line, path, "a string here must hold one JSON object"))?,
             None if node.table().is_some() => self.json(node, path, line)?,
             None => {
                 return Err(self.err(
@@ -180,7 +183,12 @@ impl Ctx<'_> {
         })
     }
 
-    fn steps(&self, node: Node<'_>, path: &str, line: Option<usize>) -> Result<Vec<Written>, InputError> {
+    fn steps(
+        &self,
+        node: Node<'_>,
+        path: &str,
+        line: Option<usize>,
+    ) -> Result<Vec<Written>, InputError> {
         let line = self.at(node, line);
         node.elements()
             .ok_or_else(|| self.err(line, path, "expected an array of commands"))?
@@ -213,7 +221,12 @@ pub fn parse(text: &str, file: &str, mode: Mode) -> Result<Parsed, InputError> {
         )
     })?;
     let root = doc.as_table();
-    cx.only(root, &["version", "snapshot", "policy", "commands", "case"], "", None)?;
+    cx.only(
+        root,
+        &["version", "snapshot", "policy", "commands", "case"],
+        "",
+        None,
+    )?;
     let get = |k: &str| root.get(k).map(Node::Item);
 
     match get("version") {
@@ -221,12 +234,20 @@ pub fn parse(text: &str, file: &str, mode: Mode) -> Result<Parsed, InputError> {
         Some(n) => {
             let ok = n.value().and_then(TomlValue::as_integer) == Some(VERSION);
             if !ok {
-                return Err(cx.err(cx.at(n, None), "version", "unsupported suite version (expected 1)"));
+                return Err(cx.err(
+                    cx.at(n, None),
+                    "version",
+                    "unsupported suite version (expected 1)",
+                ));
             }
         }
     }
     let Some(snap) = get("snapshot") else {
-        return Err(cx.err(Some(1), "snapshot", "missing key; expected the snapshot file's path, relative to this file"));
+        return Err(cx.err(
+            Some(1),
+            "snapshot",
+            "missing key; expected the snapshot file's path, relative to this file",
+        ));
     };
     let snapshot = cx.string(snap, "snapshot", None)?;
     let policy = get("policy")
@@ -260,7 +281,12 @@ pub fn parse(text: &str, file: &str, mode: Mode) -> Result<Parsed, InputError> {
     })
 }
 
-fn parse_case(cx: &Ctx<'_>, node: Node<'_>, index: usize, mode: Mode) -> Result<ParsedCase, InputError> {
+fn parse_case(
+    cx: &Ctx<'_>,
+    node: Node<'_>,
+    index: usize,
+    mode: Mode,
+) -> Result<ParsedCase, InputError> {
     let path = format!("case[{index}]");
     let line = cx.at(node, None);
     let t = node
@@ -273,7 +299,11 @@ fn parse_case(cx: &Ctx<'_>, node: Node<'_>, index: usize, mode: Mode) -> Result<
         None => return Err(cx.err(line, &path, "missing key `name`")),
     };
     if name.trim().is_empty() {
-        return Err(cx.err(line, &join(&path, "name"), "a case's name must not be empty"));
+        return Err(cx.err(
+            line,
+            &join(&path, "name"),
+            "a case's name must not be empty",
+        ));
     }
     let commands = match get("commands") {
         Some(n) => cx.steps(n, &join(&path, "commands"), line)?,
@@ -287,12 +317,25 @@ fn parse_case(cx: &Ctx<'_>, node: Node<'_>, index: usize, mode: Mode) -> Result<
     }
     // What the expectation is about: a decision (a request, or a last
     // command `authenticate`), or the last command's result.
-    let last_op = commands.last().and_then(|c| c.json.get("op")).and_then(Value::as_str);
+    let last_op = commands
+        .last()
+        .and_then(|c| c.json.get("op"))
+        .and_then(Value::as_str);
     let about_decision = request.is_some() || last_op == Some("authenticate");
     let expect = match get("expect") {
-        Some(n) => Some(parse_expect(cx, n, &join(&path, "expect"), line, about_decision)?),
+        Some(n) => Some(parse_expect(
+            cx,
+            n,
+            &join(&path, "expect"),
+            line,
+            about_decision,
+        )?),
         None if mode == Mode::Run => {
-            return Err(cx.err(line, &path, "missing table `expect` (what the case expects)"))
+            return Err(cx.err(
+                line,
+                &path,
+                "missing table `expect` (what the case expects)",
+            ))
         }
         None => None,
     };
@@ -307,7 +350,14 @@ fn parse_case(cx: &Ctx<'_>, node: Node<'_>, index: usize, mode: Mode) -> Result<
 }
 
 const DECISION_KEYS: [&str; 8] = [
-    "decision", "reason", "status", "user", "credential", "tenant", "scope", "effects",
+    "decision",
+    "reason",
+    "status",
+    "user",
+    "credential",
+    "tenant",
+    "scope",
+    "effects",
 ];
 
 fn parse_expect(
@@ -336,7 +386,10 @@ fn parse_expect(
     // Strings that stand for an id or null ("").
     let nullable = |k: &str| -> Result<Option<Option<String>>, InputError> {
         get(k)
-            .map(|n| cx.string(n, &p(k), line).map(|s| (!s.is_empty()).then_some(s)))
+            .map(|n| {
+                cx.string(n, &p(k), line)
+                    .map(|s| (!s.is_empty()).then_some(s))
+            })
             .transpose()
     };
     if about_decision {
@@ -346,12 +399,18 @@ fn parse_expect(
                 Some("deny") => Verdict::Deny,
                 _ => return Err(cx.err(lk(n), &p("decision"), "expected \"allow\" or \"deny\"")),
             }),
-            None => return Err(cx.err(line, path, "missing key `decision` (\"allow\" or \"deny\")")),
+            None => {
+                return Err(cx.err(line, path, "missing key `decision` (\"allow\" or \"deny\")"))
+            }
         };
         if let Some(n) = get("reason") {
             let r = cx.string(n, &p("reason"), line)?;
             if !Reason::ALL.iter().any(|x| x.code() == r) {
-                return Err(cx.err(lk(n), &p("reason"), "unknown reason; expected one of the 23 reasons of SPEC §6.2"));
+                return Err(cx.err(
+                    lk(n),
+                    &p("reason"),
+                    "unknown reason; expected one of the 23 reasons of SPEC §6.2",
+                ));
             }
             if e.decision == Some(Verdict::Allow) {
                 return Err(cx.err(lk(n), &p("reason"), "an allow has no reason"));
@@ -359,8 +418,17 @@ fn parse_expect(
             e.reason = Some(r);
         }
         if let Some(n) = get("status") {
-            let s = n.value().and_then(TomlValue::as_integer).filter(|s| (100..=599).contains(s));
-            e.status = Some(s.ok_or_else(|| cx.err(lk(n), &p("status"), "expected an HTTP status (an integer 100 to 599)"))? as u16);
+            let s = n
+                .value()
+                .and_then(TomlValue::as_integer)
+                .filter(|s| (100..=599).contains(s));
+            e.status = Some(s.ok_or_else(|| {
+                cx.err(
+                    lk(n),
+                    &p("status"),
+                    "expected an HTTP status (an integer 100 to 599)",
+                )
+            })? as u16);
         }
         e.user = nullable("user")?;
         e.tenant = nullable("tenant")?;
@@ -370,7 +438,11 @@ fn parse_expect(
                 .split_once(' ')
                 .is_some_and(|(k, id)| matches!(k, "session" | "api_key") && !id.is_empty());
             if !ok {
-                return Err(cx.err(lk(n), &p("credential"), "expected \"session <id>\", \"api_key <id>\" or \"\" (none)"));
+                return Err(cx.err(
+                    lk(n),
+                    &p("credential"),
+                    "expected \"session <id>\", \"api_key <id>\" or \"\" (none)",
+                ));
             }
         }
         if let Some(n) = get("scope") {
@@ -378,13 +450,21 @@ fn parse_expect(
             let ids: Option<Vec<String>> = v
                 .as_array()
                 .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect());
-            e.scope = Some(ids.ok_or_else(|| cx.err(lk(n), &p("scope"), "expected an array of tenant ids"))?);
+            e.scope =
+                Some(ids.ok_or_else(|| {
+                    cx.err(lk(n), &p("scope"), "expected an array of tenant ids")
+                })?);
         }
         if let Some(n) = get("effects") {
             let v = cx.json(n, &p("effects"), line)?;
             let effects: Vec<Effect> = serde_path_to_error::deserialize(v).map_err(|err| {
-                let fe = authproof_engine::FieldError::from_path(err.path().to_string(), err.inner());
-                cx.err(lk(n), &super::join_path(&p("effects"), &fe.path), fe.message)
+                let fe =
+                    authproof_engine::FieldError::from_path(err.path().to_string(), err.inner());
+                cx.err(
+                    lk(n),
+                    &super::join_path(&p("effects"), &fe.path),
+                    fe.message,
+                )
             })?;
             e.effects = Some(effects);
         }
@@ -399,7 +479,11 @@ fn parse_expect(
         if let Some(n) = get("reason") {
             let r = cx.string(n, &p("reason"), line)?;
             if !Rejection::ALL.iter().any(|x| x.code() == r) {
-                return Err(cx.err(lk(n), &p("reason"), "unknown rejection; expected one of the rejections of SPEC §8.2"));
+                return Err(cx.err(
+                    lk(n),
+                    &p("reason"),
+                    "unknown rejection; expected one of the rejections of SPEC §8.2",
+                ));
             }
             if e.result.as_deref() == Some("ok") {
                 return Err(cx.err(lk(n), &p("reason"), "an ok result has no reason"));

@@ -35,7 +35,10 @@ pub fn record_requests(
         snapshot_line: None,
         policy: policy.map(str::to_string),
         policy_line: None,
-        setup: commands.into_iter().map(|(_, l, j)| written(l, j)).collect(),
+        setup: commands
+            .into_iter()
+            .map(|(_, l, j)| written(l, j))
+            .collect(),
         cases: requests
             .into_iter()
             .enumerate()
@@ -167,13 +170,20 @@ pub fn record(suite: &Suite, run: &SuiteRun, note: &str) -> String {
         match &r.actual {
             Actual::Decision(d) => {
                 let allow = d.decision == Verdict::Allow;
-                let _ = writeln!(s, "decision = {}", string(if allow { "allow" } else { "deny" }));
+                let _ = writeln!(
+                    s,
+                    "decision = {}",
+                    string(if allow { "allow" } else { "deny" })
+                );
                 if let Some(reason) = d.reason {
                     let _ = writeln!(s, "reason = {}", string(reason.code()));
                 }
                 let _ = writeln!(s, "status = {}", d.status);
                 let _ = writeln!(s, "user = {}", opt(d.user.as_deref()));
-                let cred = d.credential.as_ref().map(|c| format!("{} {}", c.kind.as_str(), c.id));
+                let cred = d
+                    .credential
+                    .as_ref()
+                    .map(|c| format!("{} {}", c.kind.as_str(), c.id));
                 let _ = writeln!(s, "credential = {}", opt(cred.as_deref()));
                 let _ = writeln!(s, "tenant = {}", opt(d.tenant.as_deref()));
                 let scope: Vec<String> = d.scope.iter().map(|t| string(t)).collect();
@@ -182,7 +192,10 @@ pub fn record(suite: &Suite, run: &SuiteRun, note: &str) -> String {
                     .effects
                     .iter()
                     .map(|e| match e {
-                        Effect::ExtendSession { session, expires_at } => format!(
+                        Effect::ExtendSession {
+                            session,
+                            expires_at,
+                        } => format!(
                             "{{ kind = \"extend_session\", session = {}, expires_at = {} }}",
                             string(session),
                             string(&expires_at.to_string())
@@ -192,7 +205,11 @@ pub fn record(suite: &Suite, run: &SuiteRun, note: &str) -> String {
                 let _ = writeln!(s, "effects = [{}]", effects.join(", "));
             }
             Actual::Command(c) => {
-                let word = if c.rejection().is_some() { "rejected" } else { "ok" };
+                let word = if c.rejection().is_some() {
+                    "rejected"
+                } else {
+                    "ok"
+                };
                 let _ = writeln!(s, "result = {}", string(word));
                 if let Some(x) = c.rejection() {
                     let _ = writeln!(s, "reason = {}", string(x.code()));

@@ -27,7 +27,12 @@ fn failure_lines(c: &CaseResult) -> Vec<String> {
     let explain = c.actual.explain();
     if !explain.is_empty() {
         v.push("why:".into());
-        v.extend(explain.iter().enumerate().map(|(i, l)| format!("  {}. {l}", i + 1)));
+        v.extend(
+            explain
+                .iter()
+                .enumerate()
+                .map(|(i, l)| format!("  {}. {l}", i + 1)),
+        );
     }
     v
 }
@@ -36,7 +41,13 @@ fn failure_lines(c: &CaseResult) -> Vec<String> {
 pub fn text(runs: &[SuiteRun]) -> String {
     let mut s = String::new();
     for r in runs {
-        let _ = writeln!(s, "{} (policy {}, {} cases)", r.file, r.policy, r.cases.len());
+        let _ = writeln!(
+            s,
+            "{} (policy {}, {} cases)",
+            r.file,
+            r.policy,
+            r.cases.len()
+        );
         for c in &r.cases {
             if c.passed() {
                 let _ = writeln!(s, "  ok    {}", c.name);
@@ -121,7 +132,11 @@ pub fn junit(runs: &[SuiteRun]) -> String {
             r.cases.len(),
             r.failed()
         );
-        let _ = writeln!(s, "    <properties><property name=\"policy\" value=\"{}\"/></properties>", xml(&r.policy));
+        let _ = writeln!(
+            s,
+            "    <properties><property name=\"policy\" value=\"{}\"/></properties>",
+            xml(&r.policy)
+        );
         for c in &r.cases {
             let line = c.line.map(|l| format!(" line=\"{l}\"")).unwrap_or_default();
             let open = format!(
@@ -187,7 +202,14 @@ pub fn markdown(runs: &[SuiteRun]) -> String {
     let mut s = format!("## authproof test: {p} passed, {f} failed\n\n");
     s.push_str("| suite | policy | passed | failed |\n|---|---|---|---|\n");
     for r in runs {
-        let _ = writeln!(s, "| {} | {} | {} | {} |", md(&r.file), md(&r.policy), r.passed(), r.failed());
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            md(&r.file),
+            md(&r.policy),
+            r.passed(),
+            r.failed()
+        );
     }
     if f > 0 {
         s.push_str("\n### Failures\n");
@@ -195,7 +217,13 @@ pub fn markdown(runs: &[SuiteRun]) -> String {
             for c in r.cases.iter().filter(|c| !c.passed()) {
                 let body = failure_lines(c).join("\n");
                 let fe = fence(&body);
-                let _ = write!(s, "\n**{}** — {}{}\n\n{fe}text\n{body}\n{fe}\n", md(&r.file), md(&c.name), md(&line_of(c)));
+                let _ = write!(
+                    s,
+                    "\n**{}** — {}{}\n\n{fe}text\n{body}\n{fe}\n",
+                    md(&r.file),
+                    md(&c.name),
+                    md(&line_of(c))
+                );
             }
         }
     }

@@ -186,7 +186,12 @@ fn compare(e: &Expect, actual: &Actual, m: &mut Vec<Mismatch>) {
             };
             push(m, "decision", &e.decision.map(verdict), verdict(d.decision));
             if e.reason.is_some() {
-                push(m, "reason", &Some(e.reason.clone()), d.reason.map(|r| r.code().to_string()));
+                push(
+                    m,
+                    "reason",
+                    &Some(e.reason.clone()),
+                    d.reason.map(|r| r.code().to_string()),
+                );
             }
             push(m, "status", &e.status, d.status);
             push(m, "user", &e.user, d.user.as_ref().map(|u| u.to_string()));
@@ -195,7 +200,12 @@ fn compare(e: &Expect, actual: &Actual, m: &mut Vec<Mismatch>) {
                 .as_ref()
                 .map(|c| format!("{} {}", c.kind.as_str(), c.id));
             push(m, "credential", &e.credential, cred);
-            push(m, "tenant", &e.tenant, d.tenant.as_ref().map(|t| t.to_string()));
+            push(
+                m,
+                "tenant",
+                &e.tenant,
+                d.tenant.as_ref().map(|t| t.to_string()),
+            );
             let scope: Vec<String> = d.scope.iter().map(|t| t.to_string()).collect();
             push(m, "scope", &e.scope, scope);
             push(m, "effects", &e.effects, d.effects.clone());

@@ -274,8 +274,12 @@ impl References {
                 *h = TokenHash::of(&stand_in(&h.to_string(), p));
             }
         };
-        s.api_keys.iter_mut().for_each(|k| swap(&mut k.token_sha256));
-        s.sessions.iter_mut().for_each(|x| swap(&mut x.token_sha256));
+        s.api_keys
+            .iter_mut()
+            .for_each(|k| swap(&mut k.token_sha256));
+        s.sessions
+            .iter_mut()
+            .for_each(|x| swap(&mut x.token_sha256));
         s
     }
 }
@@ -291,7 +295,10 @@ mod tests {
         let s = stand_in(&h, "sk_live_");
         assert!(is_valid_token(&s) && s.starts_with("sk_live_~"));
         assert_eq!(s, stand_in(&h, "sk_live_"));
-        assert_ne!(stand_in(&h, ""), stand_in(&TokenHash::of("y").to_string(), ""));
+        assert_ne!(
+            stand_in(&h, ""),
+            stand_in(&TokenHash::of("y").to_string(), "")
+        );
     }
 
     #[test]
@@ -309,7 +316,10 @@ mod tests {
         assert!(cookie.starts_with("theme=dark; __Secure-better-auth.session_token=\"{{sha256:"));
         assert!(cookie.ends_with("}}\"; _ga=GA1"), "{cookie}");
         let auth = h["Authorization"].as_str().unwrap();
-        assert!(auth.starts_with("Bearer  {{sha256:") && auth.ends_with(":sk_live_}} "), "{auth}");
+        assert!(
+            auth.starts_with("Bearer  {{sha256:") && auth.ends_with(":sk_live_}} "),
+            "{auth}"
+        );
         assert!(h["X-Api-Key"].as_str().unwrap().ends_with(":sk_live_}}"));
         assert_eq!(h["user-agent"], "curl/8");
         let text = j.to_string();
@@ -320,8 +330,14 @@ mod tests {
         let mut refs = References::default();
         refs.collect(&j).unwrap();
         let r = refs.resolve(&j);
-        assert!(r["headers"]["cookie"].as_str().unwrap().contains("session_token=\"~"));
-        assert!(r["headers"]["Authorization"].as_str().unwrap().starts_with("Bearer  sk_live_~"));
+        assert!(r["headers"]["cookie"]
+            .as_str()
+            .unwrap()
+            .contains("session_token=\"~"));
+        assert!(r["headers"]["Authorization"]
+            .as_str()
+            .unwrap()
+            .starts_with("Bearer  sk_live_~"));
     }
 
     #[test]
