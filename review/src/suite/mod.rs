@@ -412,3 +412,5 @@ fn join_path(base: &str, json_path: &str) -> String {
         format!("{base}.{rest}")
     }
 }
+#[cfg(test)]
+mod tests;
