@@ -217,10 +217,10 @@ fn record_then_run_round_trips_without_raw_tokens() {
     );
 
     // Recording from a suite without expectations, with a raw token.
-    let bare = format!(
-        "version = 1\nsnapshot = \"snapshot.json\"\n[[case]]\nname = \"live key\"\nrequest = {{ at = \"2026-05-28T12:00:00Z\", action = \"supervisor.connect\", headers = {{ x-api-key = \"sk_live_acme_Sup3rvisor_9f2Kq7\" }} }}\n"
-    );
-    write(d, "bare.toml", &bare);
+    let bare = "version = 1\nsnapshot = \"snapshot.json\"\n[[case]]\nname = \"live key\"\n\
+        request = { at = \"2026-05-28T12:00:00Z\", action = \"supervisor.connect\", \
+        headers = { x-api-key = \"sk_live_acme_Sup3rvisor_9f2Kq7\" } }\n";
+    write(d, "bare.toml", bare);
     run_in(d, &["test", "bare.toml"]).expect_code(1); // no expectation, raw token
     run_in(d, &["test", "--record", "bare.toml", "--out", "sub.toml"]).expect_code(0);
     let sub = std::fs::read_to_string(d.join("sub.toml")).unwrap();

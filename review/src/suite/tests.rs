@@ -42,7 +42,7 @@ fn the_examples_suites_pass() {
             0,
             "{}: {}",
             f.display(),
-            report::text(&[r.clone()])
+            report::text(std::slice::from_ref(&r))
         );
     }
 }
@@ -70,7 +70,7 @@ fn mismatches_name_field_expected_and_actual() {
             actual: "\"api_key_revoked\"".into()
         }]
     );
-    let junit = report::junit(&[r.clone()]);
+    let junit = report::junit(std::slice::from_ref(&r));
     assert!(junit.contains("<failure type=\"mismatch\""), "{junit}");
     assert!(report::text(&[r]).ends_with("0 passed, 1 failed\n"));
 }
@@ -181,7 +181,12 @@ fn record_round_trip_holds_no_raw_token() {
     let again = suite(&text, Mode::Run).unwrap();
     let r2 = run(&again);
     assert_eq!(r2.cases.len(), 34);
-    assert_eq!(r2.failed(), 0, "{}", report::text(&[r2.clone()]));
+    assert_eq!(
+        r2.failed(),
+        0,
+        "{}",
+        report::text(std::slice::from_ref(&r2))
+    );
     // Recording is deterministic.
     assert_eq!(record(&again, &r2, "test"), text);
 }

@@ -202,8 +202,11 @@ pub struct References {
     prefix: BTreeMap<String, String>,
 }
 
-/// The references in `s`: (byte range, hex, prefix).
-fn find(s: &str) -> Result<Vec<(std::ops::Range<usize>, String, String)>, &'static str> {
+/// A reference found in a string: its byte range, HEX and PREFIX.
+type Found = (std::ops::Range<usize>, String, String);
+
+/// The references in `s`.
+fn find(s: &str) -> Result<Vec<Found>, &'static str> {
     let mut out = Vec::new();
     let mut from = 0;
     while let Some(i) = s[from..].find(OPEN) {
