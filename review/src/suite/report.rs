@@ -41,13 +41,9 @@ fn failure_lines(c: &CaseResult) -> Vec<String> {
 pub fn text(runs: &[SuiteRun]) -> String {
     let mut s = String::new();
     for r in runs {
-        let _ = writeln!(
-            s,
-            "{} (policy {}, {} cases)",
-            r.file,
-            r.policy,
-            r.cases.len()
-        );
+        let n = r.cases.len();
+        let plural = if n == 1 { "case" } else { "cases" };
+        let _ = writeln!(s, "{} (policy {}, {n} {plural})", r.file, r.policy);
         for c in &r.cases {
             if c.passed() {
                 let _ = writeln!(s, "  ok    {}", c.name);
