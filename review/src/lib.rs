@@ -27,6 +27,8 @@
 //! universe is synthetic, its changes are counted but name nobody). Everything is sorted:
 //! the same inputs give byte-identical reports, whatever the thread count.
 
+pub mod suite;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 

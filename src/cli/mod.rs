@@ -13,6 +13,7 @@ mod io;
 mod mutants;
 mod replay;
 mod snapshot;
+mod test;
 mod text;
 
 use std::path::PathBuf;
@@ -87,6 +88,8 @@ enum Command {
     /// Move a snapshot into (import) or out of (export) a database.
     #[command(subcommand)]
     Snapshot(snapshot::Command),
+    /// Run expected-decision suites (or --record one); coverage of the policy.
+    Test(test::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +117,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Diff(a) => diff::run(a),
         Command::Gen(c) => generate::run(c),
         Command::Snapshot(c) => snapshot::run(c),
+        Command::Test(a) => test::run(a),
         Command::Policy(PolicyCommand::Default) => {
             print!("{}", authproof_engine::DEFAULT_POLICY_TOML);
             Ok(Outcome::Success)
