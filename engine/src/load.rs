@@ -43,7 +43,11 @@ impl fmt::Display for InputError {
 impl std::error::Error for InputError {}
 
 /// Deserializes JSON with the path of the first error.
-fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
+///
+/// Strict: every struct of the input types reads from a JSON object only
+/// (never from serde's positional array form) and rejects a repeated field;
+/// maps (`headers`) reject repeated keys themselves.
+fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Located> {
     // Plain serde_json first: tracking the path costs about a third of a
     // large snapshot's parse time, and is only needed for the error. The
     // same bytes fail the same way below, now with their path.
@@ -51,20 +55,240 @@ fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
         return Ok(value);
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| FieldError::from_path(e.path().to_string(), e.inner()))?;
-    de.end().map_err(|e| {
-        FieldError::new(
-            "$",
-            format_args!("trailing characters after the JSON value: {e}"),
-        )
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = json_path(&e.path().to_string());
+        Located::serde(path, e.inner())
     })?;
+    de.end().map_err(|e| Located::serde("$".into(), &e))?;
     Ok(value)
+}
+
+/// A JSON error with its position in the document it was read from.
+#[derive(Debug)]
+struct Located {
+    /// 1-based line and column in the bytes given; `None` when unknown
+    /// (errors found after parsing, such as integrity).
+    line: Option<usize>,
+    column: Option<usize>,
+    error: FieldError,
+}
+
+impl Located {
+    /// From a serde_json error: its position, and its message with the
+    /// position suffix dropped and any quoted value redacted.
+    fn serde(path: String, e: &serde_json::Error) -> Located {
+        let text = e.to_string();
+        let (line, column) = (e.line(), e.column());
+        let suffix = format!(" at line {line} column {column}");
+        let message = text.strip_suffix(&suffix).unwrap_or(&text);
+        let mut error = FieldError::from_path(String::new(), message);
+        // `duplicate field `x``: the path names the repeated key itself.
+        if let Some(field) = error
+            .message
+            .strip_prefix("duplicate field `")
+            .and_then(|r| r.split('`').next())
+        {
+            let field = field.to_string();
+            error.message =
+                format!("duplicate key `{field}`: a key may appear only once in an object");
+            return Located {
+                line: (line > 0).then_some(line),
+                column: (line > 0).then_some(column),
+                error: FieldError::new(push_key(&path, &field), error.message),
+            };
+        }
+        error.path = path;
+        Located {
+            line: (line > 0).then_some(line),
+            column: (line > 0).then_some(column),
+            error,
+        }
+    }
+
+    /// The input error, in `file`. `line_base` is the file line of a JSON
+    /// Lines record (the document's own line is then always 1).
+    fn into_input(self, file: &str, line_base: Option<usize>) -> InputError {
+        let line = match line_base {
+            Some(n) => Some(n),
+            None => self.line,
+        };
+        let mut message = self.error.message;
+        if let Some(c) = self.column {
+            message.push_str(&format!(" (column {c})"));
+        }
+        InputError {
+            file: file.to_string(),
+            line,
+            path: self.error.path,
+            message,
+        }
+    }
+}
+
+/// `$.a` + `b` → `$.a.b`; a key that is not a plain name is quoted
+/// (`$.headers["x y"]`), with control characters escaped.
+fn push_key(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if plain {
+        format!("{path}.{key}")
+    } else {
+        format!("{path}[{key:?}]")
+    }
+}
+
+/// Parses one JSON document into a [`serde_json::Value`], strictly: a key
+/// repeated in any object, at any depth, is an input error naming the file,
+/// the line, the column and the JSON path of the repeated key (never "last
+/// wins", which is what `serde_json::from_slice::<Value>` does). Positions
+/// are those of the original bytes. Trailing characters after the value are
+/// an error. Messages never quote a value read from the input.
+///
+/// This is the one JSON reader for untyped input (command lines, traces):
+/// every typed loader here is as strict (objects only, no repeated key).
+pub fn json_value(bytes: &[u8], file: &str) -> Result<serde_json::Value, InputError> {
+    strict_value(bytes).map_err(|e| e.into_input(file, None))
+}
+
+/// [`json_value`] for one line of a JSON Lines file: the error names
+/// `line` (1-based, in the file) and the column within the line.
+pub fn json_value_at_line(
+    bytes: &[u8],
+    file: &str,
+    line: usize,
+) -> Result<serde_json::Value, InputError> {
+    strict_value(bytes).map_err(|e| e.into_input(file, Some(line)))
+}
+
+fn strict_value(bytes: &[u8]) -> Result<serde_json::Value, Located> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut track = strict::Track::default();
+    let value = strict::Value(&mut track)
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v));
+    value.map_err(|e| {
+        let mut l = Located::serde(track.render(), &e);
+        if track.duplicate {
+            l.error.message = "duplicate key: a key may appear only once in an object".to_string();
+        }
+        l
+    })
+}
+
+/// The strict `Value` reader: a `DeserializeSeed` that builds a
+/// `serde_json::Value` in one pass, checking each object's keys against the
+/// keys already read (a hash lookup: linear in the input), and keeping the
+/// path to the current position, rendered only on error.
+mod strict {
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Number};
+
+    enum Seg {
+        Key(String),
+        Index(usize),
+    }
+
+    #[derive(Default)]
+    pub(super) struct Track {
+        path: Vec<Seg>,
+        pub(super) duplicate: bool,
+    }
+
+    impl Track {
+        pub(super) fn render(&self) -> String {
+            let mut out = String::from("$");
+            for s in &self.path {
+                match s {
+                    Seg::Key(k) => out = super::push_key(&out, k),
+                    Seg::Index(i) => out.push_str(&format!("[{i}]")),
+                }
+            }
+            out
+        }
+    }
+
+    pub(super) struct Value<'a>(pub(super) &'a mut Track);
+
+    impl<'de> DeserializeSeed<'de> for Value<'_> {
+        type Value = serde_json::Value;
+        fn deserialize<D: de::Deserializer<'de>>(
+            self,
+            d: D,
+        ) -> Result<serde_json::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Value<'_> {
+        type Value = serde_json::Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<serde_json::Value, E> {
+            Ok(v.into())
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<serde_json::Value, E> {
+            Ok(v.into())
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<serde_json::Value, E> {
+            Ok(v.into())
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<serde_json::Value, E> {
+            Ok(Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<serde_json::Value, E> {
+            Ok(serde_json::Value::String(v.to_string()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<serde_json::Value, E> {
+            Ok(serde_json::Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<serde_json::Value, E> {
+            Ok(serde_json::Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<serde_json::Value, E> {
+            Ok(serde_json::Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<serde_json::Value, A::Error> {
+            let mut out = Vec::new();
+            self.0.path.push(Seg::Index(0));
+            while let Some(v) = seq.next_element_seed(Value(&mut *self.0))? {
+                out.push(v);
+                if let Some(Seg::Index(i)) = self.0.path.last_mut() {
+                    *i = out.len();
+                }
+            }
+            self.0.path.pop();
+            Ok(serde_json::Value::Array(out))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<serde_json::Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let repeated = out.contains_key(&key);
+                self.0.path.push(Seg::Key(key));
+                if repeated {
+                    self.0.duplicate = true;
+                    return Err(de::Error::custom("duplicate key"));
+                }
+                let v = map.next_value_seed(Value(&mut *self.0))?;
+                let Some(Seg::Key(key)) = self.0.path.pop() else {
+                    unreachable!("the key pushed above")
+                };
+                out.insert(key, v);
+            }
+            Ok(serde_json::Value::Object(out))
+        }
+    }
 }
 
 /// Parses `snapshot.json` (format only, no integrity).
 pub fn parse_snapshot(bytes: &[u8], file: &str) -> Result<Snapshot, InputError> {
-    json(bytes).map_err(|e| InputError::new(file, None, e))
+    json(bytes).map_err(|e| e.into_input(file, None))
 }
 
 /// Parses `snapshot.json` and checks its integrity (SPEC §2).
@@ -134,7 +358,7 @@ pub fn policy_json(value: serde_json::Value, file: &str) -> Result<Policy, Input
 
 /// Parses one `request.json`.
 pub fn request(bytes: &[u8], file: &str) -> Result<Request, InputError> {
-    json(bytes).map_err(|e| InputError::new(file, None, e))
+    json(bytes).map_err(|e| e.into_input(file, None))
 }
 
 /// Non-empty lines of a JSON Lines file, with their 1-based numbers.
@@ -149,7 +373,7 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 /// Parses a JSON Lines file of requests.
 pub fn requests_jsonl(bytes: &[u8], file: &str) -> Result<Vec<Request>, InputError> {
     lines(bytes)
-        .map(|(n, l)| json(l).map_err(|e| InputError::new(file, Some(n), e)))
+        .map(|(n, l)| json(l).map_err(|e| e.into_input(file, Some(n))))
         .collect()
 }
 
@@ -157,7 +381,7 @@ pub fn requests_jsonl(bytes: &[u8], file: &str) -> Result<Vec<Request>, InputErr
 pub fn commands_jsonl(bytes: &[u8], file: &str) -> Result<Vec<Command>, InputError> {
     let mut out: Vec<Command> = Vec::new();
     for (n, l) in lines(bytes) {
-        let value: serde_json::Value = json(l).map_err(|e| InputError::new(file, Some(n), e))?;
+        let value = json_value_at_line(l, file, n)?;
         let cmd = Command::from_value(value).map_err(|e| InputError::new(file, Some(n), e))?;
         check_order(out.last(), &cmd).map_err(|e| InputError::new(file, Some(n), e))?;
         out.push(cmd);
