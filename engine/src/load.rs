@@ -418,3 +418,87 @@ mod tests {
         assert!(!e.message.contains("ttl="), "the input is not echoed: {e}");
     }
 }
+
+/// A deserializer that reads a struct from a map only: serde's derived
+/// structs also accept a positional array (`["2026-…", [], …]` would load as
+/// a snapshot), which no input format here allows. Every input struct's
+/// `Deserialize` goes through this (see [`objects_only`]), so the rule holds
+/// at every depth and for every format (JSON, TOML, a `Value`).
+#[derive(Debug)]
+pub(crate) struct MapOnly<D>(pub(crate) D);
+
+macro_rules! forward {
+    ($($method:ident($($arg:ident: $ty:ty),*)),* $(,)?) => {$(
+        fn $method<V: serde::de::Visitor<'de>>(self, $($arg: $ty,)* v: V) -> Result<V::Value, D::Error> {
+            self.0.$method($($arg,)* v)
+        }
+    )*};
+}
+
+impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for MapOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(ObjectVisitor(v))
+    }
+
+    forward! {
+        deserialize_any(), deserialize_bool(), deserialize_i8(), deserialize_i16(),
+        deserialize_i32(), deserialize_i64(), deserialize_i128(), deserialize_u8(),
+        deserialize_u16(), deserialize_u32(), deserialize_u64(), deserialize_u128(),
+        deserialize_f32(), deserialize_f64(), deserialize_char(), deserialize_str(),
+        deserialize_string(), deserialize_bytes(), deserialize_byte_buf(),
+        deserialize_option(), deserialize_unit(), deserialize_seq(), deserialize_map(),
+        deserialize_identifier(), deserialize_ignored_any(),
+        deserialize_unit_struct(name: &'static str),
+        deserialize_newtype_struct(name: &'static str),
+        deserialize_tuple(len: usize),
+        deserialize_tuple_struct(name: &'static str, len: usize),
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]),
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.0.is_human_readable()
+    }
+}
+
+/// A struct visitor that accepts a map only: some deserializers (TOML)
+/// answer `deserialize_map` with whatever the value is, arrays included.
+struct ObjectVisitor<V>(V);
+
+impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for ObjectVisitor<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        self.0.expecting(f)?;
+        f.write_str(" (an object)")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.0.visit_map(map)
+    }
+}
+
+/// Implements `Serialize` and `Deserialize` for structs derived with
+/// `#[serde(remote = "Self")]`, reading them from objects only
+/// ([`MapOnly`]).
+macro_rules! objects_only {
+    ($($t:ty),* $(,)?) => {$(
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                <$t>::serialize(self, s)
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                <$t>::deserialize($crate::load::MapOnly(d))
+            }
+        }
+    )*};
+}
+pub(crate) use objects_only;

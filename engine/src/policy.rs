@@ -19,6 +19,7 @@ pub const DEFAULT_POLICY_TOML: &str = include_str!("../../policies/default.toml"
 
 /// A whole policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     #[serde(default = "version_one", deserialize_with = "de_version")]
@@ -62,6 +63,7 @@ impl Default for Policy {
 
 /// `[session]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionPolicy {
     /// Lifetime given at login and by each sliding refresh.
@@ -98,6 +100,7 @@ impl Default for SessionPolicy {
 
 /// `[api_key]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiKeyPolicy {
     /// Header carrying an API key (matched case-insensitively).
@@ -144,6 +147,7 @@ pub enum EmptyCapabilities {
 
 /// `[credentials]`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields, default)]
 pub struct CredentialsPolicy {
     pub multiple: Multiple,
@@ -189,6 +193,7 @@ pub enum TenantRule {
 
 /// One `[actions."name"]` table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields, default)]
 pub struct ActionRule {
     pub credentials: Vec<CredentialKind>,
@@ -324,3 +329,11 @@ mod tests {
         assert_eq!(back, p);
     }
 }
+
+crate::load::objects_only!(
+    Policy,
+    SessionPolicy,
+    ApiKeyPolicy,
+    CredentialsPolicy,
+    ActionRule
+);

@@ -12,6 +12,7 @@ use crate::{Id, Timestamp};
 
 /// One request: who presents what, at which time, to do which action where.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     pub at: Timestamp,
@@ -135,3 +136,5 @@ mod tests {
         assert!(!format!("{h:?}").contains("secret"));
     }
 }
+
+crate::load::objects_only!(Request);
