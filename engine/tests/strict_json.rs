@@ -140,3 +140,50 @@ fn arrays_are_not_objects() {
     let e = load::policy_json(serde_json::json!([1, {}, {}, {}, {}]), "t.json").unwrap_err();
     assert_eq!(e.path, "$", "{e}");
 }
+
+/// Linear work (issue 12): 80k headers used to take seconds in the
+/// duplicate-name check. Correctness on a large input only; the timing is in
+/// the report and `benches/`.
+#[test]
+fn many_headers_load_and_a_late_duplicate_is_found() {
+    let n = 80_000;
+    let mut headers = serde_json::Map::new();
+    for i in 0..n {
+        headers.insert(format!("X-H-{i}"), "v".into());
+    }
+    let mut req = serde_json::json!({"at": AT, "action": "workspace.read"});
+    req["headers"] = serde_json::Value::Object(headers.clone());
+    let bytes = serde_json::to_vec(&req).unwrap();
+    let r = load::request(&bytes, "r.json").unwrap();
+    assert_eq!(r.headers.iter().count(), n);
+    assert_eq!(r.headers.get("x-h-79999"), Some("v"));
+    // The last header repeats the first one's name in another case.
+    let text = String::from_utf8(bytes)
+        .unwrap()
+        .replacen("}}", ",\"x-h-0\":\"w\"}}", 1);
+    let e = load::request(text.as_bytes(), "r.json").unwrap_err();
+    assert_eq!(e.path, "$.headers", "{e}");
+    assert!(e.message.contains("duplicate header"), "{e}");
+    let pairs = (0..n)
+        .map(|i| (format!("h{i}"), "v"))
+        .chain([("H0".to_string(), "v")]);
+    assert_eq!(authproof_engine::Headers::new(pairs).unwrap_err(), "H0");
+    // A JSON Lines batch of large requests, and large command lines.
+    let line = serde_json::to_string(&req).unwrap();
+    let batch = format!("{line}\n{line}\n");
+    assert_eq!(
+        load::requests_jsonl(batch.as_bytes(), "r.jsonl")
+            .unwrap()
+            .len(),
+        2
+    );
+    let mut cmd = serde_json::json!({"at": AT, "op": "authenticate", "action": "workspace.read"});
+    cmd["headers"] = serde_json::Value::Object(headers);
+    let line = serde_json::to_string(&cmd).unwrap();
+    assert_eq!(
+        load::commands_jsonl(line.as_bytes(), "c.jsonl")
+            .unwrap()
+            .len(),
+        1
+    );
+}
