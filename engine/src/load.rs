@@ -300,12 +300,16 @@ pub fn snapshot(bytes: &[u8], file: &str) -> Result<State, InputError> {
 /// Parses `policy.toml`; the empty file is the default policy.
 pub fn policy(text: &str, file: &str) -> Result<Policy, InputError> {
     let de = toml::Deserializer::new(text);
-    serde_path_to_error::deserialize::<_, Policy>(de).map_err(|e| {
+    let policy = serde_path_to_error::deserialize::<_, Policy>(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let line = inner
-            .span()
-            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        // The line holding the span's first byte: one plus the newlines
+        // before it (`lines().count()` missed the line a span starts at
+        // when it starts a line: one line early).
+        let line = inner.span().map(|s| {
+            let start = floor_char_boundary(text, s.start);
+            text[..start].bytes().filter(|&b| b == b'\n').count() + 1
+        });
         let key = if path.is_empty() || path == "." {
             "(top level)".to_string()
         } else {
@@ -318,7 +322,23 @@ pub fn policy(text: &str, file: &str) -> Result<Policy, InputError> {
             // Redacted like JSON errors: a TOML value may be a secret too.
             message: crate::command::redact_values(&toml_message(&inner)),
         }
-    })
+    })?;
+    policy.validate().map_err(|e| InputError {
+        file: file.to_string(),
+        line: None,
+        path: e.key,
+        message: e.message.to_string(),
+    })?;
+    Ok(policy)
+}
+
+/// The largest char boundary at or below `i` (clamped to the text).
+fn floor_char_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// The description of a TOML error. Some syntax errors leave `message()`
@@ -347,13 +367,21 @@ fn toml_message(e: &toml::de::Error) -> String {
 
 /// Parses a policy given as JSON (the form traces carry).
 pub fn policy_json(value: serde_json::Value, file: &str) -> Result<Policy, InputError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let policy: Policy = serde_path_to_error::deserialize(value).map_err(|e| {
         InputError::new(
             file,
             None,
             FieldError::from_path(e.path().to_string(), e.inner()),
         )
-    })
+    })?;
+    policy.validate().map_err(|e| {
+        InputError::new(
+            file,
+            None,
+            FieldError::new(format!("$.{}", e.key), e.message),
+        )
+    })?;
+    Ok(policy)
 }
 
 /// Parses one `request.json`.
