@@ -32,11 +32,36 @@ impl InputError {
 }
 
 impl fmt::Display for InputError {
+    /// `file[:line]: path: message`, with control characters escaped: a
+    /// file name or a JSON key never writes an escape sequence raw to a
+    /// terminal.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (file, path, message) = (
+            Escaped(&self.file),
+            Escaped(&self.path),
+            Escaped(&self.message),
+        );
         match self.line {
-            Some(l) => write!(f, "{}:{l}: {}: {}", self.file, self.path, self.message),
-            None => write!(f, "{}: {}: {}", self.file, self.path, self.message),
+            Some(l) => write!(f, "{file}:{l}: {path}: {message}"),
+            None => write!(f, "{file}: {path}: {message}"),
         }
+    }
+}
+
+/// Displays a string with control characters (and bidirectional
+/// overrides) escaped as `\u{…}`.
+struct Escaped<'a>(&'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+                write!(f, "{}", c.escape_unicode())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -113,7 +138,7 @@ impl Located {
             None => self.line,
         };
         let mut message = self.error.message;
-        if let Some(c) = self.column {
+        if let Some(c) = self.column.filter(|&c| c > 0) {
             message.push_str(&format!(" (column {c})"));
         }
         InputError {
