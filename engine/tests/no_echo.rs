@@ -216,10 +216,8 @@ fn command_fields() {
         }
     }
     // An `at` earlier than the previous one: the order error names no time.
-    let text = format!(
-        "{{\"at\":\"2026-05-28T12:00:00Z\",\"op\":\"create_user\",\"user\":\"u\"}}\n\
-         {{\"at\":\"2026-05-28T11:59:59Z\",\"op\":\"create_user\",\"user\":\"v\"}}\n"
-    );
+    let text = "{\"at\":\"2026-05-28T12:00:00Z\",\"op\":\"create_user\",\"user\":\"u\"}\n\
+         {\"at\":\"2026-05-28T11:59:59Z\",\"op\":\"create_user\",\"user\":\"v\"}\n";
     let e = load::commands_jsonl(text.as_bytes(), "c.jsonl").unwrap_err();
     assert_eq!((e.line, e.path.as_str()), (Some(2), "$.at"), "{e}");
     assert!(!e.to_string().contains("11:59:59"), "{e}");

@@ -15,12 +15,25 @@ fuzz_target!(|data: &[u8]| {
     // policy with a planted value never echoes it.
     match load::policy(text, "policy.toml") {
         Ok(p) => {
-            assert!(p.validate().is_ok(), "a loaded policy fails its value checks");
+            assert!(
+                p.validate().is_ok(),
+                "a loaded policy fails its value checks"
+            );
             let json = serde_json::to_value(&p).expect("a policy serializes");
             let bytes = serde_json::to_vec(&json).expect("serializes");
-            strict::agree(&bytes, |b| load::policy_json(load::json_value(b, "t.json")?, "t.json"), "policy json");
-            strict::as_array(&bytes, |b| load::policy_json(load::json_value(b, "t.json")?, "t.json"), "policy json");
-            strict::planted(&bytes, data.len(), |b| load::policy_json(load::json_value(b, "t.json")?, "t.json"));
+            strict::agree(
+                &bytes,
+                |b| load::policy_json(load::json_value(b, "t.json")?, "t.json"),
+                "policy json",
+            );
+            strict::as_array(
+                &bytes,
+                |b| load::policy_json(load::json_value(b, "t.json")?, "t.json"),
+                "policy json",
+            );
+            strict::planted(&bytes, data.len(), |b| {
+                load::policy_json(load::json_value(b, "t.json")?, "t.json")
+            });
         }
         Err(e) => strict::assert_clean(&e, "policy.toml"),
     }
@@ -126,11 +139,18 @@ mod strict {
         };
         let arr = Value::Array(m.into_iter().map(|(_, v)| v).collect());
         let bytes = serde_json::to_vec(&arr).expect("a value serializes");
-        assert!(load(&bytes).is_err(), "{what}: an array loaded as an object");
+        assert!(
+            load(&bytes).is_err(),
+            "{what}: an array loaded as an object"
+        );
     }
 
     /// The same document with its first key repeated must not load.
-    pub fn with_duplicate<T>(doc: &[u8], load: impl Fn(&[u8]) -> Result<T, InputError>, what: &str) {
+    pub fn with_duplicate<T>(
+        doc: &[u8],
+        load: impl Fn(&[u8]) -> Result<T, InputError>,
+        what: &str,
+    ) {
         let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(doc) else {
             return;
         };
@@ -141,6 +161,9 @@ mod strict {
         let extra = format!(",{}:{}}}", serde_json::to_string(k).unwrap(), v);
         text.pop();
         text.push_str(&extra);
-        assert!(load(text.as_bytes()).is_err(), "{what}: a repeated key loaded");
+        assert!(
+            load(text.as_bytes()).is_err(),
+            "{what}: a repeated key loaded"
+        );
     }
 }

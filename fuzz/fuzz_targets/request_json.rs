@@ -11,7 +11,11 @@ fuzz_target!(|data: &[u8]| {
     strict::agree(data, load, "request");
     strict::as_array(data, load, "request");
     strict::with_duplicate(data, load, "request");
-    strict::planted(data, data.len().wrapping_mul(31) ^ usize::from(data.first().copied().unwrap_or(0)), load);
+    strict::planted(
+        data,
+        data.len().wrapping_mul(31) ^ usize::from(data.first().copied().unwrap_or(0)),
+        load,
+    );
     // As JSON Lines: the same rules per line.
     if let Err(e) = load::requests_jsonl(data, "requests.jsonl") {
         strict::assert_clean(&e, "requests.jsonl");
@@ -118,11 +122,18 @@ mod strict {
         };
         let arr = Value::Array(m.into_iter().map(|(_, v)| v).collect());
         let bytes = serde_json::to_vec(&arr).expect("a value serializes");
-        assert!(load(&bytes).is_err(), "{what}: an array loaded as an object");
+        assert!(
+            load(&bytes).is_err(),
+            "{what}: an array loaded as an object"
+        );
     }
 
     /// The same document with its first key repeated must not load.
-    pub fn with_duplicate<T>(doc: &[u8], load: impl Fn(&[u8]) -> Result<T, InputError>, what: &str) {
+    pub fn with_duplicate<T>(
+        doc: &[u8],
+        load: impl Fn(&[u8]) -> Result<T, InputError>,
+        what: &str,
+    ) {
         let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(doc) else {
             return;
         };
@@ -133,6 +144,9 @@ mod strict {
         let extra = format!(",{}:{}}}", serde_json::to_string(k).unwrap(), v);
         text.pop();
         text.push_str(&extra);
-        assert!(load(text.as_bytes()).is_err(), "{what}: a repeated key loaded");
+        assert!(
+            load(text.as_bytes()).is_err(),
+            "{what}: a repeated key loaded"
+        );
     }
 }

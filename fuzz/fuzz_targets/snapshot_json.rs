@@ -9,10 +9,18 @@ fuzz_target!(|data: &[u8]| {
     authproof_fuzz::targets::snapshot_json(data);
     let load = |b: &[u8]| load::snapshot(b, "snapshot.json");
     strict::agree(data, load, "snapshot");
-    strict::agree(data, |b| load::parse_snapshot(b, "snapshot.json"), "parse_snapshot");
+    strict::agree(
+        data,
+        |b| load::parse_snapshot(b, "snapshot.json"),
+        "parse_snapshot",
+    );
     strict::as_array(data, load, "snapshot");
     strict::with_duplicate(data, load, "snapshot");
-    strict::planted(data, data.len().wrapping_mul(31) ^ usize::from(data.first().copied().unwrap_or(0)), load);
+    strict::planted(
+        data,
+        data.len().wrapping_mul(31) ^ usize::from(data.first().copied().unwrap_or(0)),
+        load,
+    );
 });
 
 /// Issue 12 checks shared by the loader targets (inlined in each target).
@@ -115,11 +123,18 @@ mod strict {
         };
         let arr = Value::Array(m.into_iter().map(|(_, v)| v).collect());
         let bytes = serde_json::to_vec(&arr).expect("a value serializes");
-        assert!(load(&bytes).is_err(), "{what}: an array loaded as an object");
+        assert!(
+            load(&bytes).is_err(),
+            "{what}: an array loaded as an object"
+        );
     }
 
     /// The same document with its first key repeated must not load.
-    pub fn with_duplicate<T>(doc: &[u8], load: impl Fn(&[u8]) -> Result<T, InputError>, what: &str) {
+    pub fn with_duplicate<T>(
+        doc: &[u8],
+        load: impl Fn(&[u8]) -> Result<T, InputError>,
+        what: &str,
+    ) {
         let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(doc) else {
             return;
         };
@@ -130,6 +145,9 @@ mod strict {
         let extra = format!(",{}:{}}}", serde_json::to_string(k).unwrap(), v);
         text.pop();
         text.push_str(&extra);
-        assert!(load(text.as_bytes()).is_err(), "{what}: a repeated key loaded");
+        assert!(
+            load(text.as_bytes()).is_err(),
+            "{what}: a repeated key loaded"
+        );
     }
 }
