@@ -289,7 +289,11 @@ impl Serialize for Command {
 
 impl<'de> Deserialize<'de> for Command {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
+        // Through the strict reader: a repeated key is an error here too,
+        // never "last wins" (docs/INPUTS.md).
+        use serde::de::DeserializeSeed;
+        let mut track = crate::load::strict::Track::default();
+        let v = crate::load::strict::Value(&mut track).deserialize(d)?;
         Command::from_value(v).map_err(serde::de::Error::custom)
     }
 }
@@ -442,6 +446,15 @@ mod tests {
         assert_eq!(*expires_at, Some(None));
         assert_eq!(immutable.len(), 2);
         assert_eq!(serde_json::to_value(&c).unwrap(), v);
+    }
+
+    #[test]
+    fn deserialize_refuses_repeated_keys() {
+        let e = serde_json::from_str::<Command>(
+            r#"{"at":"2026-05-28T12:00:00Z","op":"create_tenant","tenant":"a","tenant":"b"}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("duplicate"), "{e}");
     }
 
     #[test]

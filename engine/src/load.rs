@@ -207,7 +207,7 @@ fn strict_value(bytes: &[u8]) -> Result<serde_json::Value, Located> {
 /// `serde_json::Value` in one pass, checking each object's keys against the
 /// keys already read (a hash lookup: linear in the input), and keeping the
 /// path to the current position, rendered only on error.
-mod strict {
+pub(crate) mod strict {
     use std::fmt;
 
     use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -219,7 +219,7 @@ mod strict {
     }
 
     #[derive(Default)]
-    pub(super) struct Track {
+    pub(crate) struct Track {
         path: Vec<Seg>,
         pub(super) duplicate: bool,
     }
@@ -237,7 +237,7 @@ mod strict {
         }
     }
 
-    pub(super) struct Value<'a>(pub(super) &'a mut Track);
+    pub(crate) struct Value<'a>(pub(crate) &'a mut Track);
 
     impl<'de> DeserializeSeed<'de> for Value<'_> {
         type Value = serde_json::Value;
