@@ -581,3 +581,238 @@ fn errors_never_echo_a_token() {
         );
     }
 }
+
+// ---- issue 12: strict JSON, bounded input, escaped names ----------------------------
+
+/// Runs the binary in `dir` with extra environment and optional stdin.
+fn run_with(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&[u8]>,
+) -> Run {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authproof"));
+    cmd.current_dir(dir)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn authproof");
+    if let Some(bytes) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin");
+        // The binary may refuse before reading everything: ignore EPIPE.
+        let _ = pipe.write_all(bytes);
+    }
+    let out = child.wait_with_output().expect("wait");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn duplicate_keys_and_arrays_are_input_errors() {
+    let f = Fixture::new();
+    f.file(
+        "dup.jsonl",
+        "{\"at\":\"2026-05-28T12:00:00Z\",\"op\":\"create_tenant\",\"tenant\":\"t9\",\"tenant\":\"t10\"}\n",
+    );
+    let r = f.run(&[
+        "apply",
+        "--snapshot",
+        "snapshot.json",
+        "--commands",
+        "dup.jsonl",
+    ]);
+    input_error(&r, &["dup.jsonl:1", "$.tenant", "duplicate key"]);
+    f.file(
+        "array.json",
+        r#"["2026-05-28T12:00:00Z",[],[],[],[],[],[]]"#,
+    );
+    input_error(&f.run(&decide_snapshot("array.json")), &["array.json", "$"]);
+    f.file("areq.json", r#"["2026-05-28T12:00:00Z","workspace.read"]"#);
+    let r = f.run(&[
+        "decide",
+        "--snapshot",
+        "snapshot.json",
+        "--request",
+        "areq.json",
+    ]);
+    input_error(&r, &["areq.json", "$"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn devices_are_refused_before_reading() {
+    let f = Fixture::new();
+    let started = std::time::Instant::now();
+    for args in [
+        &[
+            "decide",
+            "--snapshot",
+            "/dev/zero",
+            "--request",
+            "request.json",
+        ][..],
+        &[
+            "decide",
+            "--snapshot",
+            "snapshot.json",
+            "--request",
+            "/dev/zero",
+        ][..],
+        &[
+            "decide",
+            "--snapshot",
+            "snapshot.json",
+            "--requests",
+            "/dev/zero",
+        ][..],
+        &[
+            "decide",
+            "--snapshot",
+            "snapshot.json",
+            "--request",
+            "request.json",
+            "--policy",
+            "/dev/zero",
+        ][..],
+        &[
+            "apply",
+            "--snapshot",
+            "snapshot.json",
+            "--commands",
+            "/dev/zero",
+        ][..],
+    ] {
+        let r = f.run(args);
+        input_error(&r, &["/dev/zero", "device"]);
+    }
+    // `< /dev/zero` on stdin is the same device.
+    let zero = std::fs::File::open("/dev/zero").expect("/dev/zero");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authproof"))
+        .current_dir(f.dir.path())
+        .args(["decide", "--snapshot", "snapshot.json", "--request", "-"])
+        .stdin(zero)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("(stdin)") && stderr.contains("device"),
+        "{stderr}"
+    );
+    // Not a timing assertion: a refusal reads nothing, so this is far below
+    // the seconds that filling memory from /dev/zero took.
+    assert!(started.elapsed() < std::time::Duration::from_secs(120));
+}
+
+#[test]
+fn inputs_past_the_size_limit_are_refused() {
+    let f = Fixture::new();
+    let limit = [("AUTHPROOF_MAX_INPUT_BYTES", "100")];
+    let r = run_with(
+        f.dir.path(),
+        &decide_snapshot("snapshot.json"),
+        &limit,
+        None,
+    );
+    input_error(
+        &r,
+        &[
+            "snapshot.json",
+            "input limit of 100 bytes",
+            "AUTHPROOF_MAX_INPUT_BYTES",
+        ],
+    );
+    // Through a pipe, the limit holds as well (a limit the snapshot fits).
+    let big = vec![b' '; 1000];
+    let args = ["decide", "--snapshot", "snapshot.json", "--request", "-"];
+    let small = std::fs::read(f.dir.path().join("request.json")).unwrap();
+    let limit = format!(
+        "{}",
+        std::fs::metadata(f.dir.path().join("snapshot.json"))
+            .unwrap()
+            .len()
+    );
+    let r = run_with(
+        f.dir.path(),
+        &args,
+        &[("AUTHPROOF_MAX_INPUT_BYTES", &limit)],
+        Some(&big.repeat(10_000)),
+    );
+    input_error(&r, &["(stdin)", "input limit"]);
+    let r = run_with(
+        f.dir.path(),
+        &args,
+        &[("AUTHPROOF_MAX_INPUT_BYTES", &limit)],
+        Some(&small),
+    );
+    assert!(matches!(r.code, 0 | 2), "{}", r.stderr);
+    assert!(r.stdout.contains("\"decision\""), "{}", r.stdout);
+    // A limit that is no size is a usage error.
+    for bad in ["", "0", "-1", "12X", "lots"] {
+        let r = run_with(
+            f.dir.path(),
+            &decide_snapshot("snapshot.json"),
+            &[("AUTHPROOF_MAX_INPUT_BYTES", bad)],
+            None,
+        );
+        input_error(&r, &["AUTHPROOF_MAX_INPUT_BYTES"]);
+    }
+}
+
+#[test]
+fn stdin_is_dash() {
+    let f = Fixture::new();
+    let request = std::fs::read(f.dir.path().join("request.json")).unwrap();
+    let args = ["decide", "--snapshot", "snapshot.json", "--request", "-"];
+    let piped = run_with(f.dir.path(), &args, &[], Some(&request));
+    let named = f.run(&[
+        "decide",
+        "--snapshot",
+        "snapshot.json",
+        "--request",
+        "request.json",
+    ]);
+    assert_eq!(piped.code, named.code, "{}", piped.stderr);
+    assert_eq!(piped.stdout, named.stdout);
+    let r = run_with(f.dir.path(), &args, &[], Some(b"{"));
+    input_error(&r, &["(stdin)"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn file_names_are_escaped_in_messages() {
+    let f = Fixture::new();
+    let evil = "evil\u{1b}[2J\u{7}.json";
+    f.file(evil, "{\"tenants\": 1}");
+    let r = f.run(&decide_snapshot(evil));
+    input_error(&r, &["evil\\u{1b}[2J\\u{7}.json"]);
+    assert!(
+        !r.stderr.contains('\u{1b}') && !r.stderr.contains('\u{7}'),
+        "{:?}",
+        r.stderr
+    );
+    let r = f.run(&decide_snapshot("missing\u{1b}]0;title\u{7}.json"));
+    r.expect_code(1);
+    assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+    // A key with an escape sequence in it is escaped too.
+    f.file(
+        "key.json",
+        "{\"tenants\": [{\"id\": \"a\", \"\u{1b}[2J\": 1}]}",
+    );
+    let r = f.run(&decide_snapshot("key.json"));
+    r.expect_code(1);
+    assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+}

@@ -214,7 +214,9 @@ impl Command {
         };
         let at = match obj.remove("at") {
             None => return Err(FieldError::new("$", "missing field `at`")),
-            Some(v) => Timestamp::deserialize(v).map_err(|e| FieldError::new("$.at", e))?,
+            Some(v) => {
+                Timestamp::deserialize(v).map_err(|e| FieldError::from_path("at".into(), e))?
+            }
         };
         let name = match obj.remove("op") {
             None => return Err(FieldError::new("$", "missing field `op`")),
@@ -287,7 +289,11 @@ impl Serialize for Command {
 
 impl<'de> Deserialize<'de> for Command {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
+        // Through the strict reader: a repeated key is an error here too,
+        // never "last wins" (docs/INPUTS.md).
+        use serde::de::DeserializeSeed;
+        let mut track = crate::load::strict::Track::default();
+        let v = crate::load::strict::Value(&mut track).deserialize(d)?;
         Command::from_value(v).map_err(serde::de::Error::custom)
     }
 }
@@ -316,39 +322,66 @@ impl FieldError {
 }
 
 /// Drops the values serde quotes in its error messages (`invalid type:
-/// string "…"`, `unknown variant `…``): an input error never echoes a
-/// value, which might be a token pasted into the wrong field (SPEC §1,
-/// docs/SEMANTICS.md). Field names and numbers are kept.
+/// string "…"`, `integer `…``, `floating point `…``, `character `…``,
+/// `unknown variant `…``): an input error never echoes a value, which might
+/// be a token pasted into the wrong field (SPEC §1, docs/INPUTS.md). The
+/// kind of the value ("string", "integer") and field names are kept.
 pub(crate) fn redact_values(msg: &str) -> String {
+    /// A marker, and how its quoted value ends.
+    const MARKERS: [(&str, End); 6] = [
+        ("string \"", End::Quote),
+        ("variant `", End::VariantList),
+        ("integer `", End::Backtick),
+        ("floating point `", End::Backtick),
+        ("character `", End::Char),
+        ("boolean `", End::Backtick),
+    ];
+    #[derive(Clone, Copy)]
+    enum End {
+        Quote,
+        VariantList,
+        Backtick,
+        Char,
+    }
     let mut out = String::with_capacity(msg.len());
     let mut rest = msg;
-    loop {
-        let string = rest.find("string \"").map(|i| (i, "string \""));
-        let variant = rest.find("variant `").map(|i| (i, "variant `"));
-        let Some((i, marker)) = [string, variant].into_iter().flatten().min() else {
-            out.push_str(rest);
-            return out;
-        };
-        // Keep the word ("string", "variant"), drop the quoted value.
-        out.push_str(&rest[..i + marker.len() - 2]);
-        let value = &rest[i + marker.len()..];
-        let end = if marker.ends_with('"') {
-            // A Rust-escaped string: ends at the first unescaped quote.
-            let mut escaped = false;
-            value
-                .char_indices()
-                .find(|&(_, c)| {
-                    let close = c == '"' && !escaped;
-                    escaped = c == '\\' && !escaped;
-                    close
-                })
-                .map(|(j, _)| j + 1)
-        } else {
-            // `unknown variant `…`, expected …` (or `…`, there are no variants).
-            value.find("`, ").map(|j| j + 1)
-        };
-        rest = end.map_or("", |j| &value[j..]);
+    'scan: while !rest.is_empty() {
+        for (marker, end) in MARKERS {
+            let Some(value) = rest.strip_prefix(marker) else {
+                continue;
+            };
+            // Keep the word ("string", "integer"), drop the quoted value.
+            out.push_str(&marker[..marker.len() - 2]);
+            let len = match end {
+                // A Rust-escaped string: ends at the first unescaped quote.
+                End::Quote => {
+                    let mut escaped = false;
+                    value
+                        .char_indices()
+                        .find(|&(_, c)| {
+                            let close = c == '"' && !escaped;
+                            escaped = c == '\\' && !escaped;
+                            close
+                        })
+                        .map(|(j, _)| j + 1)
+                }
+                // `unknown variant `…`, expected …` (or `…`, there are no variants).
+                End::VariantList => value.find("`, ").map(|j| j + 1),
+                End::Backtick => value.find('`').map(|j| j + 1),
+                // One character, then the closing backtick.
+                End::Char => value
+                    .char_indices()
+                    .nth(1)
+                    .and_then(|(j, _)| value[j..].starts_with('`').then_some(j + 1)),
+            };
+            rest = len.map_or("", |j| &value[j..]);
+            continue 'scan;
+        }
+        let c = rest.chars().next().expect("not empty");
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
     }
+    out
 }
 
 /// `a.b[0]` → `$.a.b[0]`; `.` (serde_path_to_error's root) → `$`.
@@ -413,6 +446,15 @@ mod tests {
         assert_eq!(*expires_at, Some(None));
         assert_eq!(immutable.len(), 2);
         assert_eq!(serde_json::to_value(&c).unwrap(), v);
+    }
+
+    #[test]
+    fn deserialize_refuses_repeated_keys() {
+        let e = serde_json::from_str::<Command>(
+            r#"{"at":"2026-05-28T12:00:00Z","op":"create_tenant","tenant":"a","tenant":"b"}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("duplicate"), "{e}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub const DEFAULT_POLICY_TOML: &str = include_str!("../../policies/default.toml"
 
 /// A whole policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     #[serde(default = "version_one", deserialize_with = "de_version")]
@@ -62,6 +63,7 @@ impl Default for Policy {
 
 /// `[session]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionPolicy {
     /// Lifetime given at login and by each sliding refresh.
@@ -98,6 +100,7 @@ impl Default for SessionPolicy {
 
 /// `[api_key]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiKeyPolicy {
     /// Header carrying an API key (matched case-insensitively).
@@ -144,6 +147,7 @@ pub enum EmptyCapabilities {
 
 /// `[credentials]`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields, default)]
 pub struct CredentialsPolicy {
     pub multiple: Multiple,
@@ -189,6 +193,7 @@ pub enum TenantRule {
 
 /// One `[actions."name"]` table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields, default)]
 pub struct ActionRule {
     pub credentials: Vec<CredentialKind>,
@@ -270,7 +275,87 @@ pub fn default_actions() -> BTreeMap<String, ActionRule> {
     ])
 }
 
+/// True for an HTTP token (RFC 9110 `token`: one or more `tchar`), the
+/// syntax of a header name and of a cookie name (RFC 6265 `cookie-name`).
+pub fn is_http_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        })
+}
+
+/// A policy value that can never work: where, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyValueError {
+    /// The key's path without a root: `session.cookies[1]`.
+    pub key: String,
+    pub message: &'static str,
+}
+
 impl Policy {
+    /// Refuses values that load but can never work (docs/INPUTS.md): a
+    /// cookie name that no `cookie` header can carry, an API-key header
+    /// that is no header name or is one of the other credential channels,
+    /// an API-key prefix that is empty (every Bearer token would be an API
+    /// key) or holds characters no token has, a session lifetime of zero.
+    /// The message never quotes the value.
+    pub fn validate(&self) -> Result<(), PolicyValueError> {
+        let err = |key: String, message| Err(PolicyValueError { key, message });
+        if self.session.ttl.secs() == 0 {
+            return err(
+                "session.ttl".into(),
+                "must be longer than 0s: every session would expire when it is created",
+            );
+        }
+        for (i, c) in self.session.cookies.iter().enumerate() {
+            if !is_http_token(c) {
+                return err(
+                    format!("session.cookies[{i}]"),
+                    "not a cookie name: must be non-empty, without `;`, `=`, `,`, quotes, whitespace or control characters (an HTTP token)",
+                );
+            }
+        }
+        let header = &self.api_key.header;
+        if !is_http_token(header) {
+            return err(
+                "api_key.header".into(),
+                "not a header name: must be non-empty, without `:`, whitespace, separators or control characters (an HTTP token)",
+            );
+        }
+        if header.eq_ignore_ascii_case("cookie") || header.eq_ignore_ascii_case("authorization") {
+            return err(
+                "api_key.header".into(),
+                "must not be `cookie` or `authorization`: those headers are the session cookie and Bearer channels",
+            );
+        }
+        for (i, p) in self.api_key.prefixes.iter().enumerate() {
+            if !crate::is_valid_token(p) {
+                return err(
+                    format!("api_key.prefixes[{i}]"),
+                    "not a token prefix: must be non-empty visible ASCII without `\"`, `,`, `;` or `\\` (an empty prefix would make every Bearer token an API key)",
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `token` starts with one of the configured API-key prefixes.
     pub fn api_key_prefix(&self, token: &str) -> Option<&str> {
         self.api_key
@@ -324,3 +409,11 @@ mod tests {
         assert_eq!(back, p);
     }
 }
+
+crate::load::objects_only!(
+    Policy,
+    SessionPolicy,
+    ApiKeyPolicy,
+    CredentialsPolicy,
+    ActionRule
+);

@@ -12,6 +12,7 @@ use crate::{Id, Timestamp, TokenHash};
 
 /// A whole snapshot.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
     /// When the snapshot was taken; a default `at` for tools that need one.
@@ -33,6 +34,7 @@ pub struct Snapshot {
 
 /// A tenant (an organization, a workspace).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct Tenant {
     pub id: Id,
@@ -42,6 +44,7 @@ pub struct Tenant {
 
 /// A user.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct User {
     pub id: Id,
@@ -51,6 +54,7 @@ pub struct User {
 
 /// A user's membership of a tenant, with a role.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct Membership {
     pub user: Id,
@@ -62,6 +66,7 @@ pub struct Membership {
 
 /// An API key. `tenant == None` marks a legacy unbound key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct ApiKey {
     pub id: Id,
@@ -92,6 +97,7 @@ fn yes() -> bool {
 
 /// A login session. `tenant` is its active tenant, if any.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct Session {
     pub id: Id,
@@ -107,6 +113,7 @@ pub struct Session {
 
 /// A tenant-scoped resource, identified by the pair (`tenant`, `id`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct Resource {
     pub tenant: Id,
@@ -121,3 +128,5 @@ pub struct Resource {
 pub fn reached(t: Option<Timestamp>, at: Timestamp) -> bool {
     t.is_some_and(|t| t <= at)
 }
+
+crate::load::objects_only!(Snapshot, Tenant, User, Membership, ApiKey, Session, Resource);

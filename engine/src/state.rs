@@ -154,14 +154,22 @@ impl State {
             ..State::default()
         };
         for (i, t) in s.tenants.into_iter().enumerate() {
-            if st.tenants.contains_key(&t.id) {
-                return Err(dup(format!("$.tenants[{i}].id"), "tenant", &t.id));
+            if let Some(j) = st.tenants.get_index_of(&t.id) {
+                return Err(dup(
+                    format!("$.tenants[{i}].id"),
+                    "tenant",
+                    format!("$.tenants[{j}]"),
+                ));
             }
             st.tenants.insert(t.id.clone(), t);
         }
         for (i, u) in s.users.into_iter().enumerate() {
-            if st.users.contains_key(&u.id) {
-                return Err(dup(format!("$.users[{i}].id"), "user", &u.id));
+            if let Some(j) = st.users.get_index_of(&u.id) {
+                return Err(dup(
+                    format!("$.users[{i}].id"),
+                    "user",
+                    format!("$.users[{j}]"),
+                ));
             }
             st.users.insert(u.id.clone(), u);
         }
@@ -170,12 +178,11 @@ impl State {
             st.user_exists(&m.user, || at("user"))?;
             st.tenant_exists(&m.tenant, || at("tenant"))?;
             let key = Pair(m.user.clone(), m.tenant.clone());
-            if st.memberships.contains_key(&key) {
+            if let Some(j) = st.memberships.get_index_of(&key) {
                 return Err(FieldError::new(
                     format!("$.memberships[{i}]"),
                     format_args!(
-                        "duplicate membership of user {:?} in tenant {:?} (rule: unique (user, tenant) memberships)",
-                        m.user, m.tenant
+                        "duplicate membership: the same user and tenant as $.memberships[{j}] (rule: unique (user, tenant) memberships)"
                     ),
                 ));
             }
@@ -187,8 +194,8 @@ impl State {
         }
         for (i, k) in s.api_keys.into_iter().enumerate() {
             let at = |f: &str| format!("$.api_keys[{i}].{f}");
-            if st.api_keys.contains_key(&k.id) {
-                return Err(dup(at("id"), "api key", &k.id));
+            if let Some(j) = st.api_keys.get_index_of(&k.id) {
+                return Err(dup(at("id"), "api key", format!("$.api_keys[{j}]")));
             }
             st.user_exists(&k.owner, || at("owner"))?;
             if let Some(t) = &k.tenant {
@@ -201,8 +208,8 @@ impl State {
         }
         for (i, x) in s.sessions.into_iter().enumerate() {
             let at = |f: &str| format!("$.sessions[{i}].{f}");
-            if st.sessions.contains_key(&x.id) {
-                return Err(dup(at("id"), "session", &x.id));
+            if let Some(j) = st.sessions.get_index_of(&x.id) {
+                return Err(dup(at("id"), "session", format!("$.sessions[{j}]")));
             }
             st.user_exists(&x.user, || at("user"))?;
             if let Some(t) = &x.tenant {
@@ -211,10 +218,7 @@ impl State {
             if x.created_at > x.expires_at {
                 return Err(FieldError::new(
                     at("expires_at"),
-                    format_args!(
-                        "session {:?} expires before it is created (rule: created_at <= expires_at)",
-                        x.id
-                    ),
+                    "the session expires before it is created (rule: created_at <= expires_at)",
                 ));
             }
             st.token_unique(&x.token_sha256, || at("token_sha256"))?;
@@ -225,12 +229,11 @@ impl State {
             st.tenant_exists(&r.tenant, || at("tenant"))?;
             st.user_exists(&r.owner, || at("owner"))?;
             let key = Pair(r.tenant.clone(), r.id.clone());
-            if st.resources.contains_key(&key) {
+            if let Some(j) = st.resources.get_index_of(&key) {
                 return Err(FieldError::new(
                     format!("$.resources[{i}]"),
                     format_args!(
-                        "duplicate resource {:?} in tenant {:?} (rule: unique (tenant, id) resources)",
-                        r.id, r.tenant
+                        "duplicate resource: the same tenant and id as $.resources[{j}] (rule: unique (tenant, id) resources)"
                     ),
                 ));
             }
@@ -352,7 +355,7 @@ impl State {
         if self.users.contains_key(id) {
             Ok(())
         } else {
-            Err(dangling(path(), "user", id))
+            Err(dangling(path(), "user"))
         }
     }
 
@@ -360,7 +363,7 @@ impl State {
         if self.tenants.contains_key(id) {
             Ok(())
         } else {
-            Err(dangling(path(), "tenant", id))
+            Err(dangling(path(), "tenant"))
         }
     }
 
@@ -368,15 +371,16 @@ impl State {
         match self.by_token.get(h) {
             None => Ok(()),
             Some(slot) => {
+                // Named by path (loading inserts in input order, so the
+                // index is the record's index in the snapshot), not by id.
                 let other = match *slot {
-                    Slot::ApiKey(i) => format!("api key {:?}", self.api_keys[i].id),
-                    Slot::Session(i) => format!("session {:?}", self.sessions[i].id),
+                    Slot::ApiKey(i) => format!("$.api_keys[{i}]"),
+                    Slot::Session(i) => format!("$.sessions[{i}]"),
                 };
                 Err(FieldError::new(
                     path(),
                     format_args!(
-                        "token_sha256 {}… is already used by {other} (rule: token_sha256 unique across keys and sessions)",
-                        h.short()
+                        "token_sha256 is already used by {other} (rule: token_sha256 unique across keys and sessions)"
                     ),
                 ))
             }
@@ -384,17 +388,21 @@ impl State {
     }
 }
 
-fn dup(path: String, what: &str, id: &Id) -> FieldError {
+// Integrity errors name records by JSON path, never by a value read from
+// the input (an id field may hold a pasted secret): docs/INPUTS.md.
+fn dup(path: String, what: &str, earlier: String) -> FieldError {
     FieldError::new(
         path,
-        format_args!("duplicate {what} id {id:?} (rule: unique ids per collection)"),
+        format_args!(
+            "duplicate {what} id: the same as {earlier}.id (rule: unique ids per collection)"
+        ),
     )
 }
 
-fn dangling(path: String, what: &str, id: &Id) -> FieldError {
+fn dangling(path: String, what: &str) -> FieldError {
     FieldError::new(
         path,
-        format_args!("dangling reference: no {what} {id:?} (rule: every reference resolves)"),
+        format_args!("dangling reference: no {what} has this id (rule: every reference resolves)"),
     )
 }
 
