@@ -65,8 +65,9 @@ pub use fault::Fault;
 pub use id::{Id, IdError, MAX_ID_BYTES};
 pub use outcome::{Change, CommandResult, RecordRef, Rejection};
 pub use policy::{
-    default_actions, ActionRule, ApiKeyPolicy, CredentialKind, CredentialsPolicy,
-    EmptyCapabilities, Multiple, Policy, SessionPolicy, TenantRule, Unbound, DEFAULT_POLICY_TOML,
+    default_actions, is_http_token, ActionRule, ApiKeyPolicy, CredentialKind, CredentialsPolicy,
+    EmptyCapabilities, Multiple, Policy, PolicyValueError, SessionPolicy, TenantRule, Unbound,
+    DEFAULT_POLICY_TOML,
 };
 pub use presented::{Presented, Via};
 pub use request::{Headers, Request};
