@@ -411,8 +411,6 @@ fn before_tenant(d: &Decision) -> bool {
     )
 }
 
-/// The channel a request presents its credential on, as extraction under
-
 #[cfg(test)]
 mod tests {
     use super::*;

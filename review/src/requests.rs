@@ -16,6 +16,8 @@ use authproof_engine::{
 
 use crate::tally::{CaseTally, Example, SourceKind};
 
+/// The channel a request presents its credential on, as extraction under
+/// `policy` reads it (`none` when it presents none).
 fn request_channel(policy: &Policy, req: &Request) -> String {
     match extract(policy, &req.headers) {
         Extraction::Token { channel, .. } | Extraction::Malformed(channel, _) => {
