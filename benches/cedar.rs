@@ -34,6 +34,7 @@ use authproof_engine::{
     snapshot::Snapshot,
     Policy, Request, State, TokenHash,
 };
+use authproof_verification::synth::SplitMix64;
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid,
     PolicySet, Request as CedarRequest, RestrictedExpression as Rx,
@@ -264,7 +265,7 @@ fn classes(snap: &Snapshot, state: &State, policy: &Policy) -> Vec<(&'static str
         ("session/not_a_member", Some("not_a_member")),
         ("session/api_key_not_found", None),
     ];
-    let mut rng = common::Rng::new(common::SEED ^ 0xced4);
+    let mut rng = SplitMix64::new(common::SEED ^ 0xced4);
     let mut out = Vec::new();
     for (name, reason) in want {
         let mut reqs = Vec::new();

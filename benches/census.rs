@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use authproof_engine::{Policy, State, Unbound};
-use authproof_review as diff;
+use authproof_review as review;
 use authproof_verification::synth;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -37,13 +37,14 @@ fn census(c: &mut Criterion) {
         sessions: creds - creds / 2,
         legacy_ratio: 0.06,
         seed: 1,
+        ..synth::Shape::default()
     });
     let at = snap.taken_at.expect("generated snapshots have taken_at");
     let state = State::from_snapshot(snap).expect("generated snapshots pass integrity");
     let mut old = Policy::default();
     old.api_key.unbound = Unbound::OldestMembership;
     let new = Policy::default();
-    let cases = diff::census_size(&state, &old, &new);
+    let cases = review::census_size(&state, &old, &new);
 
     let mut g = c.benchmark_group("census");
     g.sample_size(10)
@@ -51,7 +52,7 @@ fn census(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(1))
         .throughput(Throughput::Elements(cases));
     g.bench_function(format!("{creds} credentials, {threads} threads"), |b| {
-        b.iter(|| diff::census(&state, &old, &new, at, "bench", threads))
+        b.iter(|| review::census(&state, &old, &new, at, "bench", threads))
     });
     g.finish();
 }

@@ -21,7 +21,8 @@ use std::{
 };
 
 use authproof_engine::{load, Command, Id, Op, Policy, Request, Snapshot, State, Token};
-use common::{Meta, Rng};
+use authproof_verification::synth::SplitMix64;
+use common::Meta;
 use criterion::{BatchSize, Criterion, Throughput};
 
 /// Requests kept per class: enough to defeat the caches at 1M records.
@@ -93,7 +94,7 @@ fn bench_decide(
     g.finish();
 
     // A mixed batch: 70 % allows, the rest spread over the deny classes.
-    let mut rng = Rng::new(common::SEED);
+    let mut rng = SplitMix64::new(common::SEED);
     let allows: Vec<&Vec<Request>> = by_class
         .iter()
         .filter(|(c, _)| c.starts_with("allow"))
@@ -106,7 +107,11 @@ fn bench_decide(
         .collect();
     let batch: Vec<Request> = (0..BATCH)
         .map(|_| {
-            let pool = if rng.percent(70) { &allows } else { &denies };
+            let pool = if common::percent(&mut rng, 70) {
+                &allows
+            } else {
+                &denies
+            };
             let reqs = pool[rng.below(pool.len())];
             reqs[rng.below(reqs.len())].clone()
         })
@@ -200,7 +205,7 @@ fn bench_load(c: &mut Criterion, label: &str, snap: &Snapshot) {
 /// rename and a role change. `j` makes new ids unique.
 fn command(j: u64, snap: &Snapshot, meta: &Meta) -> Command {
     let at = common::at();
-    let mut rng = Rng::new(common::SEED ^ j.rotate_left(17));
+    let mut rng = SplitMix64::new(common::SEED ^ j.rotate_left(17));
     let cycle = j / 8;
     let user = (cycle as usize).wrapping_mul(7919) % snap.users.len();
     let user_id = snap.users[user].id.clone();

@@ -1,131 +1,77 @@
-//! Shared by the benches: a deterministic snapshot generator at scale, the
-//! bench policy, and requests of every decision class built from the
-//! generated data.
+//! Shared by the benches: the bench data (the one realistic-snapshot
+//! generator, `authproof_verification::synth`, at bench sizes), the bench
+//! policy, and requests of every decision class built from the generated
+//! data.
 //!
-//! The generator is self-contained (splitmix64, fixed seeds) so the same
+//! The generator is deterministic (splitmix64, a fixed seed) so the same
 //! size always gives the same snapshot, byte for byte, on every machine.
-//! Tokens are derived from the seed and the record's index, so a request can
+//! Tokens are derived from the seed and the record's index
+//! ([`synth::key_token`], [`synth::session_token`]), so a request can
 //! present the real token of any generated credential without the bench
 //! keeping two million token strings around.
 #![allow(dead_code)] // each bench uses a different part of this module
 
-use authproof_engine::{
-    snapshot::{ApiKey, Membership, Resource, Session, Tenant, User},
-    Headers, Id, Policy, Reason, Request, Snapshot, State, Timestamp, TokenHash,
-};
-use authproof_verification::synth::SplitMix64;
+use std::collections::HashMap;
 
-/// `taken_at` of every generated snapshot and `at` of every request:
-/// 2026-05-28T12:00:00Z.
-pub const TAKEN_AT: i64 = 1_779_969_600;
-const DAY: i64 = 86_400;
+use authproof_engine::{Headers, Id, Policy, Reason, Request, Snapshot, State, Timestamp};
+use authproof_verification::synth::{self, SplitMix64};
+
+/// The seed of every generated snapshot and its tokens.
 pub const SEED: u64 = 0x5eed_a417_0f00_0001;
 
-/// The generator of `authproof gen snapshot` (splitmix64), with the
-/// percent helper the bench data uses.
-#[derive(Clone, Debug)]
-pub struct Rng(SplitMix64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(SplitMix64::new(seed))
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-
-    /// Uniform in `0..n`, `n > 0`.
-    pub fn below(&mut self, n: usize) -> usize {
-        self.0.below(n)
-    }
-
-    /// True with probability `percent` / 100.
-    pub fn percent(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
+/// True with probability `percent` / 100.
+pub fn percent(rng: &mut SplitMix64, percent: usize) -> bool {
+    rng.below(100) < percent
 }
 
-fn mix(stream: u64, index: u64) -> u64 {
-    let mut g = Rng::new(SEED ^ stream.wrapping_mul(0xa076_1d64_78bd_642f) ^ index);
-    g.next_u64();
-    g.next_u64()
-}
-
-fn push_hex(v: u64, out: &mut String) {
-    for shift in (0..16).rev() {
-        out.push(char::from(
-            b"0123456789abcdef"[((v >> (shift * 4)) & 0xf) as usize],
-        ));
-    }
-}
-
-/// The token of generated API key `i` (44 bytes, like a real `sk_live_` key).
+/// The token of generated API key `i`.
 pub fn key_token(i: usize) -> String {
-    let mut t = String::with_capacity(44);
-    t.push_str("sk_live_");
-    push_hex(mix(1, i as u64), &mut t);
-    t.push('/');
-    push_hex(mix(2, i as u64), &mut t);
-    t.push_str("+=");
-    t
+    synth::key_token(SEED, i)
 }
 
-/// The token of generated session `i` (a better-auth style token).
+/// The token of generated session `i`.
 pub fn session_token(i: usize) -> String {
-    let mut t = String::with_capacity(40);
-    push_hex(mix(3, i as u64), &mut t);
-    push_hex(mix(4, i as u64), &mut t);
-    t.push_str(".s%3D");
-    t
+    synth::session_token(SEED, i)
 }
 
-/// A token no generated record has.
+/// A token no generated record has: generated tokens all hold a `/`.
 pub fn unknown_token(i: usize, api_key: bool) -> String {
-    let mut t = String::from(if api_key { "sk_live_" } else { "" });
-    push_hex(mix(5, i as u64), &mut t);
-    push_hex(mix(6, i as u64), &mut t);
-    t
+    let mut g = SplitMix64::new(SEED ^ 0x0bad ^ i as u64);
+    format!(
+        "{}{:016x}{:016x}",
+        if api_key { "sk_live_" } else { "" },
+        g.next_u64(),
+        g.next_u64()
+    )
 }
 
-fn id(s: String) -> Id {
-    Id::new(s).expect("generated ids are valid")
-}
-
-fn ts(secs: i64) -> Timestamp {
-    Timestamp::from_unix(secs).expect("generated times are in range")
-}
-
+/// `at` of every request: the generated snapshots' `taken_at`,
+/// 2026-05-28T12:00:00Z.
 pub fn at() -> Timestamp {
-    ts(TAKEN_AT)
+    Timestamp::from_unix(synth::TAKEN_AT).expect("in range")
 }
 
-/// How many records of each kind a size `n` means: `n` API keys and `n`
-/// sessions, `n / 10` tenants, `n / 4` users (about 1.2 memberships each),
-/// `n / 2` resources. `n = 1_000_000` is the "1M keys, 1M sessions, 100k
-/// tenants" shape of issue 8: about 3.15 M records in all.
-#[derive(Clone, Copy, Debug)]
-pub struct Sizes {
-    pub keys: usize,
-    pub sessions: usize,
-    pub tenants: usize,
-    pub users: usize,
-    pub resources: usize,
-}
-
-impl Sizes {
-    pub fn of(n: usize) -> Sizes {
-        Sizes {
-            keys: n,
-            sessions: n,
-            tenants: (n / 10).max(2),
-            users: (n / 4).max(2),
-            resources: (n / 2).max(1),
-        }
+/// The bench shape of size `n`: `n` API keys (3 % legacy unbound) and `n`
+/// sessions, `n / 10` tenants, `n / 4` users spread uniformly (no big
+/// tenant), `n / 2` documents besides one `conv_default` per tenant with a
+/// member, and 30 % of the bound keys limited to `deploy` (for
+/// `missing_capability`). `n = 1_000_000` is the "1M keys, 1M sessions,
+/// 100k tenants" shape of issue 8: about 3.2 M records in all.
+pub fn shape(n: usize) -> synth::Shape {
+    synth::Shape {
+        keys: n,
+        sessions: n,
+        tenants: (n / 10).max(2),
+        users: (n / 4).max(2),
+        legacy_ratio: 0.03,
+        seed: SEED,
+        big_tenant: 0.0,
+        documents: (n / 2).max(1),
+        deploy_ratio: 0.3,
     }
 }
 
-/// Bench-only facts about the generated data, to pick requests of each
+/// Bench-only lookups into the generated data, to pick requests of each
 /// class without scanning the snapshot.
 #[derive(Debug, Default)]
 pub struct Meta {
@@ -133,175 +79,49 @@ pub struct Meta {
     pub memberships_of: Vec<Vec<u32>>,
     /// tenant → indexes of its resources.
     pub resources_of: Vec<Vec<u32>>,
+    /// tenant id → its index.
+    pub tenant_index: HashMap<Id, usize>,
 }
 
-/// Zero-padded ids so they sort like their numbers, as real ids often do.
-fn numbered(prefix: &str, i: usize) -> Id {
-    id(format!("{prefix}{i:07}"))
+impl Meta {
+    pub fn of(snap: &Snapshot) -> Meta {
+        let tenant_index: HashMap<Id, usize> = snap
+            .tenants
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.clone(), i))
+            .collect();
+        let user_index: HashMap<&Id, usize> = snap
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (&u.id, i))
+            .collect();
+        let mut memberships_of = vec![Vec::new(); snap.users.len()];
+        for (i, m) in snap.memberships.iter().enumerate() {
+            memberships_of[user_index[&m.user]].push(i as u32);
+        }
+        let mut resources_of = vec![Vec::new(); snap.tenants.len()];
+        for (i, r) in snap.resources.iter().enumerate() {
+            resources_of[tenant_index[&r.tenant]].push(i as u32);
+        }
+        Meta {
+            memberships_of,
+            resources_of,
+            tenant_index,
+        }
+    }
 }
 
-/// Generates the snapshot of size `n` (see [`Sizes::of`]).
+/// Generates the snapshot of size `n` (see [`shape`]).
 pub fn generate(n: usize) -> (Snapshot, Meta) {
-    let sz = Sizes::of(n);
-    let mut rng = Rng::new(SEED ^ n as u64);
-    let taken = TAKEN_AT;
-
-    // Tenants: about 2 % suspended, never the first.
-    let tenants: Vec<Tenant> = (0..sz.tenants)
-        .map(|i| Tenant {
-            id: numbered("org_", i),
-            suspended: i > 0 && rng.percent(2),
-        })
-        .collect();
-    let users: Vec<User> = (0..sz.users)
-        .map(|i| User {
-            id: numbered("user_", i),
-            banned: rng.percent(1),
-        })
-        .collect();
-
-    // Memberships: a home tenant each (a tenant has about 2.5 members), and
-    // one in five users is also a member of a second tenant.
-    let roles = ["owner", "admin", "member", "member"];
-    let mut memberships: Vec<Membership> = Vec::with_capacity(sz.users * 6 / 5 + 1);
-    let mut memberships_of: Vec<Vec<u32>> = Vec::with_capacity(sz.users);
-    for (u, user) in users.iter().enumerate() {
-        let mut mine = Vec::with_capacity(2);
-        let home = rng.below(sz.tenants);
-        let since = taken - (200 + rng.below(300) as i64) * DAY;
-        mine.push(memberships.len() as u32);
-        memberships.push(Membership {
-            user: user.id.clone(),
-            tenant: tenants[home].id.clone(),
-            role: roles[rng.below(roles.len())].to_string(),
-            since: ts(since),
-        });
-        if rng.percent(20) {
-            let other = rng.below(sz.tenants);
-            if other != home {
-                mine.push(memberships.len() as u32);
-                memberships.push(Membership {
-                    user: user.id.clone(),
-                    tenant: tenants[other].id.clone(),
-                    role: roles[rng.below(roles.len())].to_string(),
-                    since: ts(since + (1 + rng.below(100) as i64) * DAY),
-                });
-            }
-        }
-        debug_assert_eq!(memberships_of.len(), u);
-        memberships_of.push(mine);
-    }
-
-    // API keys: bound to one of the owner's tenants (3 % legacy unbound);
-    // capabilities [] (read as "all"), ["supervisor"] or ["deploy"]; about
-    // 5 % revoked, 3 % expired, 2 % disabled, 2 % deleted.
-    let mut api_keys: Vec<ApiKey> = Vec::with_capacity(sz.keys);
-    for i in 0..sz.keys {
-        let owner = rng.below(sz.users);
-        let mine = &memberships_of[owner];
-        let created = taken - (1 + rng.below(180) as i64) * DAY - rng.below(DAY as usize) as i64;
-        let mut key = ApiKey {
-            id: numbered("key_", i),
-            owner: users[owner].id.clone(),
-            tenant: if rng.percent(3) {
-                None
-            } else {
-                Some(
-                    memberships[mine[rng.below(mine.len())] as usize]
-                        .tenant
-                        .clone(),
-                )
-            },
-            token_sha256: TokenHash::of(&key_token(i)),
-            prefix: "sk_live_".into(),
-            capabilities: match rng.below(10) {
-                0..=2 => Vec::new(),
-                3..=6 => vec!["supervisor".into()],
-                _ => vec!["deploy".into()],
-            },
-            enabled: true,
-            name: ["ci", "deploy", "supervisor", "local"][rng.below(4)].into(),
-            created_at: ts(created),
-            expires_at: None,
-            revoked_at: None,
-            deleted_at: None,
-        };
-        match rng.below(100) {
-            0..=4 => key.revoked_at = Some(ts(created + (taken - created) / 2)),
-            5..=7 => key.expires_at = Some(ts(taken - rng.below(30) as i64 * DAY)),
-            8..=9 => key.enabled = false,
-            10..=11 => key.deleted_at = Some(ts(taken - DAY)),
-            12..=30 => key.expires_at = Some(ts(taken + (1 + rng.below(365) as i64) * DAY)),
-            _ => {}
-        }
-        api_keys.push(key);
-    }
-
-    // Sessions: 30-day sessions created over the last 40 days (so about a
-    // quarter have expired), 3 % revoked, 10 % with no active tenant.
-    let mut sessions: Vec<Session> = Vec::with_capacity(sz.sessions);
-    for i in 0..sz.sessions {
-        let user = rng.below(sz.users);
-        let mine = &memberships_of[user];
-        let created = taken - rng.below(40 * DAY as usize) as i64;
-        sessions.push(Session {
-            id: numbered("ses_", i),
-            user: users[user].id.clone(),
-            tenant: if rng.percent(10) {
-                None
-            } else {
-                Some(
-                    memberships[mine[rng.below(mine.len())] as usize]
-                        .tenant
-                        .clone(),
-                )
-            },
-            token_sha256: TokenHash::of(&session_token(i)),
-            created_at: ts(created),
-            expires_at: ts(created + 30 * DAY),
-            revoked_at: rng.percent(3).then(|| ts(created + (taken - created) / 2)),
-        });
-    }
-
-    // Resources: each owned by a member of its tenant.
-    let mut resources: Vec<Resource> = Vec::with_capacity(sz.resources);
-    let mut resources_of: Vec<Vec<u32>> = vec![Vec::new(); sz.tenants];
-    for i in 0..sz.resources {
-        let m = &memberships[rng.below(memberships.len())];
-        let t = tenant_index(&m.tenant);
-        resources_of[t].push(i as u32);
-        resources.push(Resource {
-            tenant: m.tenant.clone(),
-            id: numbered("doc_", i),
-            owner: m.user.clone(),
-            created_at: ts(taken - (1 + rng.below(100) as i64) * DAY),
-        });
-    }
-
-    let snapshot = Snapshot {
-        taken_at: Some(ts(taken)),
-        tenants,
-        users,
-        memberships,
-        api_keys,
-        sessions,
-        resources,
-    };
-    let meta = Meta {
-        memberships_of,
-        resources_of,
-    };
-    (snapshot, meta)
+    let snap = synth::snapshot(&shape(n));
+    let meta = Meta::of(&snap);
+    (snap, meta)
 }
 
-/// The index of a generated id (`org_0000042` → 42).
-pub fn index_of(id: &str) -> usize {
-    let digits = id.rsplit('_').next().expect("numbered id");
-    digits.parse().expect("numbered id")
-}
-
-fn tenant_index(id: &Id) -> usize {
-    index_of(id.as_str())
+fn tenant_index(meta: &Meta, id: &Id) -> usize {
+    meta.tenant_index[id]
 }
 
 /// The bench policy: the default policy, with `supervisor.connect` also
@@ -388,7 +208,7 @@ pub const CLASSES: &[&str] = &[
 /// One candidate request of `class`, drawn at random; the caller keeps it
 /// only if the engine decides it as `class` says (most draws of a deny class
 /// land on a record in another state).
-fn candidate(class: &str, snap: &Snapshot, meta: &Meta, rng: &mut Rng) -> Request {
+fn candidate(class: &str, snap: &Snapshot, meta: &Meta, rng: &mut SplitMix64) -> Request {
     let n_keys = snap.api_keys.len();
     let n_ses = snap.sessions.len();
     let n_ten = snap.tenants.len();
@@ -404,11 +224,11 @@ fn candidate(class: &str, snap: &Snapshot, meta: &Meta, rng: &mut Rng) -> Reques
         "allow_session" | "session_revoked" | "session_expired" | "tenant_suspended" => {
             session_request(s, "workspace.read", ses.tenant.as_ref())
         }
-        "user_banned" if rng.percent(50) => key_request(k, "workspace.read", None),
+        "user_banned" if percent(rng, 50) => key_request(k, "workspace.read", None),
         "user_banned" => session_request(s, "workspace.read", None),
         "allow_resource" | "not_resource_owner" => {
             let mut r = key_request(k, "conversation.resume", None);
-            let t = key.tenant.as_ref().map_or(0, tenant_index);
+            let t = key.tenant.as_ref().map_or(0, |id| tenant_index(meta, id));
             let of = &meta.resources_of[t];
             if !of.is_empty() {
                 r.resource = Some(snap.resources[of[rng.below(of.len())] as usize].id.clone());
@@ -482,7 +302,7 @@ pub fn requests(
     count: usize,
 ) -> Vec<Request> {
     let want = expected(class);
-    let mut rng = Rng::new(SEED ^ class.len() as u64 ^ (class.as_bytes()[0] as u64) << 8);
+    let mut rng = SplitMix64::new(SEED ^ class.len() as u64 ^ (class.as_bytes()[0] as u64) << 8);
     let mut out = Vec::with_capacity(count);
     let mut tries = 0usize;
     while out.len() < count && tries < count * 100 + 50_000 {

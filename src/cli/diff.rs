@@ -1,9 +1,9 @@
 //! `authproof diff`: review a policy change with its blast radius.
 //!
-//! The comparison itself is [`authproof_review`]; this module reads
-//! the inputs, runs the sources in order (census of each snapshot, recorded
-//! requests, small-scope exploration), checks the invariants under both
-//! policies, writes counterexample traces, and prints the report.
+//! The review itself is [`authproof_review::run`]; this module parses the
+//! arguments, reads the input files (naming them in errors), runs the
+//! review, writes the counterexample traces of broken invariants to
+//! `--traces DIR`, and prints the report.
 
 use std::{
     io::{IsTerminal, Write},
@@ -11,7 +11,10 @@ use std::{
 };
 
 use authproof_engine::{load, Timestamp};
-use authproof_review::{self as diff, FailOn, InvariantCheck, Side, SourceInfo, SourceKind};
+use authproof_review::{
+    self as review, FailOn, InvariantCheck, RequestsInput, ReviewConfig, ReviewError, Side,
+    SnapshotInput,
+};
 
 use super::{io, CliError, Outcome};
 
@@ -57,7 +60,7 @@ pub struct Args {
     #[arg(long, value_name = "T")]
     at: Option<String>,
     /// Depth of the exhaustive small-scope comparison and invariant check.
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = review::DEFAULT_EXPLORE_DEPTH)]
     explore_depth: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
@@ -70,7 +73,7 @@ pub struct Args {
     threads: Option<usize>,
     /// Most ids listed per blast-radius entry in JSON (text and Markdown
     /// show 5).
-    #[arg(long, value_name = "N", default_value_t = diff::MAX_IDS)]
+    #[arg(long, value_name = "N", default_value_t = review::MAX_IDS)]
     max_ids: usize,
     /// Directory for counterexample traces of broken invariants.
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -99,104 +102,38 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
             "--requests needs a --snapshot to decide against".into(),
         ));
     }
-    // Read and check every input before the first decision: an input
+    let mut config = ReviewConfig::new(io::name(&a.old), old, io::name(&a.new), new);
+    // Read and accept every input before the first decision: an input
     // error prints no partial report.
-    let mut snapshots = Vec::new();
-    for (i, path) in a.snapshot.iter().enumerate() {
+    for path in &a.snapshot {
         progress(&format!("loading {}", io::name(path)));
         let snap = load::parse_snapshot(&io::read(path)?, &io::name(path))?;
-        // The harness replays recorded requests from the first snapshot's
-        // records; keep a copy only then.
-        let kept = (i == 0 && !a.requests.is_empty()).then(|| snap.clone());
-        let state = authproof_engine::State::from_snapshot(snap).map_err(|e| {
-            CliError::Input(load::InputError {
-                file: io::name(path),
-                line: None,
-                path: e.path,
-                message: e.message,
-            })
-        })?;
-        let when = at.or(state.taken_at()).ok_or_else(|| {
-            CliError::Other(format!(
-                "{}: the snapshot has no taken_at; give the census time with --at",
-                io::name(path)
-            ))
-        })?;
-        snapshots.push((path, kept, state, when));
+        config
+            .snapshots
+            .push(SnapshotInput::new(io::name(path), snap, at).map_err(input_error)?);
     }
-    let mut request_files = Vec::new();
     for path in &a.requests {
-        request_files.push((
-            path,
-            load::requests_jsonl(&io::read(path)?, &io::name(path))?,
-        ));
+        config.requests.push(RequestsInput {
+            origin: io::name(path),
+            requests: load::requests_jsonl(&io::read(path)?, &io::name(path))?,
+        });
     }
-    let threads = a.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
+    config.explore_depth = a.explore_depth;
+    config.fail_on = match a.fail_on {
+        FailOnArg::NewlyAllowed => FailOn::NewlyAllowed,
+        FailOnArg::Any => FailOn::Any,
+        FailOnArg::Never => FailOn::Never,
+    };
+    if let Some(threads) = a.threads {
+        config.threads = threads;
+    }
+    config.max_ids = a.max_ids;
 
-    let mut sources = Vec::new();
-    for (path, _, state, when) in &snapshots {
-        let name = io::name(path);
-        progress(&format!(
-            "census of {name}: {} cases",
-            diff::census_size(state, &old, &new)
-        ));
-        let tally = diff::census(state, &old, &new, *when, &name, threads);
-        sources.push((info(SourceKind::Census, name, Some(*when), None), tally));
-    }
-    if let Some((_, _, state, _)) = snapshots.first() {
-        for (path, reqs) in &request_files {
-            let name = io::name(path);
-            progress(&format!("requests {name}: {} requests", reqs.len()));
-            let tally = diff::requests(state, &old, &new, reqs, &name);
-            sources.push((info(SourceKind::Requests, name, None, None), tally));
-        }
-    }
-    // The small-scope comparison and the invariant searches under each
-    // policy are independent: run them side by side.
-    progress(&format!(
-        "small-scope comparison and invariants I1-I10 to depth {}",
-        a.explore_depth
-    ));
-    let depth = a.explore_depth;
-    let ((tally, stats), explored) = std::thread::scope(|scope| {
-        let old_check = scope.spawn(|| diff::invariants_explore(&old, Side::Old, depth));
-        let new_check = scope.spawn(|| diff::invariants_explore(&new, Side::New, depth));
-        let compared = diff::explore(&old, &new, depth);
-        let checks = [old_check, new_check].map(|h| h.join().expect("explore thread"));
-        (compared, checks)
-    });
-    sources.push((
-        info(SourceKind::Explore, "universe".into(), None, Some(stats)),
-        tally,
-    ));
-    let mut checks = Vec::new();
-    for (check, (side, policy)) in explored
-        .into_iter()
-        .zip([(Side::Old, &old), (Side::New, &new)])
-    {
-        checks.push(check);
-        if let Some((_, Some(snap), _, _)) = snapshots.first() {
-            for (_, reqs) in &request_files {
-                checks.push(diff::invariants_requests(policy, side, snap, reqs));
-            }
-        }
-    }
-    write_traces(&mut checks, &a.traces)?;
-
-    let report = diff::Report::build(
-        &io::name(&a.old),
-        &io::name(&a.new),
-        sources,
-        checks,
-        match a.fail_on {
-            FailOnArg::NewlyAllowed => FailOn::NewlyAllowed,
-            FailOnArg::Any => FailOn::Any,
-            FailOnArg::Never => FailOn::Never,
-        },
-        a.max_ids,
-    );
+    let mut report = review::run_with_progress(&config, &mut |stage| {
+        progress(&stage.to_string());
+    })
+    .map_err(input_error)?;
+    write_traces(&mut report.invariants, &a.traces)?;
     let out = match a.format {
         DiffFormat::Text => report.to_text(),
         DiffFormat::Json => report.to_json(),
@@ -217,19 +154,22 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
     })
 }
 
-fn info(
-    kind: SourceKind,
-    origin: String,
-    at: Option<Timestamp>,
-    explore: Option<diff::ExploreStats>,
-) -> SourceInfo {
-    SourceInfo {
-        kind,
-        origin,
-        at,
-        explore,
-        cases: 0,
-        changed: 0,
+/// A rejected input, in the words and the error kind the CLI has always
+/// used for it.
+fn input_error(e: ReviewError) -> CliError {
+    match e {
+        ReviewError::Integrity { origin, source } => CliError::Input(load::InputError {
+            file: origin,
+            line: None,
+            path: source.path,
+            message: source.message,
+        }),
+        ReviewError::NoCensusTime { origin } => CliError::Other(format!(
+            "{origin}: the snapshot has no taken_at; give the census time with --at"
+        )),
+        ReviewError::RequestsWithoutSnapshot => {
+            CliError::Other("--requests needs a --snapshot to decide against".into())
+        }
     }
 }
 

@@ -56,6 +56,7 @@ pub fn run(c: Command) -> Result<Outcome, CliError> {
         sessions: a.sessions,
         legacy_ratio: a.legacy_ratio,
         seed: a.seed,
+        ..synth::Shape::default()
     });
     let records = snap.tenants.len()
         + snap.users.len()

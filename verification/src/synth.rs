@@ -17,6 +17,16 @@
 //! switch of `api_key.unbound` changes the outcome of exactly the legacy
 //! keys and nothing else — which is what the blast-radius example checks.
 //!
+//! The same generator serves `authproof gen snapshot`, the review tests and
+//! the benches (which ask for a uniform spread of users, `documents` and
+//! `deploy` keys to reach every decision class): one generator, so a bench
+//! figure and a review example describe the same kind of data. Every knob
+//! beyond the sizes defaults to what `gen snapshot` has always generated,
+//! and draws from the PRNG only when set, so its output stays byte for byte
+//! the same. Rejected: a second, "bench" generator tuned for uniformity —
+//! the two drifted (id formats, capabilities, token formats) and only one
+//! of them was tested against the engine's integrity check.
+//!
 //! Tokens are derived from the seed ([`key_token`], [`session_token`]) so a
 //! test can present the real token of any generated credential; the
 //! snapshot itself holds only their SHA-256, as always.
@@ -26,7 +36,9 @@ use authproof_engine::{
     Id, Snapshot, Timestamp, TokenHash,
 };
 
-/// What to generate.
+/// What to generate. Start from [`Shape::default`] (the shape of
+/// `authproof gen snapshot` without flags) and set what matters:
+/// `Shape { keys: 1000, seed: 7, ..Shape::default() }`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Shape {
     pub keys: usize,
@@ -36,6 +48,36 @@ pub struct Shape {
     /// Share of API keys that are legacy (tenant null), 0.0..=1.0.
     pub legacy_ratio: f64,
     pub seed: u64,
+    /// Share of users whose home tenant is the first one (one big tenant,
+    /// as most SaaS back ends have); the others' home is uniform over the
+    /// tenants that are not suspended. 0.6 by default; 0.0 spreads every
+    /// user uniformly.
+    pub big_tenant: f64,
+    /// Resources with ids of their own (`doc_…`), each owned by a random
+    /// member of its tenant, besides the one `conv_default` per tenant. 0 by
+    /// default.
+    pub documents: usize,
+    /// Share of the bound API keys that carry only the `deploy` capability
+    /// (so `supervisor.connect` misses a capability), 0.0..=1.0. 0 by
+    /// default.
+    pub deploy_ratio: f64,
+}
+
+impl Default for Shape {
+    /// The defaults of `authproof gen snapshot`.
+    fn default() -> Shape {
+        Shape {
+            keys: 300,
+            users: 300,
+            tenants: 10,
+            sessions: 200,
+            legacy_ratio: 0.0,
+            seed: 1,
+            big_tenant: 0.6,
+            documents: 0,
+            deploy_ratio: 0.0,
+        }
+    }
 }
 
 /// The snapshot's `taken_at`: 2026-05-28T12:00:00Z.
@@ -156,8 +198,8 @@ pub fn snapshot(shape: &Shape) -> Snapshot {
         })
         .collect();
 
-    // Memberships: each user has a home tenant (skewed towards the first
-    // few: most owners sit in one big tenant), a not-suspended one, joined
+    // Memberships: each user has a home tenant (`big_tenant` of them the
+    // first: most owners sit in one big tenant), a not-suspended one, joined
     // first; about one in 10 users also joined one or two others later.
     let roles = ["owner", "admin", "member", "member", "member"];
     let mut memberships: Vec<Membership> = Vec::new();
@@ -165,7 +207,7 @@ pub fn snapshot(shape: &Shape) -> Snapshot {
     let mut of_user: Vec<(usize, usize)> = Vec::with_capacity(n_users);
     for user in &users {
         let start = memberships.len();
-        let home = if rng.chance(0.6) || live_tenants.len() == 1 {
+        let home = if rng.chance(shape.big_tenant) || live_tenants.len() == 1 {
             live_tenants[0]
         } else {
             live_tenants[rng.below(live_tenants.len())]
@@ -244,6 +286,11 @@ pub fn snapshot(shape: &Shape) -> Snapshot {
             continue;
         }
         key.tenant = Some(memberships[start + rng.below(count)].tenant.clone());
+        // Drawn only when asked for, so that shapes without deploy keys
+        // generate what they always did.
+        if shape.deploy_ratio > 0.0 && rng.chance(shape.deploy_ratio) {
+            key.capabilities = vec!["deploy".into()];
+        }
         match rng.below(100) {
             0..=4 => key.revoked_at = Some(ts(created + (taken - created) / 2)),
             5..=7 => key.expires_at = Some(ts(taken - rng.below(30) as i64 * DAY)),
@@ -302,6 +349,20 @@ pub fn snapshot(shape: &Shape) -> Snapshot {
         }
     }
 
+    // Documents: ids of their own, each owned by a member of its tenant
+    // (drawn last, so that shapes without documents are unchanged).
+    if !memberships.is_empty() {
+        for i in 0..shape.documents {
+            let m = &memberships[rng.below(memberships.len())];
+            resources.push(Resource {
+                tenant: m.tenant.clone(),
+                id: numbered("doc_", i, shape.documents),
+                owner: m.user.clone(),
+                created_at: ts(taken - (1 + rng.below(100) as i64) * DAY),
+            });
+        }
+    }
+
     Snapshot {
         taken_at: Some(ts(taken)),
         tenants,
@@ -326,6 +387,7 @@ mod tests {
             sessions: 200,
             legacy_ratio: 0.06,
             seed,
+            ..Shape::default()
         }
     }
 
@@ -372,8 +434,51 @@ mod tests {
                 sessions: s,
                 legacy_ratio: 0.5,
                 seed: 1,
+                ..Shape::default()
             });
             State::from_snapshot(snap).expect("integrity");
         }
+    }
+
+    #[test]
+    fn bench_knobs_reach_their_classes_and_pass_integrity() {
+        let plain = snapshot(&shape(5));
+        let s = snapshot(&Shape {
+            big_tenant: 0.0,
+            documents: 150,
+            deploy_ratio: 0.3,
+            ..shape(5)
+        });
+        State::from_snapshot(s.clone()).expect("integrity");
+        assert_eq!(s.resources.len(), plain.resources.len() + 150);
+        let deploy = s
+            .api_keys
+            .iter()
+            .filter(|k| k.capabilities == ["deploy"])
+            .count();
+        assert!(deploy > 50, "about 30 % of the bound keys: {deploy}");
+        assert!(s
+            .api_keys
+            .iter()
+            .filter(|k| k.capabilities == ["deploy"])
+            .all(|k| k.tenant.is_some()));
+        let first = &s.tenants[0].id;
+        let in_first = s.memberships.iter().filter(|m| &m.tenant == first).count();
+        assert!(
+            in_first < 100,
+            "no big tenant when big_tenant is 0: {in_first}"
+        );
+    }
+
+    /// The defaults draw nothing new: `gen snapshot` output is pinned by
+    /// tests/cli_diff.rs against examples/blast-radius/snapshot.json.
+    #[test]
+    fn defaults_are_gen_snapshot_defaults() {
+        let d = Shape::default();
+        assert_eq!(
+            (d.keys, d.users, d.tenants, d.sessions, d.seed),
+            (300, 300, 10, 200, 1)
+        );
+        assert_eq!((d.big_tenant, d.documents, d.deploy_ratio), (0.6, 0, 0.0));
     }
 }
