@@ -2,7 +2,7 @@
 
 use std::{io::IsTerminal, path::PathBuf};
 
-use authproof_verification::explore::{self, Config, Report, Universe};
+use authproof_verification::explore::{self, Config, ExploreReport, Universe};
 
 use super::{io, CliError, Outcome, PolicyArg};
 
@@ -99,7 +99,7 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
     })
 }
 
-fn text(r: &Report, u: &Universe, cfg: &Config, trace: Option<&std::path::Path>) -> String {
+fn text(r: &ExploreReport, u: &Universe, cfg: &Config, trace: Option<&std::path::Path>) -> String {
     let mut s = format!(
         "explore: universe of 2 tenants, 2 users, 2 keys (1 legacy), 2 sessions, 2 resources sharing one id, {} clock values, {} moves per state\n",
         u.times.len(),

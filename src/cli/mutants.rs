@@ -86,7 +86,8 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
             &budget,
             a.max_depth,
             Duration::from_secs_f64(a.explore_time.max(0.0)),
-        );
+        )
+        .map_err(|e| CliError::Other(super::check::error_chain(&e)))?;
         if fuzz {
             row.fuzz = Some(fuzz_run(f, a.fuzz_seconds));
         }

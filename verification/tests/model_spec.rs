@@ -7,7 +7,7 @@
 //! state, so commands see the effects of earlier ones.
 
 use authproof_engine::{load, Command, CommandResult, Policy, Snapshot, State, TokenHash};
-use authproof_verification::{check_step, History, Model, Step};
+use authproof_verification::{Lockstep, Model};
 use serde_json::{json, Value};
 
 const T: &str = "2026-05-28T12:00:00Z";
@@ -87,61 +87,38 @@ fn snapshot() -> Snapshot {
     serde_json::from_value(v).expect("fixture snapshot")
 }
 
-/// Engine and model side by side, with the invariants checked at each step.
+/// Engine and model side by side in the harness, with the invariants
+/// checked at each step.
 struct Run {
-    policy: Policy,
-    engine: State,
-    model: Model,
-    history: History,
-    index: usize,
+    lockstep: Lockstep<State>,
 }
 
 impl Run {
     fn new(snapshot: Snapshot, policy_toml: &str) -> Run {
         let policy = load::policy(policy_toml, "policy.toml").expect("policy");
-        let model = Model::new(&snapshot, &policy);
-        let history = History::new(&snapshot);
-        let engine = State::from_snapshot(snapshot).expect("fixture passes integrity");
-        Run {
-            policy,
-            engine,
-            model,
-            history,
-            index: 0,
-        }
+        let engine = State::from_snapshot(snapshot.clone()).expect("fixture passes integrity");
+        let lockstep = Lockstep::new(&policy, &snapshot, engine).expect("the engine runs");
+        assert_eq!(lockstep.initial_violations(), &[]);
+        Run { lockstep }
     }
 
     /// Runs one command on both; panics on any violation. Returns the
     /// model's result.
     fn step(&mut self, cmd: &Command) -> CommandResult {
-        let before = self.engine.to_snapshot();
-        let engine = self.engine.apply(&self.policy, cmd);
-        let after = self.engine.to_snapshot();
-        let model = self.model.apply(cmd);
-        let model_after = self.model.snapshot();
-        let engine_output = serde_json::to_string(&engine).unwrap();
-        let step = Step {
-            policy: &self.policy,
-            index: self.index,
-            command: cmd,
-            before: &before,
-            after: &after,
-            engine: &engine,
-            model: &model,
-            model_after: &model_after,
-            engine_output: &engine_output,
-        };
-        let violations = check_step(&mut self.history, &step);
+        let step = self
+            .lockstep
+            .step(cmd)
+            .expect("cases do not go back in time");
         assert!(
-            violations.is_empty(),
-            "step {} {}: {:#?}\nengine: {engine_output}\nmodel:  {}",
-            self.index,
+            step.violations.is_empty(),
+            "step {} {}: {:#?}\nengine: {}\nmodel:  {}",
+            step.index,
             serde_json::to_string(cmd).unwrap(),
-            violations,
-            serde_json::to_string(&model).unwrap(),
+            step.violations,
+            serde_json::to_string(&step.result).unwrap(),
+            serde_json::to_string(&step.model).unwrap(),
         );
-        self.index += 1;
-        model
+        step.model
     }
 
     /// Runs `cases` in order, asserting each one's expected outcome.
@@ -652,7 +629,9 @@ fn sliding_refresh_boundaries() {
         "ok"
     );
     assert_eq!(
-        run.model.snapshot().sessions[1].expires_at.to_string(),
+        run.lockstep.model().snapshot().sessions[1]
+            .expires_at
+            .to_string(),
         "2026-05-04T00:00:00Z"
     );
 }
