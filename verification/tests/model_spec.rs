@@ -7,7 +7,7 @@
 //! state, so commands see the effects of earlier ones.
 
 use authproof_engine::{load, Command, CommandResult, Policy, Snapshot, State, TokenHash};
-use authproof_verification::{Lockstep, Model};
+use authproof_verification::{lockstep::DecisionProjection, Lockstep, Model};
 use serde_json::{json, Value};
 
 const T: &str = "2026-05-28T12:00:00Z";
@@ -360,7 +360,7 @@ fn decision_fields() {
     )));
     let d = allow.decision().unwrap();
     assert_eq!(
-        serde_json::to_value(d.outcome()).unwrap(),
+        serde_json::to_value(DecisionProjection::of(d)).unwrap(),
         json!({"decision": "allow", "reason": null, "status": 200, "user": "alice",
                "credential": {"kind": "session", "id": "ses_1"}, "tenant": "acme",
                "scope": ["acme", "beta"],
@@ -383,7 +383,7 @@ fn decision_fields() {
         .unwrap(),
     );
     assert_eq!(
-        serde_json::to_value(deny.outcome()).unwrap(),
+        serde_json::to_value(DecisionProjection::of(deny)).unwrap(),
         json!({"decision": "deny", "reason": "cross_tenant", "status": 403, "user": "alice",
                "credential": {"kind": "api_key", "id": "key_1"}, "tenant": "acme",
                "scope": [], "effects": []})
