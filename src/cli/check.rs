@@ -16,7 +16,7 @@ use super::{io, CliError, Outcome, PolicyArg};
 
 /// Report format of `check`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
+pub enum CheckFormat {
     /// A report for people.
     #[default]
     Text,
@@ -46,7 +46,7 @@ pub struct Args {
     out: PathBuf,
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
-    format: ReportFormat,
+    format: CheckFormat,
     /// Inject an engine fault (F01..F16) to see the check catch it.
     #[cfg(feature = "faults")]
     #[arg(long, value_name = "F", hide = true, value_parser = parse_fault)]
@@ -149,13 +149,13 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
         io::write(&f.path, f.trace.to_json().as_bytes())?;
     }
     let text = match a.format {
-        ReportFormat::Text => report.text(),
-        ReportFormat::Json => {
+        CheckFormat::Text => report.text(),
+        CheckFormat::Json => {
             let mut s = serde_json::to_string_pretty(&report.json()).expect("serializes");
             s.push('\n');
             s
         }
-        ReportFormat::Junit => report.junit(),
+        CheckFormat::Junit => report.junit(),
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())

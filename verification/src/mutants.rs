@@ -119,7 +119,7 @@ pub fn by_explore(fault: Fault, max_depth: usize, time: Duration) -> Option<Kill
 
 /// One row of the mutants table.
 #[derive(Clone, Debug, Serialize)]
-pub struct Row {
+pub struct MutantRow {
     pub fault: String,
     pub name: &'static str,
     pub check: Option<Kill>,
@@ -138,7 +138,7 @@ pub struct FuzzResult {
     pub detail: String,
 }
 
-impl Row {
+impl MutantRow {
     /// Killed by at least one technique.
     pub fn killed(&self) -> bool {
         self.check.is_some()
@@ -154,8 +154,8 @@ pub fn row(
     budget: &CheckBudget,
     max_depth: usize,
     explore_time: Duration,
-) -> Result<Row, Error> {
-    Ok(Row {
+) -> Result<MutantRow, Error> {
+    Ok(MutantRow {
         fault: format!("{fault:?}"),
         name: fault.name(),
         check: by_check(fault, budget)?,

@@ -89,17 +89,17 @@ fn snapshot() -> Snapshot {
 
 /// Engine and model side by side in the harness, with the invariants
 /// checked at each step.
-struct Run {
+struct Fixture {
     lockstep: Lockstep<State>,
 }
 
-impl Run {
-    fn new(snapshot: Snapshot, policy_toml: &str) -> Run {
+impl Fixture {
+    fn new(snapshot: Snapshot, policy_toml: &str) -> Fixture {
         let policy = load::policy(policy_toml, "policy.toml").expect("policy");
         let engine = State::from_snapshot(snapshot.clone()).expect("fixture passes integrity");
         let lockstep = Lockstep::new(&policy, &snapshot, engine).expect("the engine runs");
         assert_eq!(lockstep.initial_violations(), &[]);
-        Run { lockstep }
+        Fixture { lockstep }
     }
 
     /// Runs one command on both; panics on any violation. Returns the
@@ -170,7 +170,7 @@ fn none() -> Value {
 
 #[test]
 fn every_reason_in_order_default_policy() {
-    let mut run = Run::new(snapshot(), "");
+    let mut run = Fixture::new(snapshot(), "");
     let a = |action: &str, headers: Value, extra: Value| auth(T, action, headers, extra);
     run.cases(&[
         // Step 0.
@@ -256,7 +256,7 @@ fn policy_variants() {
     let both =
         json!({"x-api-key": "sk_live_alice1", "cookie": "better-auth.session_token=sesalice1/+="});
 
-    let mut run = Run::new(snapshot(), "[credentials]\nmultiple = \"deny\"\n");
+    let mut run = Fixture::new(snapshot(), "[credentials]\nmultiple = \"deny\"\n");
     run.cases(&[
         (
             a("workspace.read", both.clone(), none()),
@@ -274,10 +274,10 @@ fn policy_variants() {
         (a("workspace.read", key("sk_live_alice1"), none()), "allow"),
     ]);
 
-    let mut run = Run::new(snapshot(), "");
+    let mut run = Fixture::new(snapshot(), "");
     run.cases(&[(a("workspace.read", both, none()), "allow")]);
 
-    let mut run = Run::new(
+    let mut run = Fixture::new(
         snapshot(),
         "[api_key]\nunbound = \"oldest_membership\"\nempty_capabilities = \"none\"\n",
     );
@@ -301,7 +301,7 @@ fn policy_variants() {
         ),
     ]);
 
-    let mut run = Run::new(
+    let mut run = Fixture::new(
         snapshot(),
         "[session]\nbearer = false\n[api_key]\nbearer = false\n",
     );
@@ -317,7 +317,7 @@ fn policy_variants() {
         (a("workspace.read", cookie("sesalice1/+="), none()), "allow"),
     ]);
 
-    let mut run = Run::new(snapshot(), "[api_key]\nheader = \"X-Key\"\nprefixes = [\"pk_\", \"sk_live_\"]\n[session]\ncookies = [\"sid\"]\n");
+    let mut run = Fixture::new(snapshot(), "[api_key]\nheader = \"X-Key\"\nprefixes = [\"pk_\", \"sk_live_\"]\n[session]\ncookies = [\"sid\"]\n");
     run.cases(&[
         (
             a("workspace.read", json!({"x-key": "sk_live_alice1"}), none()),
@@ -383,7 +383,7 @@ fn decision_fields() {
         .unwrap(),
     );
     assert_eq!(
-        serde_json::to_value(DecisionProjection::of(deny)).unwrap(),
+        serde_json::to_value(DecisionProjection::of(&deny)).unwrap(),
         json!({"decision": "deny", "reason": "cross_tenant", "status": 403, "user": "alice",
                "credential": {"kind": "api_key", "id": "key_1"}, "tenant": "acme",
                "scope": [], "effects": []})
@@ -417,7 +417,7 @@ fn decision_fields() {
 
 #[test]
 fn every_command_rejection_in_listed_order() {
-    let mut run = Run::new(snapshot(), "");
+    let mut run = Fixture::new(snapshot(), "");
     let c = |at: &str, v: Value| {
         let mut v = v;
         v.as_object_mut().unwrap().insert("at".into(), json!(at));
@@ -542,7 +542,7 @@ fn sliding_refresh_boundaries() {
         }))
         .unwrap()
     };
-    let effects = |run: &mut Run, at: &str| -> Vec<String> {
+    let effects = |run: &mut Fixture, at: &str| -> Vec<String> {
         let cmd =
             Command::from_value(auth(at, "workspace.read", cookie("slidetok1"), none())).unwrap();
         let r = run.step(&cmd);
@@ -559,7 +559,7 @@ fn sliding_refresh_boundaries() {
             .collect()
     };
 
-    let mut run = Run::new(snap("2026-05-01T00:00:00Z", "2026-05-11T00:00:00Z"), policy);
+    let mut run = Fixture::new(snap("2026-05-01T00:00:00Z", "2026-05-11T00:00:00Z"), policy);
     assert_eq!(
         effects(&mut run, "2026-05-02T23:59:59Z"),
         Vec::<String>::new()
@@ -602,14 +602,14 @@ fn sliding_refresh_boundaries() {
     assert_eq!(outcome(&run.step(&cmd)), "session_expired");
 
     // A cap that cuts an extension short but still moves it later.
-    let mut run = Run::new(snap("2026-05-01T00:00:00Z", "2026-05-24T00:00:00Z"), policy);
+    let mut run = Fixture::new(snap("2026-05-01T00:00:00Z", "2026-05-24T00:00:00Z"), policy);
     assert_eq!(
         effects(&mut run, "2026-05-20T00:00:00Z"),
         vec!["2026-05-26T00:00:00Z"]
     );
 
     // sliding = false: never.
-    let mut run = Run::new(
+    let mut run = Fixture::new(
         snap("2026-05-01T00:00:00Z", "2026-05-11T00:00:00Z"),
         "[session]\nsliding = false\n",
     );
@@ -619,7 +619,7 @@ fn sliding_refresh_boundaries() {
     );
 
     // login: expires_at = at + min(ttl, absolute_max).
-    let mut run = Run::new(
+    let mut run = Fixture::new(
         snap("2026-05-01T00:00:00Z", "2026-05-11T00:00:00Z"),
         "[session]\nttl = \"10d\"\nabsolute_max = \"3d\"\n",
     );
