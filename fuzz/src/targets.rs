@@ -6,7 +6,6 @@ use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
 use authproof_engine::credential::{extract, Channel, Extraction};
-use authproof_engine::snapshot::Snapshot;
 use authproof_engine::{
     is_valid_token, load, Command, CredentialKind, Headers, Id, Multiple, Policy, Reason, Request,
     State, Timestamp,
