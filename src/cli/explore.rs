@@ -2,7 +2,7 @@
 
 use std::{io::IsTerminal, path::PathBuf};
 
-use authproof_verification::explore::{self, Config, Report, Universe};
+use authproof_verification::explore::{self, Config, ExploreReport, Universe};
 
 use super::{io, CliError, Outcome, PolicyArg};
 
@@ -23,12 +23,12 @@ pub struct Args {
     #[arg(long, value_name = "DIR", default_value = "authproof-out")]
     out: PathBuf,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    format: ReportFormat,
+    #[arg(long, value_enum, default_value_t = ExploreFormat::Text)]
+    format: ExploreFormat,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
+pub enum ExploreFormat {
     Text,
     Json,
 }
@@ -78,7 +78,7 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
         None => None,
     };
     match a.format {
-        ReportFormat::Json => {
+        ExploreFormat::Json => {
             let mut v = serde_json::to_value(&report).expect("reports serialize");
             if let Some(c) = v.get_mut("counterexample").and_then(|c| c.as_object_mut()) {
                 c.remove("trace");
@@ -90,7 +90,7 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
             v["transitions_per_sec"] = (report.rate().round()).into();
             println!("{}", serde_json::to_string_pretty(&v).expect("json"));
         }
-        ReportFormat::Text => print!("{}", text(&report, &universe, &cfg, trace_path.as_deref())),
+        ExploreFormat::Text => print!("{}", text(&report, &universe, &cfg, trace_path.as_deref())),
     }
     Ok(if report.counterexample.is_some() {
         Outcome::Failure
@@ -99,7 +99,7 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
     })
 }
 
-fn text(r: &Report, u: &Universe, cfg: &Config, trace: Option<&std::path::Path>) -> String {
+fn text(r: &ExploreReport, u: &Universe, cfg: &Config, trace: Option<&std::path::Path>) -> String {
     let mut s = format!(
         "explore: universe of 2 tenants, 2 users, 2 keys (1 legacy), 2 sessions, 2 resources sharing one id, {} clock values, {} moves per state\n",
         u.times.len(),
