@@ -23,8 +23,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use authproof_engine::{
-    Command, CommandResult, CredentialRef, Decision, Effect, Fault, FieldError, Id, Op, Policy,
-    Reason, Rejection, Snapshot, State, Verdict,
+    Command, CommandResult, Fault, FieldError, Op, Policy, Reason, Rejection, Snapshot, State,
 };
 use serde::Serialize;
 
@@ -75,65 +74,7 @@ pub fn inject_fault(engine: &mut State, fault: Option<Fault>) {
     }
 }
 
-/// What I5 (precise reasons) compares of a decision: every field but the
-/// free-form `explain`, whose wording two correct implementations may
-/// choose differently. It is built by destructuring [`Decision`] without
-/// `..`, so a field added to `Decision` does not compile here until it is
-/// listed as compared or deliberately left out.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DecisionProjection<'a> {
-    pub decision: Verdict,
-    pub reason: Option<Reason>,
-    pub status: u16,
-    pub user: Option<&'a Id>,
-    pub credential: Option<&'a CredentialRef>,
-    pub tenant: Option<&'a Id>,
-    pub scope: &'a [Id],
-    pub effects: &'a [Effect],
-}
-
-impl<'a> DecisionProjection<'a> {
-    /// The fields of [`Decision`] compared.
-    pub const COMPARED: [&'static str; 8] = [
-        "decision",
-        "reason",
-        "status",
-        "user",
-        "credential",
-        "tenant",
-        "scope",
-        "effects",
-    ];
-    /// The fields of [`Decision`] left out: `action` is the request's own
-    /// action echoed back (an input, not an outcome), `explain` is prose.
-    pub const IGNORED: [&'static str; 2] = ["action", "explain"];
-
-    /// The compared part of `d`.
-    pub fn of(d: &'a Decision) -> DecisionProjection<'a> {
-        let Decision {
-            decision,
-            reason,
-            status,
-            action: _,
-            user,
-            credential,
-            tenant,
-            scope,
-            effects,
-            explain: _,
-        } = d;
-        DecisionProjection {
-            decision: *decision,
-            reason: *reason,
-            status: *status,
-            user: user.as_ref(),
-            credential: credential.as_ref(),
-            tenant: tenant.as_ref(),
-            scope,
-            effects,
-        }
-    }
-}
+pub use authproof_models::DecisionProjection;
 
 /// What stopped a run: an invariant, or a panic in the implementation or
 /// the model (checkers that catch panics, like `check`, report them so).
@@ -669,6 +610,7 @@ mod projection_tests {
 
     use super::*;
     use crate::explore::Universe;
+    use authproof_engine::Decision;
 
     /// Decisions of every shape the explorer's universe asks for: allows,
     /// denials, sliding refreshes.
@@ -705,18 +647,6 @@ mod projection_tests {
                 .map(|s| s.to_string())
                 .collect();
             assert_eq!(compared, want);
-        }
-    }
-
-    /// I5 (in `authproof-models`) compares the engine's `Decision::outcome()`;
-    /// until it uses this projection, the two must stay the same fields.
-    #[test]
-    fn projection_is_what_i5_compares() {
-        for d in decisions() {
-            assert_eq!(
-                serde_json::to_value(DecisionProjection::of(&d)).unwrap(),
-                serde_json::to_value(d.outcome()).unwrap()
-            );
         }
     }
 
