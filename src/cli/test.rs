@@ -29,6 +29,10 @@ pub enum CoverageFormat {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  authproof test examples/suite
+  authproof test examples/suite --format junit --out junit.xml --coverage-out policy.lcov
+  authproof test --record --snapshot examples/snapshot.json --requests examples/requests.jsonl --out pinned.toml")]
 pub struct Args {
     /// Suite files, or directories (every *.toml directly in them, sorted).
     /// With --record: at most one suite file without expectations.
@@ -60,8 +64,10 @@ pub struct Args {
     /// With --record: commands applied before every request.
     #[arg(long, value_name = "C.jsonl", requires = "requests")]
     commands: Option<PathBuf>,
-    /// With --record: the suite file to write.
-    #[arg(long, value_name = "FILE", requires = "record")]
+    /// Write the report to this file instead of stdout; with --record, the
+    /// suite file to write. Checked before any suite is read; replaced
+    /// only when complete.
+    #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// With --record: overwrite an existing --out.
     #[arg(long, requires = "record")]
@@ -111,6 +117,13 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
             "--coverage with a --format other than text needs --coverage-out FILE",
         ));
     }
+    // Outputs are checked before any suite is read.
+    let report_file = a.out.as_deref().map(io::Output::create).transpose()?;
+    let coverage_file = a
+        .coverage_out
+        .as_deref()
+        .map(io::Output::create)
+        .transpose()?;
     let opts = LoadOptions {
         mode: Mode::Run,
         policy: a.policy.as_deref().map(policy_source).transpose()?,
@@ -149,15 +162,18 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
             CoverageFormat::Json => io::json_line(&cov.json()),
             CoverageFormat::Lcov => cov.lcov(),
         };
-        match &a.coverage_out {
-            Some(path) => io::write(path, text.as_bytes())?,
+        match coverage_file {
+            Some(file) => file.finish(text.as_bytes())?,
             None => {
                 out.push('\n');
                 out.push_str(&text);
             }
         }
     }
-    print!("{out}");
+    match report_file {
+        Some(file) => file.finish(out.as_bytes())?,
+        None => io::print(&out)?,
+    }
     let failed = runs.iter().any(|r| r.failed() > 0);
     Ok(if failed {
         Outcome::Failure
@@ -209,6 +225,7 @@ fn record(a: Args) -> Result<Outcome, CliError> {
             io::name(out)
         )));
     }
+    let out_file = io::Output::create(out)?;
     let out_dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -260,7 +277,11 @@ fn record(a: Args) -> Result<Outcome, CliError> {
     let text = suite::record(&suite, &run, &format!(
         "{note}\nEvery expectation is the answer the engine gave then; tokens are {{{{sha256:…}}}} references."
     ));
-    io::write(out, text.as_bytes())?;
-    println!("recorded {} cases to {}", run.cases.len(), io::name(out));
+    out_file.finish(text.as_bytes())?;
+    io::print(&format!(
+        "recorded {} cases to {}\n",
+        run.cases.len(),
+        io::name(out)
+    ))?;
     Ok(Outcome::Success)
 }
