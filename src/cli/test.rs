@@ -85,16 +85,45 @@ fn from_suite(e: suite::Error) -> CliError {
     }
 }
 
-fn policy_source(path: &Path) -> Result<PolicySource, CliError> {
-    let name = io::name(path);
-    let text = String::from_utf8(io::read(path)?).map_err(|_| {
+/// [`suite::load`] through the CLI's reader: the input size limit, `-`,
+/// devices refused, and every file named escaped ([`io::name`]) in reports
+/// and messages alike.
+fn load_suite(path: &Path, opts: &LoadOptions) -> Result<suite::Suite, CliError> {
+    let file = io::name(path);
+    let text = utf8(io::read(path)?, &file)?;
+    let parsed = suite::parse(&text, &file, opts.mode)?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let snapshot_path = dir.join(&parsed.snapshot);
+    let snapshot_name = io::name(&snapshot_path);
+    let snapshot = load::parse_snapshot(&io::read(&snapshot_path)?, &snapshot_name)?;
+    let policy = match (&opts.policy, &parsed.policy) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => policy_source(&dir.join(p))?,
+        (None, None) => PolicySource::default_policy(),
+    };
+    Ok(suite::build(
+        parsed,
+        snapshot,
+        &snapshot_name,
+        policy,
+        opts.mode,
+    )?)
+}
+
+fn utf8(bytes: Vec<u8>, file: &str) -> Result<String, CliError> {
+    String::from_utf8(bytes).map_err(|_| {
         CliError::Input(InputError {
-            file: name.clone(),
+            file: file.to_string(),
             line: None,
             path: "(file)".into(),
             message: "not UTF-8 text".into(),
         })
-    })?;
+    })
+}
+
+fn policy_source(path: &Path) -> Result<PolicySource, CliError> {
+    let name = io::name(path);
+    let text = utf8(io::read(path)?, &name)?;
     Ok(PolicySource::from_text(&name, &text)?)
 }
 
@@ -142,9 +171,8 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
     }
     let suites = files
         .iter()
-        .map(|f| suite::load(f, &opts))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(from_suite)?;
+        .map(|f| load_suite(f, &opts))
+        .collect::<Result<Vec<_>, _>>()?;
     let runs: Vec<_> = suites.iter().map(suite::run).collect();
     let mut out = match a.format {
         ReportFormat::Text => suite::report::text(&runs),
@@ -234,7 +262,7 @@ fn record(a: Args) -> Result<Outcome, CliError> {
     let (suite, note) = match (a.paths.as_slice(), &a.snapshot, &a.requests) {
         ([path], None, None) => {
             let opts = LoadOptions { mode: Mode::Record, policy: policy.clone() };
-            let mut s = suite::load(path, &opts).map_err(from_suite)?;
+            let mut s = load_suite(path, &opts)?;
             let dir = path.parent().unwrap_or(Path::new(""));
             s.parsed.snapshot = relative(&out_dir, &dir.join(&s.parsed.snapshot));
             s.parsed.policy = match (&a.policy, &s.parsed.policy) {
