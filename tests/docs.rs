@@ -337,3 +337,111 @@ fn the_parser_reads_blocks_markers_and_comments() {
     assert_eq!(c[1].0, "echo '#not'");
     assert_eq!(c.len(), 2);
 }
+
+/// `authproof <cmd> --help`.
+fn help(cmd: &str) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_authproof"))
+        .args(cmd.split(' ').filter(|w| !w.is_empty()))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{cmd} --help");
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Every `--flag` an options list of `--help` shows (not `--help`).
+fn flags(help: &str) -> Vec<String> {
+    help.lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            // `-x, --long`: drop the short form.
+            let l = match l.as_bytes() {
+                [b'-', c, b',', b' ', ..] if c.is_ascii_alphabetic() => &l[4..],
+                _ => l,
+            };
+            let flag = l.strip_prefix("--")?;
+            let name: String = flag
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            (name != "help" && name != "version").then(|| format!("--{name}"))
+        })
+        .collect()
+}
+
+/// The README's Commands table lists every option every command has, and
+/// every command the CLI has; each command the CLI's own docs cover has
+/// examples at the end of its `--help`.
+#[test]
+fn readme_commands_table_lists_every_option() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme.find("\n## Commands\n").expect("a Commands section");
+    let rest = &readme[start + 1..];
+    let table = &rest[..rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3)];
+    let commands = [
+        ("decide", "`authproof decide", true),
+        ("apply", "`authproof apply", true),
+        ("policy default", "`authproof policy default", true),
+        ("check", "`authproof check", false),
+        ("replay", "`authproof replay", false),
+        ("explore", "`authproof explore", false),
+        ("mutants", "`authproof mutants", false),
+        ("diff", "`authproof diff", true),
+        ("test", "`authproof test", true),
+        ("gen snapshot", "`authproof gen snapshot", true),
+        ("snapshot import", "snapshot import", true),
+        ("snapshot export", "snapshot export", true),
+    ];
+    let mut missing = Vec::new();
+    for (cmd, needle, owned_examples) in commands {
+        let rows: String = table
+            .lines()
+            .filter(|l| l.starts_with('|') && l.contains(needle))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(!rows.is_empty(), "no Commands row for {cmd}");
+        let h = help(cmd);
+        for f in flags(&h) {
+            let listed = rows
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .any(|w| w == f);
+            if !listed {
+                missing.push(format!("{cmd} {f}"));
+            }
+        }
+        if owned_examples {
+            assert!(
+                h.contains("Examples:") || h.contains("Example:"),
+                "`authproof {cmd} --help` has no example"
+            );
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "options missing from the README's Commands table: {missing:?}"
+    );
+    // And no subcommand is missing from the list above.
+    let top = help("");
+    let listed: Vec<&str> = commands
+        .iter()
+        .map(|c| c.0.split(' ').next().unwrap())
+        .collect();
+    let mut in_commands = false;
+    for l in top.lines() {
+        if l.starts_with("Commands:") {
+            in_commands = true;
+            continue;
+        }
+        if in_commands {
+            let Some(name) = l.trim_start().split(' ').next().filter(|n| !n.is_empty()) else {
+                break;
+            };
+            if name != "help" {
+                assert!(
+                    listed.contains(&name),
+                    "{name} is not in the Commands table check"
+                );
+            }
+        }
+    }
+}
