@@ -353,7 +353,7 @@ fn file_names_in_reports_and_messages_are_escaped() {
     );
     // test: the report names the suite and its policy.
     examples_in(d.path());
-    let suite = format!("s\u{1b}]0;x\u{7}.toml");
+    let suite = "s\u{1b}]0;x\u{7}.toml".to_string();
     std::fs::write(
         d.path().join(&suite),
         format!("version = 1\nsnapshot = \"snapshot.json\"\npolicy = \"{}\"\n\n[[case]]\nname = \"c\"\nrequest = {{ at = \"2026-05-28T12:00:00Z\", action = \"workspace.read\", headers = {{}} }}\n[case.expect]\ndecision = \"deny\"\n", evil.replace('\u{1b}', "\\u001b").replace('\u{202e}', "\\u202e")),
