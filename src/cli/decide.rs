@@ -10,7 +10,7 @@ use super::{io, text, CliError, Format, Outcome, PolicyArg};
 #[command(after_help = "Examples:
   authproof decide --snapshot examples/snapshot.json --request examples/requests/f10-cross-tenant-resume.json --format text
   authproof decide --snapshot examples/snapshot.json --requests examples/requests.jsonl
-  authproof decide --snapshot examples/snapshot.json --request - < request.json
+  authproof decide --snapshot examples/snapshot.json --request - < examples/requests/f05-key-tenant.json
 
 A path of - reads stdin. Exit 0 every request allowed, 2 any denied, 1 error.")]
 pub struct Args {
