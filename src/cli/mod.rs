@@ -95,6 +95,8 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum PolicyCommand {
     /// Print the default policy (policies/default.toml).
+    #[command(after_help = "Example:
+  authproof policy default > policy.toml")]
     Default,
 }
 
@@ -119,7 +121,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Snapshot(c) => snapshot::run(c),
         Command::Test(a) => test::run(a),
         Command::Policy(PolicyCommand::Default) => {
-            print!("{}", authproof_engine::DEFAULT_POLICY_TOML);
+            io::print(authproof_engine::DEFAULT_POLICY_TOML)?;
             Ok(Outcome::Success)
         }
     }
