@@ -35,8 +35,8 @@ pub struct Args {
     /// Seed of the random generator; the same seed gives the same cases.
     #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
-    /// Number of cases [default: 50000, unlimited with --time].
-    #[arg(long, value_name = "N")]
+    /// Number of cases, 1 or more [default: 50000, unlimited with --time].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     cases: Option<u64>,
     /// Stop after this many seconds (the running case finishes).
     #[arg(long, value_name = "SECS")]
@@ -138,16 +138,26 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
         last: Instant::now(),
         started: Instant::now(),
     };
+    // Checked before the run: a violation found after minutes must not be
+    // lost to an output directory that cannot be written.
+    let out_dir = io::OutputDir::prepare(&a.out)?;
     let report = check::run(&cfg, &label, &mut |done| progress.tick(done, cases, a.time));
     progress.done();
     let report = report.map_err(|e| CliError::Other(error_chain(&e)))?;
-    if let Some(f) = &report.finding {
-        std::fs::create_dir_all(&a.out).map_err(|error| CliError::Io {
-            file: io::name(&a.out),
-            error,
-        })?;
-        io::write(&f.path, f.trace.to_json().as_bytes())?;
-    }
+    // The report goes to stdout even if writing the trace fails: a found
+    // violation is always reported; the write error then ends the run.
+    let written = match &report.finding {
+        Some(f) => {
+            let name = f.path.file_name().map(|n| n.to_string_lossy().into_owned());
+            match name {
+                Some(name) => out_dir
+                    .file(&name)
+                    .and_then(|o| o.finish(f.trace.to_json().as_bytes())),
+                None => Ok(()),
+            }
+        }
+        None => Ok(()),
+    };
     let text = match a.format {
         CheckFormat::Text => report.text(),
         CheckFormat::Json => {
@@ -157,13 +167,8 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
         }
         CheckFormat::Junit => report.junit(),
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|error| CliError::Io {
-            file: "stdout".into(),
-            error,
-        })?;
+    io::print(&text)?;
+    written?;
     Ok(if report.finding.is_some() {
         Outcome::Failure
     } else {

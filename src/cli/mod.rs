@@ -29,6 +29,9 @@ pub enum Outcome {
     Success,
     /// Exit 2: a denial, a rejection, a violation.
     Failure,
+    /// Exit 3: no violation found, but a bound (`--max-states`, `--time`)
+    /// stopped the work before what was asked was covered: not "held".
+    Incomplete,
 }
 
 impl From<Outcome> for std::process::ExitCode {
@@ -36,6 +39,7 @@ impl From<Outcome> for std::process::ExitCode {
         match o {
             Outcome::Success => std::process::ExitCode::SUCCESS,
             Outcome::Failure => std::process::ExitCode::from(2),
+            Outcome::Incomplete => std::process::ExitCode::from(3),
         }
     }
 }

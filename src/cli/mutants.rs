@@ -118,7 +118,7 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
         TableFormat::Text => table(&rows, false),
         TableFormat::Markdown => table(&rows, true),
     };
-    print!("{out}");
+    io::print(&out)?;
     Ok(if rows.iter().all(MutantRow::killed) {
         Outcome::Success
     } else {
