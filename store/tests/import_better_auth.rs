@@ -153,6 +153,8 @@ fn sha_hex(s: &str) -> String {
 
 /// Milliseconds since the epoch from a facts.json time (ISO text).
 fn ms(v: &Value) -> Option<i64> {
+    // PostgreSQL rows: {"pg_timestamp": "…"}.
+    let v = v.get("pg_timestamp").unwrap_or(v);
     let s = v.as_str()?;
     let us = import::values::parse_time(s).unwrap_or_else(|| panic!("time {s}"));
     Some(us / 1000)
