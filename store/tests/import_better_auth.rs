@@ -35,7 +35,10 @@ fn root() -> PathBuf {
 fn node_ready(test: &str) -> bool {
     let skip = std::env::var("AUTHPROOF_SKIP_NODE").as_deref() == Ok("1");
     let modules = root().join("targets/better-auth/node_modules");
-    let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if node && modules.is_dir() {
         return true;
     }
@@ -93,7 +96,11 @@ fn seed(db: &str, tag: &str) -> Seeded {
         String::from_utf8_lossy(&o.stderr)
     );
     let facts = serde_json::from_slice(&std::fs::read(out.join("facts.json")).unwrap()).unwrap();
-    Seeded { _dir: dir, out, facts }
+    Seeded {
+        _dir: dir,
+        out,
+        facts,
+    }
 }
 
 /// Every secret string the seed's requests carry: session tokens, their
@@ -139,7 +146,11 @@ fn percent_decode(s: &str) -> String {
 
 fn assert_no_secret(what: &str, text: &str, secrets: &BTreeSet<String>) {
     for s in secrets {
-        assert!(!text.contains(s.as_str()), "{what} holds a raw token (sha256 prefix of it: {})", &sha_hex(s)[..8]);
+        assert!(
+            !text.contains(s.as_str()),
+            "{what} holds a raw token (sha256 prefix of it: {})",
+            &sha_hex(s)[..8]
+        );
     }
 }
 
@@ -189,21 +200,39 @@ fn expected(facts: &Value, at: Timestamp) -> Snapshot {
     let mut s = serde_json::json!({
         "taken_at": at.to_string(), "tenants": [], "users": [], "memberships": [], "api_keys": [], "sessions": []
     });
-    let orgs: BTreeSet<&str> = rows["organization"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    let orgs: BTreeSet<&str> = rows["organization"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
     for o in &orgs {
-        s["tenants"].as_array_mut().unwrap().push(serde_json::json!({"id": o, "suspended": false}));
+        s["tenants"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"id": o, "suspended": false}));
     }
     let mut users: Vec<&Value> = rows["user"].as_array().unwrap().iter().collect();
     users.sort_by_key(|u| u["id"].as_str().unwrap());
     for u in users {
         let banned = truthy(&u["banned"]).unwrap_or(false)
             && ms(&u["banExpires"]).is_none_or(|e| e >= at.unix() * 1000);
-        s["users"].as_array_mut().unwrap().push(serde_json::json!({"id": u["id"], "banned": banned}));
+        s["users"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"id": u["id"], "banned": banned}));
     }
     let mut best: BTreeMap<(String, String), (i64, String, Value)> = BTreeMap::new();
     for m in rows["member"].as_array().unwrap() {
-        let k = (m["userId"].as_str().unwrap().to_string(), m["organizationId"].as_str().unwrap().to_string());
-        let cand = (ms(&m["createdAt"]).unwrap(), m["id"].as_str().unwrap().to_string(), m.clone());
+        let k = (
+            m["userId"].as_str().unwrap().to_string(),
+            m["organizationId"].as_str().unwrap().to_string(),
+        );
+        let cand = (
+            ms(&m["createdAt"]).unwrap(),
+            m["id"].as_str().unwrap().to_string(),
+            m.clone(),
+        );
         match best.get(&k) {
             Some(b) if (b.0, &b.1) <= (cand.0, &cand.1) => {}
             _ => {
@@ -212,15 +241,23 @@ fn expected(facts: &Value, at: Timestamp) -> Snapshot {
         }
     }
     for ((u, o), (c, _, m)) in best {
-        s["memberships"].as_array_mut().unwrap().push(serde_json::json!({
-            "user": u, "tenant": o, "role": m["role"], "since": ts(ceil(c)).to_string()
-        }));
+        s["memberships"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "user": u, "tenant": o, "role": m["role"], "since": ts(ceil(c)).to_string()
+            }));
     }
     let key_tokens: BTreeMap<&str, &str> = ids["keys"]
         .as_object()
         .unwrap()
         .values()
-        .map(|k| (k["id"].as_str().unwrap(), k["token_sha256"].as_str().unwrap()))
+        .map(|k| {
+            (
+                k["id"].as_str().unwrap(),
+                k["token_sha256"].as_str().unwrap(),
+            )
+        })
         .collect();
     let mut keys: Vec<&Value> = rows["apikey"].as_array().unwrap().iter().collect();
     keys.sort_by_key(|k| k["id"].as_str().unwrap());
@@ -229,7 +266,10 @@ fn expected(facts: &Value, at: Timestamp) -> Snapshot {
         while let Value::String(t) = &meta {
             meta = serde_json::from_str(t).unwrap_or(Value::Null);
         }
-        let tenant = meta.get("organizationId").and_then(Value::as_str).filter(|t| orgs.contains(t));
+        let tenant = meta
+            .get("organizationId")
+            .and_then(Value::as_str)
+            .filter(|t| orgs.contains(t));
         let mut caps = Vec::new();
         if let Some(p) = k["permissions"].as_str() {
             let p: Value = serde_json::from_str(p).unwrap();
@@ -241,22 +281,27 @@ fn expected(facts: &Value, at: Timestamp) -> Snapshot {
         }
         caps.sort();
         let id = k["id"].as_str().unwrap();
-        s["api_keys"].as_array_mut().unwrap().push(serde_json::json!({
-            "id": id, "owner": k["referenceId"], "tenant": tenant,
-            "token_sha256": key_tokens[id], "prefix": k["prefix"].as_str().unwrap_or(""),
-            "capabilities": caps, "enabled": truthy(&k["enabled"]).unwrap_or(true),
-            "name": k["name"].as_str().unwrap_or(""),
-            "created_at": ts(ceil(ms(&k["createdAt"]).unwrap())).to_string(),
-            "expires_at": ms(&k["expiresAt"]).map(|e| ts(floor(e)).to_string()),
-            "revoked_at": null, "deleted_at": null
-        }));
+        s["api_keys"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "id": id, "owner": k["referenceId"], "tenant": tenant,
+                "token_sha256": key_tokens[id], "prefix": k["prefix"].as_str().unwrap_or(""),
+                "capabilities": caps, "enabled": truthy(&k["enabled"]).unwrap_or(true),
+                "name": k["name"].as_str().unwrap_or(""),
+                "created_at": ts(ceil(ms(&k["createdAt"]).unwrap())).to_string(),
+                "expires_at": ms(&k["expiresAt"]).map(|e| ts(floor(e)).to_string()),
+                "revoked_at": null, "deleted_at": null
+            }));
     }
     let mut sessions: Vec<&Value> = rows["session"].as_array().unwrap().iter().collect();
     sessions.sort_by_key(|k| k["id"].as_str().unwrap());
     for x in sessions {
         let expires = floor(ms(&x["expiresAt"]).unwrap());
         let created = ceil(ms(&x["createdAt"]).unwrap()).min(expires);
-        let tenant = x["activeOrganizationId"].as_str().filter(|t| orgs.contains(t));
+        let tenant = x["activeOrganizationId"]
+            .as_str()
+            .filter(|t| orgs.contains(t));
         s["sessions"].as_array_mut().unwrap().push(serde_json::json!({
             "id": x["id"], "user": x["userId"], "tenant": tenant,
             "token_sha256": x["token"]["sha256"],
@@ -291,50 +336,137 @@ fn check(db: &str, seeded: &Seeded, sqlite_file: Option<&Path>) {
         got.snapshot.api_keys.iter().find(|k| k.id.as_str() == id)
     };
     let acme = ids["orgs"]["acme"].as_str().unwrap();
-    assert_eq!(key("k_alice_acme").unwrap().tenant.as_ref().map(|t| t.as_str()), Some(acme));
-    assert_eq!(key("k_alice_acme").unwrap().capabilities, ["conversation:read", "conversation:resume", "supervisor:connect"]);
+    assert_eq!(
+        key("k_alice_acme")
+            .unwrap()
+            .tenant
+            .as_ref()
+            .map(|t| t.as_str()),
+        Some(acme)
+    );
+    assert_eq!(
+        key("k_alice_acme").unwrap().capabilities,
+        [
+            "conversation:read",
+            "conversation:resume",
+            "supervisor:connect"
+        ]
+    );
     assert_eq!(key("k_alice_acme").unwrap().prefix, "sk_live_");
     assert_eq!(key("k_alice_unbound").unwrap().tenant, None);
     assert_eq!(key("k_alice_nometa_org").unwrap().tenant, None);
-    assert_eq!(key("k_alice_updated").unwrap().tenant.as_ref().map(|t| t.as_str()), Some(acme));
+    assert_eq!(
+        key("k_alice_updated")
+            .unwrap()
+            .tenant
+            .as_ref()
+            .map(|t| t.as_str()),
+        Some(acme)
+    );
     assert!(key("k_alice_deleted").is_none());
     assert!(!key("k_bob_disabled").unwrap().enabled);
     assert!(key("k_bob_expired").unwrap().expires_at.unwrap() < at);
     for (name, k) in ids["keys"].as_object().unwrap() {
         if let Some(k2) = key(name) {
-            assert_eq!(authproof_engine::TokenHash::from_hex(k["token_sha256"].as_str().unwrap()), Some(k2.token_sha256), "{name}");
+            assert_eq!(
+                authproof_engine::TokenHash::from_hex(k["token_sha256"].as_str().unwrap()),
+                Some(k2.token_sha256),
+                "{name}"
+            );
         }
     }
 
     // The summary: counts and every note the seed provokes.
     let c = &got.summary.counts;
-    assert_eq!((c.memberships.read, c.memberships.imported, c.memberships.merged), (7, 6, 1));
+    assert_eq!(
+        (
+            c.memberships.read,
+            c.memberships.imported,
+            c.memberships.merged
+        ),
+        (7, 6, 1)
+    );
     assert_eq!(c.api_keys.read, c.api_keys.imported);
     assert_eq!(c.sessions.read, c.sessions.imported);
-    let notes: BTreeSet<(&str, Action, &str)> = got.summary.notes.iter().map(|n| (n.collection, n.action, n.reason)).collect();
-    assert!(notes.contains(&("memberships", Action::Merged, "duplicate_membership_role_conflict")) || notes.contains(&("memberships", Action::Merged, "duplicate_membership")), "{notes:?}");
-    assert!(notes.contains(&("users", Action::Noted, "ban_has_end")), "{notes:?}");
-    assert!(notes.contains(&("sessions", Action::Noted, "active_tenant_not_member")), "{notes:?}");
+    let notes: BTreeSet<(&str, Action, &str)> = got
+        .summary
+        .notes
+        .iter()
+        .map(|n| (n.collection, n.action, n.reason))
+        .collect();
+    assert!(
+        notes.contains(&(
+            "memberships",
+            Action::Merged,
+            "duplicate_membership_role_conflict"
+        )) || notes.contains(&("memberships", Action::Merged, "duplicate_membership")),
+        "{notes:?}"
+    );
+    assert!(
+        notes.contains(&("users", Action::Noted, "ban_has_end")),
+        "{notes:?}"
+    );
+    assert!(
+        notes.contains(&("sessions", Action::Noted, "active_tenant_not_member")),
+        "{notes:?}"
+    );
     let bob_b1 = ids["sessions"]["bob_b1"]["token_sha256"].as_str().unwrap();
-    let b1 = got.snapshot.sessions.iter().find(|s| s.token_sha256 == authproof_engine::TokenHash::from_hex(bob_b1).unwrap()).unwrap();
-    assert!(got.summary.notes.iter().any(|n| n.reason == "active_tenant_not_member" && n.record == b1.id.as_str()));
+    let b1 = got
+        .snapshot
+        .sessions
+        .iter()
+        .find(|s| s.token_sha256 == authproof_engine::TokenHash::from_hex(bob_b1).unwrap())
+        .unwrap();
+    assert!(got
+        .summary
+        .notes
+        .iter()
+        .any(|n| n.reason == "active_tenant_not_member" && n.record == b1.id.as_str()));
     for (name, count) in c.all() {
-        assert_eq!(count.read, count.imported + count.skipped + count.merged, "{name}");
+        assert_eq!(
+            count.read,
+            count.imported + count.skipped + count.merged,
+            "{name}"
+        );
     }
 
     // No raw token in anything the importer produced.
-    assert_no_secret("snapshot", &serde_json::to_string(&got.snapshot).unwrap(), &secrets);
-    assert_no_secret("summary", &serde_json::to_string(&got.summary).unwrap(), &secrets);
+    assert_no_secret(
+        "snapshot",
+        &serde_json::to_string(&got.snapshot).unwrap(),
+        &secrets,
+    );
+    assert_no_secret(
+        "summary",
+        &serde_json::to_string(&got.summary).unwrap(),
+        &secrets,
+    );
     assert_no_secret("summary text", &got.summary.text(usize::MAX), &secrets);
 
     // Broken mappings pointing fields at token columns: the errors and
     // notes name the column and the row, never the value.
     for (section, from, to) in [
-        ("[sessions]", r#"created_at = "createdAt""#, r#"created_at = "token""#),
-        ("[sessions]", r#"expires_at = "expiresAt""#, r#"expires_at = "token""#),
+        (
+            "[sessions]",
+            r#"created_at = "createdAt""#,
+            r#"created_at = "token""#,
+        ),
+        (
+            "[sessions]",
+            r#"expires_at = "expiresAt""#,
+            r#"expires_at = "token""#,
+        ),
         ("[sessions]", r#"id = "id""#, r#"id = "token""#),
-        ("[sessions]", r#"token_encoding = "raw""#, r#"token_encoding = "sha256-hex""#),
-        ("[api_keys]", r#"created_at = "createdAt""#, r#"created_at = "key""#),
+        (
+            "[sessions]",
+            r#"token_encoding = "raw""#,
+            r#"token_encoding = "sha256-hex""#,
+        ),
+        (
+            "[api_keys]",
+            r#"created_at = "createdAt""#,
+            r#"created_at = "key""#,
+        ),
     ] {
         let m = Mapping::parse(&edit(section, from, to), "broken.toml").unwrap();
         match import::run(db, &m, &Options { at }) {
@@ -351,7 +483,11 @@ fn check(db: &str, seeded: &Seeded, sqlite_file: Option<&Path>) {
                     assert_eq!(got.summary.counts.sessions.imported, 0);
                     assert!(got.summary.notes.iter().any(|n| n.reason == "bad_token"));
                     assert_no_secret("summary", &got.summary.text(usize::MAX), &secrets);
-                    assert_no_secret("snapshot", &serde_json::to_string(&got.snapshot).unwrap(), &secrets);
+                    assert_no_secret(
+                        "snapshot",
+                        &serde_json::to_string(&got.snapshot).unwrap(),
+                        &secrets,
+                    );
                 }
             }
         }
@@ -359,12 +495,29 @@ fn check(db: &str, seeded: &Seeded, sqlite_file: Option<&Path>) {
     let t = import::mapping::BETTER_AUTH_TOML;
 
     // Read-only: a mapping whose query writes fails, and the file is unchanged.
-    let text = t.replacen(r#"query = 'SELECT "id" FROM "organization"'"#, r#"query = 'DELETE FROM "organization" RETURNING "id"'"#, 1);
-    let e = import::run(db, &Mapping::parse(&text, "write.toml").unwrap(), &Options { at }).unwrap_err();
+    let text = t.replacen(
+        r#"query = 'SELECT "id" FROM "organization"'"#,
+        r#"query = 'DELETE FROM "organization" RETURNING "id"'"#,
+        1,
+    );
+    let e = import::run(
+        db,
+        &Mapping::parse(&text, "write.toml").unwrap(),
+        &Options { at },
+    )
+    .unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("[tenants]") && (msg.contains("readonly") || msg.contains("read-only") || msg.contains("read only")), "{msg}");
+    assert!(
+        msg.contains("[tenants]")
+            && (msg.contains("readonly") || msg.contains("read-only") || msg.contains("read only")),
+        "{msg}"
+    );
     if let (Some(p), Some(before)) = (sqlite_file, before) {
-        assert_eq!(std::fs::read(p).unwrap(), before, "the source database was written");
+        assert_eq!(
+            std::fs::read(p).unwrap(),
+            before,
+            "the source database was written"
+        );
     }
 
     agreement(&seeded.out, &got.snapshot);
@@ -386,7 +539,11 @@ fn agreement(out: &Path, snapshot: &Snapshot) {
         eprintln!("agreement: policies/better-auth.toml is not there yet: decisions not compared");
         return;
     }
-    let policy = authproof_engine::load::policy(&std::fs::read_to_string(&policy_path).unwrap(), "policies/better-auth.toml").unwrap();
+    let policy = authproof_engine::load::policy(
+        &std::fs::read_to_string(&policy_path).unwrap(),
+        "policies/better-auth.toml",
+    )
+    .unwrap();
     let state = authproof_engine::State::from_snapshot(snapshot.clone()).unwrap();
     let requests = std::fs::read(out.join("requests.jsonl")).unwrap();
     let requests = authproof_engine::load::requests_jsonl(&requests, "requests.jsonl").unwrap();
@@ -404,10 +561,19 @@ fn agreement(out: &Path, snapshot: &Snapshot) {
         if ap_ok == ba_ok {
             agree += 1;
         } else {
-            differ.push(format!("{}: better-auth {}, authproof {}", a["id"].as_str().unwrap(), ba_ok, d.reason.map_or("allow".to_string(), |r| format!("{r:?}"))));
+            differ.push(format!(
+                "{}: better-auth {}, authproof {}",
+                a["id"].as_str().unwrap(),
+                ba_ok,
+                d.reason.map_or("allow".to_string(), |r| format!("{r:?}"))
+            ));
         }
     }
-    eprintln!("agreement: {agree} agree, {} differ:\n  {}", differ.len(), differ.join("\n  "));
+    eprintln!(
+        "agreement: {agree} agree, {} differ:\n  {}",
+        differ.len(),
+        differ.join("\n  ")
+    );
 }
 
 #[test]

@@ -159,7 +159,14 @@ pub fn fields(collection: &str) -> (&'static [&'static str], &'static [&'static 
             ],
         ),
         "sessions" => (
-            &["id", "user", "token", "token_encoding", "created_at", "expires_at"],
+            &[
+                "id",
+                "user",
+                "token",
+                "token_encoding",
+                "created_at",
+                "expires_at",
+            ],
             &["tenant", "tenant_json", "revoked_at", "key"],
         ),
         "resources" => (&["tenant", "id", "owner"], &["created_at", "key"]),
@@ -221,7 +228,7 @@ impl Mapping {
             why: crate::printable(e.message()),
             line: e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
         })?;
         m.check(origin)?;
         Ok(m)
@@ -288,7 +295,8 @@ impl Mapping {
                     "[{name}]: `capabilities` and `capabilities_format` go together"
                 )));
             }
-            if c.token_fallback == TokenFallback::Raw && c.token_encoding == Some(TokenEncoding::Raw)
+            if c.token_fallback == TokenFallback::Raw
+                && c.token_encoding == Some(TokenEncoding::Raw)
             {
                 return Err(bad(format!(
                     "[{name}]: `token_fallback = \"raw\"` with `token_encoding = \"raw\"` means nothing"

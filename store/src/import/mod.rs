@@ -309,13 +309,18 @@ struct Row<'r> {
 
 impl Row<'_> {
     fn cell(&self, field: &str) -> &Value {
-        self.cols.idx(field).map_or(&Value::Null, |i| &self.cells[i])
+        self.cols
+            .idx(field)
+            .map_or(&Value::Null, |i| &self.cells[i])
     }
 
     fn err(&self, field: &str, why: String) -> ImportError {
         ImportError::Column {
             collection: self.collection,
-            column: self.cols.idx(field).map_or(field.to_string(), |i| self.cols.names[i].clone()),
+            column: self
+                .cols
+                .idx(field)
+                .map_or(field.to_string(), |i| self.cols.names[i].clone()),
             row: Some(self.key.clone()),
             why,
         }
@@ -473,7 +478,13 @@ impl Importer<'_> {
         let mut seen = HashSet::new();
         for (k, t) in rows {
             if !seen.insert(t.id.clone()) {
-                self.note("tenants", &k, Action::Skipped, "duplicate_id", "a tenant with this id was imported already".into());
+                self.note(
+                    "tenants",
+                    &k,
+                    Action::Skipped,
+                    "duplicate_id",
+                    "a tenant with this id was imported already".into(),
+                );
                 continue;
             }
             self.snapshot.tenants.push(t);
@@ -500,14 +511,26 @@ impl Importer<'_> {
         let mut seen = HashSet::new();
         for (k, (mut u, ends)) in rows {
             if !seen.insert(u.id.clone()) {
-                self.note("users", &k, Action::Skipped, "duplicate_id", "a user with this id was imported already".into());
+                self.note(
+                    "users",
+                    &k,
+                    Action::Skipped,
+                    "duplicate_id",
+                    "a user with this id was imported already".into(),
+                );
                 continue;
             }
             if let (true, Some(e)) = (u.banned, ends) {
                 let when = time_text(e);
                 if i128::from(e) < at_us {
                     u.banned = false;
-                    self.note("users", &k, Action::Changed, "ban_expired", format!("banned until {when}, before taken_at: imported as not banned"));
+                    self.note(
+                        "users",
+                        &k,
+                        Action::Changed,
+                        "ban_expired",
+                        format!("banned until {when}, before taken_at: imported as not banned"),
+                    );
                 } else {
                     self.note("users", &k, Action::Noted, "ban_has_end", format!("banned until {when}; the snapshot has no ban end: banned at every time"));
                 }
@@ -537,21 +560,47 @@ impl Importer<'_> {
                 };
                 let since_us = r.micros("since")?;
                 let since = r.start("since")?.unwrap_or(Timestamp::EPOCH);
-                Ok(Conv::Ok((Membership { user, tenant, role, since }, since_us)))
+                Ok(Conv::Ok((
+                    Membership {
+                        user,
+                        tenant,
+                        role,
+                        since,
+                    },
+                    since_us,
+                )))
             },
             |(m, us)| {
                 // (user, tenant), then the earliest row first, then the key.
-                format!("{}\u{0}{}\u{0}{:020}", m.user.as_str(), m.tenant.as_str(), us.map_or(0u128, |v| (i128::from(v) - i128::from(i64::MIN)) as u128 + 1))
+                format!(
+                    "{}\u{0}{}\u{0}{:020}",
+                    m.user.as_str(),
+                    m.tenant.as_str(),
+                    us.map_or(0u128, |v| (i128::from(v) - i128::from(i64::MIN)) as u128
+                        + 1)
+                )
             },
         )?;
         let mut kept: HashMap<(Id, Id), (String, String)> = HashMap::new();
         for (k, (m, _)) in rows {
             if !users.contains(&m.user) {
-                self.note("memberships", &k, Action::Skipped, "unknown_user", format!("user {} does not exist", show(m.user.as_str())));
+                self.note(
+                    "memberships",
+                    &k,
+                    Action::Skipped,
+                    "unknown_user",
+                    format!("user {} does not exist", show(m.user.as_str())),
+                );
                 continue;
             }
             if !tenants.contains(&m.tenant) {
-                self.note("memberships", &k, Action::Skipped, "unknown_tenant", format!("tenant {} does not exist", show(m.tenant.as_str())));
+                self.note(
+                    "memberships",
+                    &k,
+                    Action::Skipped,
+                    "unknown_tenant",
+                    format!("tenant {} does not exist", show(m.tenant.as_str())),
+                );
                 continue;
             }
             let pair = (m.user.clone(), m.tenant.clone());
@@ -592,13 +641,36 @@ impl Importer<'_> {
             return Ok((Some(text), None));
         };
         let Some((v, depth)) = values::json_deep(&text) else {
-            return Ok((None, Some(("tenant_json_invalid", format!("column `{}` is not JSON: imported unbound", r.c.tenant.as_deref().unwrap_or_default())))));
+            return Ok((
+                None,
+                Some((
+                    "tenant_json_invalid",
+                    format!(
+                        "column `{}` is not JSON: imported unbound",
+                        r.c.tenant.as_deref().unwrap_or_default()
+                    ),
+                )),
+            ));
         };
-        let note = (depth > 1).then(|| ("tenant_json_double_encoded", format!("`{}` was JSON-encoded {depth} times", r.c.tenant.as_deref().unwrap_or_default())));
+        let note = (depth > 1).then(|| {
+            (
+                "tenant_json_double_encoded",
+                format!(
+                    "`{}` was JSON-encoded {depth} times",
+                    r.c.tenant.as_deref().unwrap_or_default()
+                ),
+            )
+        });
         match v.get(member) {
             Some(serde_json::Value::String(t)) => Ok((Some(t.clone()), note)),
             None | Some(serde_json::Value::Null) => Ok((None, note)),
-            Some(_) => Ok((None, Some(("tenant_json_not_string", format!("`{member}` is not a string: imported unbound"))))),
+            Some(_) => Ok((
+                None,
+                Some((
+                    "tenant_json_not_string",
+                    format!("`{member}` is not a string: imported unbound"),
+                )),
+            )),
         }
     }
 
@@ -637,7 +709,8 @@ impl Importer<'_> {
                     Err((why, d)) => return Ok(Conv::Skip(why, d)),
                 };
                 let capabilities = match r.c.capabilities_format {
-                    Some(f) => values::capabilities(r.cell("capabilities"), f).map_err(|w| r.err("capabilities", w))?,
+                    Some(f) => values::capabilities(r.cell("capabilities"), f)
+                        .map_err(|w| r.err("capabilities", w))?,
                     None => Vec::new(),
                 };
                 let Some(created_at) = r.start("created_at")? else {
@@ -657,26 +730,62 @@ impl Importer<'_> {
                     revoked_at: r.end("revoked_at")?,
                     deleted_at: r.end("deleted_at")?,
                 };
-                Ok(Conv::Ok(K { key, owner, tenant, raw, note }))
+                Ok(Conv::Ok(K {
+                    key,
+                    owner,
+                    tenant,
+                    raw,
+                    note,
+                }))
             },
             |k| k.key.id.as_str().to_string(),
         )?;
         let users: HashSet<&str> = self.snapshot.users.iter().map(|u| u.id.as_str()).collect();
-        let tenants: HashSet<&str> = self.snapshot.tenants.iter().map(|t| t.id.as_str()).collect();
+        let tenants: HashSet<&str> = self
+            .snapshot
+            .tenants
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect();
         let mut seen = HashSet::new();
         let mut out = Vec::with_capacity(rows.len());
         let mut notes = Vec::new();
         for (k, mut x) in rows {
             if !seen.insert(x.key.id.clone()) {
-                notes.push((k, Action::Skipped, "duplicate_id", "a key with this id was imported already".to_string()));
+                notes.push((
+                    k,
+                    Action::Skipped,
+                    "duplicate_id",
+                    "a key with this id was imported already".to_string(),
+                ));
                 continue;
             }
             if !users.contains(x.owner.as_str()) {
                 if tenants.contains(x.owner.as_str()) {
                     notes.push((k, Action::Skipped, "organization_owned", format!("owner {} is an organization, not a user: authproof keys have an owning user", show(&x.owner))));
                 } else {
-                    notes.push((k, Action::Skipped, "unknown_owner", format!("owner {} is neither a user nor an organization", show(&x.owner))));
+                    notes.push((
+                        k,
+                        Action::Skipped,
+                        "unknown_owner",
+                        format!(
+                            "owner {} is neither a user nor an organization",
+                            show(&x.owner)
+                        ),
+                    ));
                 }
+                continue;
+            }
+            if !self.tokens.insert(x.key.token_sha256) {
+                notes.push((
+                    k,
+                    Action::Skipped,
+                    "duplicate_token",
+                    format!(
+                        "token sha256 {} is held by a record imported already",
+                        x.key.token_sha256.short()
+                    ),
+                ));
                 continue;
             }
             x.key.owner = Id::new(x.owner).expect("a user id");
@@ -686,10 +795,6 @@ impl Importer<'_> {
                 } else {
                     notes.push((k.clone(), Action::Changed, "tenant_not_found", format!("bound to {}, which is not an organization: imported unbound (tenant null)", show(&t))));
                 }
-            }
-            if !self.tokens.insert(x.key.token_sha256) {
-                notes.push((k, Action::Skipped, "duplicate_token", format!("token sha256 {} is held by a record imported already", x.key.token_sha256.short())));
-                continue;
             }
             if let Some((reason, d)) = x.note {
                 notes.push((k.clone(), Action::Noted, reason, d));
@@ -744,12 +849,22 @@ impl Importer<'_> {
                     expires_at,
                     revoked_at: r.end("revoked_at")?,
                 };
-                Ok(Conv::Ok(S { s, user, tenant, note }))
+                Ok(Conv::Ok(S {
+                    s,
+                    user,
+                    tenant,
+                    note,
+                }))
             },
             |s| s.s.id.as_str().to_string(),
         )?;
         let users: HashSet<&str> = self.snapshot.users.iter().map(|u| u.id.as_str()).collect();
-        let tenants: HashSet<&str> = self.snapshot.tenants.iter().map(|t| t.id.as_str()).collect();
+        let tenants: HashSet<&str> = self
+            .snapshot
+            .tenants
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect();
         let members: HashSet<(&str, &str)> = self
             .snapshot
             .memberships
@@ -761,16 +876,34 @@ impl Importer<'_> {
         let mut notes = Vec::new();
         for (k, mut x) in rows {
             if !seen.insert(x.s.id.clone()) {
-                notes.push((k, Action::Skipped, "duplicate_id", "a session with this id was imported already".to_string()));
+                notes.push((
+                    k,
+                    Action::Skipped,
+                    "duplicate_id",
+                    "a session with this id was imported already".to_string(),
+                ));
                 continue;
             }
             if !users.contains(x.user.as_str()) {
-                notes.push((k, Action::Skipped, "unknown_user", format!("user {} does not exist", show(&x.user))));
+                notes.push((
+                    k,
+                    Action::Skipped,
+                    "unknown_user",
+                    format!("user {} does not exist", show(&x.user)),
+                ));
                 continue;
             }
             if let Some(t) = x.tenant {
                 if !tenants.contains(t.as_str()) {
-                    notes.push((k.clone(), Action::Changed, "tenant_not_found", format!("active organization {} does not exist: imported with no active tenant", show(&t))));
+                    notes.push((
+                        k.clone(),
+                        Action::Changed,
+                        "tenant_not_found",
+                        format!(
+                            "active organization {} does not exist: imported with no active tenant",
+                            show(&t)
+                        ),
+                    ));
                 } else {
                     if !members.contains(&(x.user.as_str(), t.as_str())) {
                         notes.push((k.clone(), Action::Noted, "active_tenant_not_member", format!("active organization {} of which user {} is not a member (left it?): kept, authproof says not_a_member", show(&t), show(&x.user))));
@@ -784,7 +917,15 @@ impl Importer<'_> {
                 x.s.created_at = x.s.expires_at;
             }
             if !self.tokens.insert(x.s.token_sha256) {
-                notes.push((k, Action::Skipped, "duplicate_token", format!("token sha256 {} is held by a record imported already", x.s.token_sha256.short())));
+                notes.push((
+                    k,
+                    Action::Skipped,
+                    "duplicate_token",
+                    format!(
+                        "token sha256 {} is held by a record imported already",
+                        x.s.token_sha256.short()
+                    ),
+                ));
                 continue;
             }
             if let Some((reason, d)) = x.note {
@@ -817,7 +958,12 @@ impl Importer<'_> {
                     Err((why, d)) => return Ok(Conv::Skip(why, d)),
                 };
                 let created_at = r.start("created_at")?.unwrap_or(Timestamp::EPOCH);
-                Ok(Conv::Ok(Resource { tenant, id, owner, created_at }))
+                Ok(Conv::Ok(Resource {
+                    tenant,
+                    id,
+                    owner,
+                    created_at,
+                }))
             },
             |r| format!("{}\u{0}{}", r.tenant.as_str(), r.id.as_str()),
         )?;
@@ -826,11 +972,29 @@ impl Importer<'_> {
         let mut seen = HashSet::new();
         for (k, r) in rows {
             if !tenants.contains(&r.tenant) {
-                self.note("resources", &k, Action::Skipped, "unknown_tenant", format!("tenant {} does not exist", show(r.tenant.as_str())));
+                self.note(
+                    "resources",
+                    &k,
+                    Action::Skipped,
+                    "unknown_tenant",
+                    format!("tenant {} does not exist", show(r.tenant.as_str())),
+                );
             } else if !users.contains(&r.owner) {
-                self.note("resources", &k, Action::Skipped, "unknown_owner", format!("owner {} does not exist", show(r.owner.as_str())));
+                self.note(
+                    "resources",
+                    &k,
+                    Action::Skipped,
+                    "unknown_owner",
+                    format!("owner {} does not exist", show(r.owner.as_str())),
+                );
             } else if !seen.insert((r.tenant.clone(), r.id.clone())) {
-                self.note("resources", &k, Action::Skipped, "duplicate_id", "a resource with this (tenant, id) was imported already".into());
+                self.note(
+                    "resources",
+                    &k,
+                    Action::Skipped,
+                    "duplicate_id",
+                    "a resource with this (tenant, id) was imported already".into(),
+                );
             } else {
                 self.snapshot.resources.push(r);
             }
@@ -863,13 +1027,21 @@ impl Summary {
             "import summary: mapping {} from {} ({}), taken_at {}\n",
             self.mapping, self.source, self.backend, self.taken_at
         );
-        let _ = writeln!(s, "  {:<12} {:>9} {:>9} {:>8} {:>7} {:>8} {:>6}", "collection", "read", "imported", "skipped", "merged", "changed", "noted");
+        let _ = writeln!(
+            s,
+            "  {:<12} {:>9} {:>9} {:>8} {:>7} {:>8} {:>6}",
+            "collection", "read", "imported", "skipped", "merged", "changed", "noted"
+        );
         for (name, c) in self.counts.all() {
             if !c.mapped {
                 let _ = writeln!(s, "  {name:<12} (not mapped)");
                 continue;
             }
-            let _ = writeln!(s, "  {name:<12} {:>9} {:>9} {:>8} {:>7} {:>8} {:>6}", c.read, c.imported, c.skipped, c.merged, c.changed, c.noted);
+            let _ = writeln!(
+                s,
+                "  {name:<12} {:>9} {:>9} {:>8} {:>7} {:>8} {:>6}",
+                c.read, c.imported, c.skipped, c.merged, c.changed, c.noted
+            );
         }
         let mut groups: Vec<((&str, Action, &str), Vec<&Note>)> = Vec::new();
         for n in &self.notes {
@@ -891,7 +1063,11 @@ impl Summary {
                 let _ = writeln!(s, "    {}: {}", n.record, n.detail);
             }
             if notes.len() > per_reason {
-                let _ = writeln!(s, "    … {} more (all of them in --summary FILE)", notes.len() - per_reason);
+                let _ = writeln!(
+                    s,
+                    "    … {} more (all of them in --summary FILE)",
+                    notes.len() - per_reason
+                );
             }
         }
         s

@@ -80,7 +80,9 @@ impl Source {
                 })?;
                 c.busy_timeout(std::time::Duration::from_secs(30))
                     .and_then(|_| c.execute_batch("PRAGMA query_only = 1; BEGIN DEFERRED;"))
-                    .map_err(|e| ImportError::Source(format!("sqlite: {}", printable(&e.to_string()))))?;
+                    .map_err(|e| {
+                        ImportError::Source(format!("sqlite: {}", printable(&e.to_string())))
+                    })?;
                 Ok(Source::Sqlite(c))
             }
             Url::Postgres(u) => {
@@ -139,7 +141,8 @@ impl Source {
         match self {
             Source::Sqlite(c) => {
                 let mut stmt = c.prepare(sql).map_err(|e| query_err(e.to_string()))?;
-                let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+                let names: Vec<String> =
+                    stmt.column_names().iter().map(|s| s.to_string()).collect();
                 let mut idx = Vec::with_capacity(columns.len());
                 for want in columns {
                     match names.iter().position(|n| n == want) {
@@ -168,10 +171,12 @@ impl Source {
             }
             Source::Postgres(c) => {
                 use postgres::fallible_iterator::FallibleIterator;
-                let stmt = c
-                    .prepare(sql)
-                    .map_err(|e| query_err(pg_message(&e)))?;
-                let names: Vec<String> = stmt.columns().iter().map(|c| c.name().to_string()).collect();
+                let stmt = c.prepare(sql).map_err(|e| query_err(pg_message(&e)))?;
+                let names: Vec<String> = stmt
+                    .columns()
+                    .iter()
+                    .map(|c| c.name().to_string())
+                    .collect();
                 let mut idx = Vec::with_capacity(columns.len());
                 for want in columns {
                     match names.iter().position(|n| n == want) {
@@ -179,7 +184,10 @@ impl Source {
                         None => return Err(missing(names, want)),
                     }
                 }
-                let types: Vec<Type> = idx.iter().map(|&i| stmt.columns()[i].type_().clone()).collect();
+                let types: Vec<Type> = idx
+                    .iter()
+                    .map(|&i| stmt.columns()[i].type_().clone())
+                    .collect();
                 for (t, want) in types.iter().zip(columns) {
                     if !supported(t) {
                         return Err(ImportError::Column {
@@ -194,7 +202,10 @@ impl Source {
                     }
                 }
                 let mut rows = c
-                    .query_raw(&stmt, std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>())
+                    .query_raw(
+                        &stmt,
+                        std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>(),
+                    )
                     .map_err(|e| query_err(pg_message(&e)))?;
                 while let Some(r) = rows.next().map_err(|e| query_err(pg_message(&e)))? {
                     for ((cell, &i), t) in cells.iter_mut().zip(&idx).zip(&types) {

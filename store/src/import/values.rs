@@ -188,7 +188,8 @@ pub enum Token {
 /// The SHA-256 of the token a cell holds. The value itself never leaves
 /// this function: an error says only what kind of value it was.
 pub fn token(v: &Value, enc: TokenEncoding, fallback_raw: bool) -> Result<Option<Token>, String> {
-    let raw_hash = |bytes: &[u8]| TokenHash::from_hex(&hex(&Sha256::digest(bytes))).expect("64 hex");
+    let raw_hash =
+        |bytes: &[u8]| TokenHash::from_hex(&hex(&Sha256::digest(bytes))).expect("64 hex");
     let decoded = match (v, enc) {
         (Value::Null, _) => return Ok(None),
         (Value::Text(s), TokenEncoding::Raw) => {
@@ -203,9 +204,7 @@ pub fn token(v: &Value, enc: TokenEncoding, fallback_raw: bool) -> Result<Option
             }
             return Ok(Some(Token::Hash(raw_hash(b))));
         }
-        (Value::Text(s), TokenEncoding::Sha256Hex) => {
-            TokenHash::from_hex(&s.to_ascii_lowercase())
-        }
+        (Value::Text(s), TokenEncoding::Sha256Hex) => TokenHash::from_hex(&s.to_ascii_lowercase()),
         (Value::Text(s), TokenEncoding::Sha256Base64url) => base64(s, true)
             .filter(|b| b.len() == 32)
             .and_then(|b| TokenHash::from_hex(&hex(&b))),
@@ -362,11 +361,21 @@ mod tests {
         assert_eq!(t("1970-01-01T00:00:01.5Z"), Some(1_500_000));
         assert_eq!(t("2026-12-02T22:36:13.805Z"), Some(1_796_250_973_805_000));
         assert_eq!(t("2026-12-02 22:36:13.805+00"), Some(1_796_250_973_805_000));
-        assert_eq!(t("2026-12-02 23:36:13.805+01:00"), Some(1_796_250_973_805_000));
+        assert_eq!(
+            t("2026-12-02 23:36:13.805+01:00"),
+            Some(1_796_250_973_805_000)
+        );
         assert_eq!(t("2026-12-02 22:36:13"), Some(1_796_250_973_000_000));
         assert_eq!(t("2026-12-02"), Some(1_796_169_600_000_000));
         assert_eq!(t("1969-12-31T23:59:59.250Z"), Some(-750_000));
-        for bad in ["", "2026-13-01", "2026-02-30", "2026-12-02X", "2026-12-02T22:36:13.Z", "x"] {
+        for bad in [
+            "",
+            "2026-13-01",
+            "2026-02-30",
+            "2026-12-02X",
+            "2026-12-02T22:36:13.Z",
+            "x",
+        ] {
             assert_eq!(t(bad), None, "{bad}");
         }
         assert_eq!(floor_secs(-750_000), -1);
@@ -390,24 +399,45 @@ mod tests {
         assert_eq!(h(url, TokenEncoding::Sha256Base64url), hexd);
         assert_eq!(h(std, TokenEncoding::Sha256Base64), hexd);
         assert_eq!(h(&hexd.to_uppercase(), TokenEncoding::Sha256Hex), hexd);
-        assert!(token(&Value::Text("abc".into()), TokenEncoding::Sha256Base64url, false).is_err());
-        match token(&Value::Text("abc".into()), TokenEncoding::Sha256Base64url, true) {
+        assert!(token(
+            &Value::Text("abc".into()),
+            TokenEncoding::Sha256Base64url,
+            false
+        )
+        .is_err());
+        match token(
+            &Value::Text("abc".into()),
+            TokenEncoding::Sha256Base64url,
+            true,
+        ) {
             Ok(Some(Token::RawFallback(x))) => assert_eq!(hex(x.as_bytes()), hexd),
             other => panic!("{other:?}"),
         }
-        let e = token(&Value::Text("sk_secret_value".into()), TokenEncoding::Sha256Hex, false)
-            .unwrap_err();
+        let e = token(
+            &Value::Text("sk_secret_value".into()),
+            TokenEncoding::Sha256Hex,
+            false,
+        )
+        .unwrap_err();
         assert!(!e.contains("secret"));
     }
 
     #[test]
     fn caps_and_json() {
-        let p = Value::Text(r#"{"supervisor":["connect"],"conversation":["resume","read"]}"#.into());
+        let p =
+            Value::Text(r#"{"supervisor":["connect"],"conversation":["resume","read"]}"#.into());
         assert_eq!(
             capabilities(&p, CapabilitiesFormat::PermissionsObject).unwrap(),
-            ["conversation:read", "conversation:resume", "supervisor:connect"]
+            [
+                "conversation:read",
+                "conversation:resume",
+                "supervisor:connect"
+            ]
         );
-        let double = serde_json::to_string(&serde_json::to_string(&serde_json::json!({"organizationId": "acme"})).unwrap()).unwrap();
+        let double = serde_json::to_string(
+            &serde_json::to_string(&serde_json::json!({"organizationId": "acme"})).unwrap(),
+        )
+        .unwrap();
         let (v, depth) = json_deep(&double).unwrap();
         assert_eq!(depth, 2);
         assert_eq!(v["organizationId"], "acme");
