@@ -102,7 +102,8 @@ pub fn run(db: &str, a: ForeignArgs, replace: bool) -> Result<Outcome, CliError>
     // that was skipped or merged goes unreported.
     eprint!("{}", imported.summary.text(NOTES_PER_REASON));
     if let Some(path) = &a.summary {
-        let mut json = serde_json::to_string_pretty(&imported.summary).expect("summaries serialize");
+        let mut json =
+            serde_json::to_string_pretty(&imported.summary).expect("summaries serialize");
         json.push('\n');
         io::write(path, json.as_bytes())?;
     }
@@ -110,7 +111,9 @@ pub fn run(db: &str, a: ForeignArgs, replace: bool) -> Result<Outcome, CliError>
     if let Some(url) = &a.into {
         let mut store = authproof_store::Store::open(url).map_err(|e| super::db_error(url, e))?;
         store.migrate().map_err(|e| super::db_error(url, e))?;
-        store.import(s, replace).map_err(|e| super::db_error(url, e))?;
+        store
+            .import(s, replace)
+            .map_err(|e| super::db_error(url, e))?;
         return Ok(Outcome::Success);
     }
     let records = s.tenants.len()
