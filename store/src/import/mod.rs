@@ -368,6 +368,12 @@ fn show(s: &str) -> String {
     }
 }
 
+/// A reason code and its detail.
+type Why = (&'static str, String);
+
+/// Notes grouped by (collection, action, reason).
+type Groups<'n> = Vec<((&'static str, Action, &'static str), Vec<&'n Note>)>;
+
 /// Outcome of converting one row.
 enum Conv<T> {
     Ok(T),
@@ -633,7 +639,7 @@ impl Importer<'_> {
 
     /// The tenant a row names: the column, or a JSON member of it.
     /// Returns the tenant and an optional note about how it was read.
-    fn tenant_of(r: &Row) -> Result<(Option<String>, Option<(&'static str, String)>), ImportError> {
+    fn tenant_of(r: &Row) -> Result<(Option<String>, Option<Why>), ImportError> {
         let Some(text) = r.text("tenant")? else {
             return Ok((None, None));
         };
@@ -674,7 +680,7 @@ impl Importer<'_> {
         }
     }
 
-    fn token_of(r: &Row) -> Result<Result<(TokenHash, bool), (&'static str, String)>, ImportError> {
+    fn token_of(r: &Row) -> Result<Result<(TokenHash, bool), Why>, ImportError> {
         let enc = r.c.token_encoding.expect("checked: required");
         let fallback = r.c.token_fallback == mapping::TokenFallback::Raw;
         Ok(match values::token(r.cell("token"), enc, fallback) {
@@ -1043,7 +1049,7 @@ impl Summary {
                 c.read, c.imported, c.skipped, c.merged, c.changed, c.noted
             );
         }
-        let mut groups: Vec<((&str, Action, &str), Vec<&Note>)> = Vec::new();
+        let mut groups: Groups = Vec::new();
         for n in &self.notes {
             let k = (n.collection, n.action, n.reason);
             match groups.iter_mut().find(|(g, _)| *g == k) {
