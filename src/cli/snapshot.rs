@@ -15,21 +15,28 @@ pub enum Command {
     Export(ExportArgs),
 }
 
+// `snapshot import --from/--mapping`: read a foreign database (issue 13).
+#[path = "import.rs"]
+mod foreign;
+
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   authproof snapshot import --db sqlite:auth.db --snapshot examples/snapshot.json
   authproof snapshot import --db postgres://authproof@localhost/auth --snapshot examples/snapshot.json --replace")]
 pub struct ImportArgs {
-    /// Database URL: `sqlite:PATH` or `postgres://…`.
+    /// Database URL: `sqlite:PATH` or `postgres://…` (with --from/--mapping:
+    /// the foreign database to read, read-only).
     #[arg(long, value_name = "URL")]
     db: String,
     /// State snapshot (JSON).
-    #[arg(long, value_name = "S")]
-    snapshot: PathBuf,
+    #[arg(long, value_name = "S", required_unless_present_any = ["from", "mapping"])]
+    snapshot: Option<PathBuf>,
     /// Replace what the database holds (otherwise a non-empty database is
     /// refused).
     #[arg(long)]
     replace: bool,
+    #[command(flatten)]
+    foreign: foreign::ForeignArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -54,8 +61,11 @@ pub fn run(c: Command) -> Result<Outcome, CliError> {
 }
 
 fn import(a: ImportArgs) -> Result<Outcome, CliError> {
+    let (Some(path), false) = (&a.snapshot, a.foreign.used()) else {
+        return foreign::run(&a.db, a.foreign, a.replace);
+    };
     // Parsed and integrity-checked before the database is touched.
-    let snapshot = io::snapshot(&a.snapshot)?.to_snapshot();
+    let snapshot = io::snapshot(path)?.to_snapshot();
     let mut store = open(&a.db)?;
     store.migrate().map_err(|e| db_error(&a.db, e))?;
     store
