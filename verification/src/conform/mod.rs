@@ -308,17 +308,19 @@ pub fn run(
                     original_steps,
                     shrink_attempts: iters + more,
                 };
-                let shrunk_key = f.cause();
-                seen.insert(key, findings.len());
-                if let Some(&i) = seen.get(&shrunk_key) {
-                    if i != findings.len() {
+                // Shrinking may land on a cause already found: then both
+                // causes name that finding.
+                match seen.get(&f.cause()).copied() {
+                    Some(i) => {
                         findings[i].occurrences += 1;
-                        progress(done, findings.len());
-                        continue;
+                        seen.insert(key, i);
+                    }
+                    None => {
+                        seen.insert(key, findings.len());
+                        seen.insert(f.cause(), findings.len());
+                        findings.push(f);
                     }
                 }
-                seen.insert(shrunk_key, findings.len());
-                findings.push(f);
             }
         }
         progress(done, findings.len());
