@@ -67,7 +67,7 @@ impl Default for ConformConfig {
             policy: Policy::default(),
             policy_label: "default".into(),
             max_steps: check::MAX_STEPS,
-            shrink_time: Duration::from_secs(60),
+            shrink_time: Duration::from_secs(30),
             max_findings: 16,
             out: PathBuf::from("authproof-out"),
         }
@@ -140,7 +140,12 @@ pub struct ConformReport {
 pub fn outcome(r: &CommandResult) -> String {
     match r {
         CommandResult::Ok { .. } => "ok".into(),
-        CommandResult::Rejected { reason, .. } => format!("rejected {reason}"),
+        CommandResult::Rejected {
+            reason, explain, ..
+        } => match explain.strip_prefix(target::UNCLASSIFIED) {
+            Some(why) => format!("rejected ({})", why.trim_start_matches(": ")),
+            None => format!("rejected {reason}"),
+        },
         CommandResult::Decision { decision, .. } => decision_outcome(decision),
     }
 }
@@ -163,19 +168,188 @@ pub fn cases(hello: &Hello, policy: &Policy, max_steps: usize) -> impl Strategy<
     generate::trace(Some(policy.clone()), max_steps).prop_map(move |t| restrict(&hello, t))
 }
 
-/// See [`cases`].
+/// See [`cases`]. A target that resets only to empty gets the drawn
+/// snapshot rebuilt by supported commands ([`prelude`]) at the head of the
+/// steps, so the model runs them too and the case stays self-consistent.
 pub fn restrict(hello: &Hello, mut t: Trace) -> Trace {
     t.steps.retain(|c| supported(hello, c));
     if hello.reset == protocol::ResetKind::Empty {
+        let start = t.steps.first().map(|c| c.at);
+        let mut steps = prelude(hello, &t.snapshot, start);
+        steps.append(&mut t.steps);
         t.snapshot = Snapshot::default();
+        t.steps = steps;
     }
     t
+}
+
+/// Commands that rebuild `snapshot` from empty with the ops `hello`
+/// supports, each at its record's own time and none after `until`: create
+/// tenants and users, add members at `since`, log in and mint keys at
+/// `created_at` (the generator's tokens are known by their hashes), then
+/// disable, revoke, delete and log out at their times, and ban. A record
+/// the target cannot build is left out (a revoked key on a target without
+/// `revoke_api_key`, say); a session's expiry is the policy's, not the
+/// drawn one.
+pub fn prelude(
+    hello: &Hello,
+    snapshot: &Snapshot,
+    until: Option<authproof_engine::Timestamp>,
+) -> Vec<Command> {
+    use authproof_engine::{Timestamp, TokenHash};
+    let tokens: BTreeMap<TokenHash, &str> = generate::TOKENS
+        .iter()
+        .map(|t| (TokenHash::of(t), *t))
+        .collect();
+    let mut times: Vec<Timestamp> = snapshot
+        .memberships
+        .iter()
+        .map(|m| m.since)
+        .chain(snapshot.api_keys.iter().map(|k| k.created_at))
+        .chain(snapshot.sessions.iter().map(|s| s.created_at))
+        .collect();
+    times.sort();
+    let first = times
+        .first()
+        .copied()
+        .or(until)
+        .unwrap_or_else(generate::start_time)
+        .min(until.unwrap_or(authproof_engine::Timestamp::MAX));
+    let ok_time = |t: Timestamp| until.map_or(true, |u| t <= u);
+    let mut out: Vec<(Timestamp, usize, serde_json::Value)> = Vec::new();
+    let push = |at: Timestamp, v: serde_json::Value, out: &mut Vec<_>| {
+        let n = out.len();
+        let mut v = v;
+        v["at"] = json!(at);
+        out.push((at, n, v));
+    };
+    let can = |op: &str| hello.supports_op(op);
+    if can("create_tenant") {
+        for t in &snapshot.tenants {
+            push(
+                first,
+                json!({"op": "create_tenant", "tenant": t.id}),
+                &mut out,
+            );
+        }
+    }
+    if can("create_user") {
+        for u in &snapshot.users {
+            push(first, json!({"op": "create_user", "user": u.id}), &mut out);
+        }
+    }
+    if can("add_member") {
+        for m in &snapshot.memberships {
+            if ok_time(m.since.max(first)) {
+                push(
+                    m.since.max(first),
+                    json!({"op": "add_member", "user": m.user, "tenant": m.tenant, "role": m.role}),
+                    &mut out,
+                );
+            }
+        }
+    }
+    let mut last = first;
+    if can("mint_api_key") {
+        for k in &snapshot.api_keys {
+            let (Some(tenant), Some(token)) = (&k.tenant, tokens.get(&k.token_sha256)) else {
+                continue;
+            };
+            let dead_unsupported = (k.revoked_at.is_some() && !can("revoke_api_key"))
+                || (k.deleted_at.is_some() && !can("delete_api_key"))
+                || (!k.enabled && !can("update_api_key"));
+            if dead_unsupported || !ok_time(k.created_at) {
+                continue;
+            }
+            let mut v = json!({"op": "mint_api_key", "key": k.id, "owner": k.owner,
+                "tenant": tenant, "token": token, "capabilities": k.capabilities, "name": k.name});
+            if let Some(e) = k.expires_at {
+                v["expires_at"] = json!(e);
+            }
+            push(k.created_at, v, &mut out);
+            last = last.max(k.created_at);
+            if !k.enabled {
+                push(
+                    k.created_at,
+                    json!({"op": "update_api_key", "key": k.id, "enabled": false}),
+                    &mut out,
+                );
+            }
+            for (t, op) in [
+                (k.revoked_at, "revoke_api_key"),
+                (k.deleted_at, "delete_api_key"),
+            ] {
+                if let Some(t) = t.filter(|t| ok_time(*t)) {
+                    push(
+                        t.max(k.created_at),
+                        json!({"op": op, "key": k.id}),
+                        &mut out,
+                    );
+                    last = last.max(t);
+                }
+            }
+        }
+    }
+    if can("login") {
+        for s in &snapshot.sessions {
+            let Some(token) = tokens.get(&s.token_sha256) else {
+                continue;
+            };
+            if !ok_time(s.created_at) || (s.revoked_at.is_some() && !can("logout")) {
+                continue;
+            }
+            let mut v = json!({"op": "login", "session": s.id, "user": s.user, "token": token});
+            if let Some(t) = &s.tenant {
+                v["tenant"] = json!(t);
+            }
+            push(s.created_at, v, &mut out);
+            last = last.max(s.created_at);
+            if let Some(t) = s.revoked_at.filter(|t| ok_time(*t)) {
+                push(
+                    t.max(s.created_at),
+                    json!({"op": "logout", "session": s.id}),
+                    &mut out,
+                );
+                last = last.max(t);
+            }
+        }
+    }
+    if can("ban_user") {
+        for u in snapshot.users.iter().filter(|u| u.banned) {
+            if ok_time(last) {
+                push(last, json!({"op": "ban_user", "user": u.id}), &mut out);
+            }
+        }
+    }
+    if can("suspend_tenant") {
+        for t in snapshot.tenants.iter().filter(|t| t.suspended) {
+            if ok_time(last) {
+                push(
+                    last,
+                    json!({"op": "suspend_tenant", "tenant": t.id}),
+                    &mut out,
+                );
+            }
+        }
+    }
+    out.sort_by_key(|(at, n, _)| (*at, *n));
+    out.into_iter()
+        .filter_map(|(_, _, v)| Command::from_value(v).ok())
+        .collect()
 }
 
 fn supported(hello: &Hello, c: &Command) -> bool {
     hello.supports_op(c.op.name())
         && match &c.op {
-            authproof_engine::Op::Authenticate { action, .. } => hello.supports_action(action),
+            authproof_engine::Op::Authenticate {
+                action,
+                tenant,
+                resource,
+                ..
+            } => {
+                hello.supports_action(action)
+                    && (hello.request_tenant || (tenant.is_none() && resource.is_none()))
+            }
             _ => true,
         }
 }

@@ -88,6 +88,11 @@ pub struct Hello {
     pub observe: bool,
     #[serde(default)]
     pub reset: ResetKind,
+    /// Whether `authenticate` requests may name a `tenant` or `resource`
+    /// (false: the service takes the tenant from the credential only, and
+    /// such requests are not drawn).
+    #[serde(default = "yes")]
+    pub request_tenant: bool,
     /// Free-form notes for the report (what is faked by test hooks, what is
     /// off).
     #[serde(default)]

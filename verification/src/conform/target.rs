@@ -262,6 +262,7 @@ impl Target {
                 clock: true,
                 observe: false,
                 reset: ResetKind::Snapshot,
+                request_tenant: true,
                 notes: vec![],
             },
             shadow: None,
@@ -493,6 +494,10 @@ fn field<T: serde::de::DeserializeOwned>(v: &Value, name: &str) -> Result<Option
     }
 }
 
+/// The explain prefix of a rejection the adapter could not classify (its
+/// reason is then the op's first listed one, a stand-in).
+pub const UNCLASSIFIED: &str = "unclassified rejection";
+
 /// A reason code, or `None` for `null`, `"deny"` or an unknown word (the
 /// adapter could not tell).
 fn reason_of(v: &Value) -> Option<Reason> {
@@ -561,10 +566,9 @@ pub fn merge(
                 }
                 (_, r) => CommandResult::Rejected {
                     reason: r.unwrap_or_else(|| Rejection::of_op(&op)[0]),
-                    explain: if r.is_some() {
-                        "rejected by the target".into()
-                    } else {
-                        "rejected by the target, which does not say why".into()
+                    explain: match (r, observed.get("explain").and_then(Value::as_str)) {
+                        (Some(_), _) => "rejected by the target".into(),
+                        (None, e) => format!("{UNCLASSIFIED}: {}", e.unwrap_or("no reason given")),
                     },
                     op,
                 },
