@@ -215,7 +215,7 @@ pub fn prelude(
         .or(until)
         .unwrap_or_else(generate::start_time)
         .min(until.unwrap_or(authproof_engine::Timestamp::MAX));
-    let ok_time = |t: Timestamp| until.map_or(true, |u| t <= u);
+    let ok_time = |t: Timestamp| !matches!(until, Some(u) if t > u);
     let mut out: Vec<(Timestamp, usize, serde_json::Value)> = Vec::new();
     let push = |at: Timestamp, v: serde_json::Value, out: &mut Vec<_>| {
         let n = out.len();

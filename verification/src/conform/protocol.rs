@@ -146,9 +146,10 @@ impl Hello {
 
     /// Whether `authenticate` may ask for `action`.
     pub fn supports_action(&self, action: &str) -> bool {
-        self.actions
-            .as_ref()
-            .map_or(true, |a| a.iter().any(|x| x == action))
+        match &self.actions {
+            Some(a) => a.iter().any(|x| x == action),
+            None => true,
+        }
     }
 
     /// Whether the decision field `f` is reported.
