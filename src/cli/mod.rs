@@ -5,6 +5,7 @@
 
 mod apply;
 mod check;
+mod conform;
 mod decide;
 mod diff;
 mod explore;
@@ -94,6 +95,11 @@ enum Command {
     Snapshot(snapshot::Command),
     /// Run expected-decision suites (or --record one); coverage of the policy.
     Test(test::Args),
+    /// Check a live service, through its adapter, against the model (docs/CONFORM.md).
+    Conform(conform::Args),
+    /// Adapters shipped with authproof (conform targets), speaking JSON Lines on stdin/stdout.
+    #[command(subcommand, hide = true)]
+    Adapter(conform::AdapterCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,6 +130,8 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Gen(c) => generate::run(c),
         Command::Snapshot(c) => snapshot::run(c),
         Command::Test(a) => test::run(a),
+        Command::Conform(a) => conform::run(a),
+        Command::Adapter(c) => conform::adapter(c),
         Command::Policy(PolicyCommand::Default) => {
             io::print(authproof_engine::DEFAULT_POLICY_TOML)?;
             Ok(Outcome::Success)

@@ -20,6 +20,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Replay on a live target (a directory holding target.toml, or a TOML
+    /// file: docs/CONFORM.md) instead of the engine.
+    #[arg(long, value_name = "DIR_OR_TOML")]
+    target: Option<PathBuf>,
     /// Inject an engine fault (F01..F16), as `check --inject` did.
     #[cfg(feature = "faults")]
     #[arg(long, value_name = "F", hide = true, value_parser = super::check::parse_fault)]
@@ -92,20 +96,23 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
     let fault = a.inject;
     #[cfg(not(feature = "faults"))]
     let fault = None;
-    let run =
-        lockstep::run_engine(&trace.policy, &trace.snapshot, &trace.steps, fault).map_err(|e| {
-            match e {
-                Error::InvalidTrace { path, message } => {
-                    CliError::Input(authproof_engine::load::InputError {
-                        file: file.clone(),
-                        line: None,
-                        path,
-                        message,
-                    })
-                }
-                other => CliError::Other(super::check::error_chain(&other)),
-            }
-        })?;
+    let run = match &a.target {
+        Some(t) => authproof_verification::conform::TargetSpec::load(t)
+            .map_err(|e| Error::implementation(None, e))
+            .and_then(|spec| authproof_verification::conform::replay(&spec, &trace)),
+        None => lockstep::run_engine(&trace.policy, &trace.snapshot, &trace.steps, fault),
+    };
+    let run = run.map_err(|e| match e {
+        Error::InvalidTrace { path, message } => {
+            CliError::Input(authproof_engine::load::InputError {
+                file: file.clone(),
+                line: None,
+                path,
+                message,
+            })
+        }
+        other => CliError::Other(super::check::error_chain(&other)),
+    })?;
     let first = run.first_violation();
     let out = match a.format {
         Format::Text => {

@@ -20,10 +20,19 @@ pub(crate) struct Done {
 }
 
 /// Runs one command inside `tx`.
-pub(crate) fn apply(tx: &mut dyn Tx, policy: &Policy, cmd: &Command) -> Result<Done, StoreError> {
+pub(crate) fn apply(
+    tx: &mut dyn Tx,
+    policy: &Policy,
+    cmd: &Command,
+    fault: Option<authproof_engine::Fault>,
+) -> Result<Done, StoreError> {
     let slice = Slice::read(tx, policy, cmd)?;
     let mut state = State::from_snapshot(slice.snapshot())
         .map_err(|e| StoreError::Corrupt(format!("the rows read for {}: {e}", cmd.op.name())))?;
+    #[cfg(feature = "faults")]
+    state.inject(fault);
+    #[cfg(not(feature = "faults"))]
+    let _ = fault;
     let result = state.apply(policy, cmd);
     match &result {
         CommandResult::Ok { changes, .. } => write::changes(tx, &state, changes)?,

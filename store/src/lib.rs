@@ -48,6 +48,8 @@ enum Backend {
 pub struct Store {
     backend: Backend,
     journal: bool,
+    /// An engine fault run inside every command (`faults` builds only).
+    fault: Option<authproof_engine::Fault>,
 }
 
 impl fmt::Debug for Store {
@@ -80,6 +82,7 @@ impl Store {
         Ok(Store {
             backend,
             journal: false,
+            fault: None,
         })
     }
 
@@ -96,6 +99,13 @@ impl Store {
     /// concurrency tests). Off by default.
     pub fn set_journal(&mut self, on: bool) {
         self.journal = on;
+    }
+
+    /// Switches an engine fault (docs/INCIDENTS.md) on in the engine state
+    /// each command builds, for `authproof conform` against a faulty store.
+    #[cfg(feature = "faults")]
+    pub fn inject(&mut self, fault: Option<authproof_engine::Fault>) {
+        self.fault = fault;
     }
 
     /// Creates the schema or applies the migrations it lacks; returns the
@@ -317,8 +327,9 @@ impl Store {
     /// rolls back (it wrote nothing anyway); `ok` and decisions commit.
     pub fn apply(&mut self, policy: &Policy, cmd: &Command) -> Result<CommandResult, StoreError> {
         let journal = self.journal;
+        let fault = self.fault;
         self.transact(|tx| {
-            let done = commands::apply(tx, policy, cmd)?;
+            let done = commands::apply(tx, policy, cmd, fault)?;
             if journal && done.commit {
                 tx.exec(
                     "INSERT INTO journal (at, op, result) VALUES (?1, ?2, ?3)",

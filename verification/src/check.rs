@@ -81,7 +81,7 @@ impl Default for CheckConfig {
 }
 
 /// How one case ended.
-enum CaseVerdict {
+pub(crate) enum CaseVerdict {
     Held(Coverage),
     Failed {
         failure: Failure,
@@ -91,8 +91,13 @@ enum CaseVerdict {
     },
 }
 
+/// Runs one case and says how it ended: the engine for `check`, a live
+/// target for `conform` (which shrinks with the same [`shrink`] and
+/// [`minimize`]).
+pub(crate) type Evaluate<'a> = dyn FnMut(&Trace) -> Result<CaseVerdict, Error> + 'a;
+
 impl CaseVerdict {
-    fn failure(&self) -> Option<Failure> {
+    pub(crate) fn failure(&self) -> Option<Failure> {
         match self {
             CaseVerdict::Held(_) => None,
             CaseVerdict::Failed { failure, .. } => Some(*failure),
@@ -108,7 +113,7 @@ thread_local! {
 
 /// Runs `f` with the panic messages of this thread (only) kept off stderr;
 /// other threads (tests running beside a check) keep theirs.
-fn quietly<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> R {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let previous = panic::take_hook();
@@ -124,7 +129,7 @@ fn quietly<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {
@@ -166,20 +171,21 @@ fn evaluate(fault: Option<Fault>, case: &Trace) -> Result<CaseVerdict, Error> {
 /// removing a command can move the times of the ones after it): remove
 /// single commands at their concrete times, then single snapshot records
 /// (keeping integrity), while the case still fails the same way.
-fn minimize(
+pub(crate) fn minimize(
     cfg: &CheckConfig,
+    eval: &mut Evaluate<'_>,
     want: Failure,
     mut case: Trace,
     mut verdict: CaseVerdict,
 ) -> Result<(Trace, CaseVerdict, u32), Error> {
     let started = Instant::now();
     let mut iters = 0u32;
-    let try_case = |c: Trace, iters: &mut u32| -> Result<Option<(Trace, CaseVerdict)>, Error> {
+    let mut try_case = |c: Trace, iters: &mut u32| -> Result<Option<(Trace, CaseVerdict)>, Error> {
         *iters += 1;
         if State::from_snapshot(c.snapshot.clone()).is_err() {
             return Ok(None);
         }
-        let v = evaluate(cfg.fault, &c)?;
+        let v = eval(&c)?;
         Ok((v.failure() == Some(want)).then_some((c, v)))
     };
     loop {
@@ -236,8 +242,9 @@ fn minimize(
 
 /// Proptest's shrinking loop: simplify while the case still fails the same
 /// way, complicate back when a simplification made it pass.
-fn shrink(
+pub(crate) fn shrink(
     cfg: &CheckConfig,
+    eval: &mut Evaluate<'_>,
     tree: &mut impl ValueTree<Value = Trace>,
     want: Failure,
     mut best: (Trace, CaseVerdict),
@@ -250,7 +257,7 @@ fn shrink(
     while iters < cfg.shrink_attempts && started.elapsed() < cfg.shrink_time {
         iters += 1;
         let case = tree.current();
-        let v = evaluate(cfg.fault, &case)?;
+        let v = eval(&case)?;
         if v.failure() == Some(want) {
             best = (case, v);
             if !tree.simplify() {
@@ -264,7 +271,7 @@ fn shrink(
 }
 
 /// The generator's 32-byte ChaCha seed for `seed`.
-fn seed_bytes(seed: u64) -> [u8; 32] {
+pub(crate) fn seed_bytes(seed: u64) -> [u8; 32] {
     let mut b = [0u8; 32];
     for (i, chunk) in b.chunks_mut(8).enumerate() {
         let word = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -373,8 +380,9 @@ fn run_cases(
                 coverage.merge(c);
                 let want = *failure;
                 let original_steps = case.steps.len();
-                let (case, verdict, iters) = shrink(cfg, &mut tree, want, (case, verdict))?;
-                let (case, verdict, more) = minimize(cfg, want, case, verdict)?;
+                let eval = &mut |c: &Trace| evaluate(cfg.fault, c);
+                let (case, verdict, iters) = shrink(cfg, eval, &mut tree, want, (case, verdict))?;
+                let (case, verdict, more) = minimize(cfg, eval, want, case, verdict)?;
                 let finding = finding(cfg, case, verdict, iters + more, original_steps);
                 return Ok((done, coverage, Some(finding)));
             }
@@ -421,7 +429,7 @@ fn finding(
     }
 }
 
-fn shell_path(p: &Path) -> String {
+pub(crate) fn shell_path(p: &Path) -> String {
     let s = p.display().to_string();
     if s.chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c))

@@ -12,6 +12,8 @@
 //! - [`check`] — the check runner: seeded cases through the harness, shrunk
 //!   and minimized counterexamples, coverage, reports (`authproof check`
 //!   and the check technique of `mutants`);
+//! - [`conform`] — a live service behind an adapter process (JSON Lines,
+//!   docs/CONFORM.md) as an [`Implementation`], and the `conform` runner;
 //! - [`synth`] — realistic large snapshots for benches and reviews;
 //! - [`explore`] — exhaustive breadth-first search with shortest
 //!   counterexamples;
@@ -24,6 +26,8 @@
 
 #[cfg(feature = "proptest")]
 pub mod check;
+#[cfg(feature = "proptest")]
+pub mod conform;
 mod error;
 pub mod explore;
 #[cfg(feature = "proptest")]
