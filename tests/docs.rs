@@ -388,6 +388,7 @@ fn readme_commands_table_lists_every_option() {
         ("mutants", "`authproof mutants", false),
         ("diff", "`authproof diff", true),
         ("test", "`authproof test", true),
+        ("conform", "`authproof conform", false),
         ("gen snapshot", "`authproof gen snapshot", true),
         ("snapshot import", "snapshot import", true),
         ("snapshot export", "snapshot export", true),
