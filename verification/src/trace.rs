@@ -190,6 +190,7 @@ mod tests {
             policy: Policy {
                 credentials: authproof_engine::CredentialsPolicy {
                     multiple: authproof_engine::Multiple::Deny,
+                    ..Default::default()
                 },
                 ..Policy::default()
             },
