@@ -178,7 +178,10 @@ pub fn encode_uri_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3 / 2);
     for b in s.bytes() {
         if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+            || matches!(
+                b,
+                b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+            )
         {
             out.push(char::from(b));
         } else {
@@ -320,17 +323,23 @@ mod tests {
             unwrap(&v, false, Some(&s)).unwrap(),
             (Cow::Borrowed("abc.def"), Signature::Verified)
         );
-        assert_eq!(
-            unwrap(&v, false, None).unwrap().1,
-            Signature::NotVerified
-        );
+        assert_eq!(unwrap(&v, false, None).unwrap().1, Signature::NotVerified);
         let other = CookieSecret::new("other").unwrap();
-        assert_eq!(unwrap(&v, false, Some(&other)), Err(Malformed::BadSignature));
+        assert_eq!(
+            unwrap(&v, false, Some(&other)),
+            Err(Malformed::BadSignature)
+        );
         assert_eq!(unwrap("abc", false, None), Err(Malformed::Unsigned));
         assert_eq!(unwrap("abc", true, None).unwrap().1, Signature::Raw);
         assert_eq!(unwrap("abc.x", true, None), Err(Malformed::SignatureShape));
-        assert_eq!(unwrap("%zz.x", false, None), Err(Malformed::PercentEncoding));
-        assert_eq!(unwrap("a%20b.x", false, None), Err(Malformed::PercentEncoding));
+        assert_eq!(
+            unwrap("%zz.x", false, None),
+            Err(Malformed::PercentEncoding)
+        );
+        assert_eq!(
+            unwrap("a%20b.x", false, None),
+            Err(Malformed::PercentEncoding)
+        );
         let sig = &sign(&s, "t")[2..];
         assert_eq!(
             unwrap(&format!(".{sig}"), false, None),
