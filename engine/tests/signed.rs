@@ -496,3 +496,58 @@ fn secrets_from_the_environment_or_a_file() {
     assert!(!e.to_string().is_empty());
     assert_eq!(signed::SECRET_ENV, "AUTHPROOF_COOKIE_SECRET");
 }
+
+#[test]
+fn the_better_auth_example_decides_as_its_readme_says() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/better-auth");
+    let read = |f: &str| std::fs::read(format!("{dir}/{f}")).unwrap();
+    let st = load::snapshot(&read("snapshot.json"), "snapshot.json").unwrap();
+    let http = load::policy(include_str!("../../policies/better-auth.toml"), "p").unwrap();
+    let https = load::policy(
+        &String::from_utf8(read("policy-https.toml")).unwrap(),
+        "policy-https.toml",
+    )
+    .unwrap();
+    let file_secret = signed::cookie_secret(None, Some(&read("test-secret")))
+        .unwrap()
+        .unwrap();
+    assert_eq!(file_secret, secret());
+    let outcome = |p: &Policy, name: &str| {
+        let r = load::request(&read(&format!("requests/{name}.json")), name).unwrap();
+        let d = serde_json::to_value(st.decide(p, &r)).unwrap();
+        no_secrets(&d);
+        match (&d["reason"], &d["credential"]["id"]) {
+            (Value::String(r), _) => r.clone(),
+            (_, Value::String(id)) => match d["effects"][0]["expires_at"].as_str() {
+                Some(t) => format!("allow {id} until {t}"),
+                None => format!("allow {id}"),
+            },
+            _ => unreachable!(),
+        }
+    };
+    let keyed = http.clone().with_cookie_secret(Some(file_secret));
+    for (name, without, with) in [
+        ("signed-cookie", "allow ses_alice", "allow ses_alice"),
+        ("bad-signature", "allow ses_alice", "malformed_credential"),
+        (
+            "unsigned-cookie",
+            "malformed_credential",
+            "malformed_credential",
+        ),
+        ("bearer-raw", "allow ses_alice", "allow ses_alice"),
+        ("bearer-signed", "allow ses_alice", "allow ses_alice"),
+        ("bearer-and-cookie", "allow ses_alice", "allow ses_alice"),
+        ("secure-cookie-name", "no_credential", "no_credential"),
+        (
+            "stale-session",
+            "allow ses_bob until 2026-06-04T12:00:00Z",
+            "allow ses_bob until 2026-06-04T12:00:00Z",
+        ),
+    ] {
+        assert_eq!(outcome(&http, name), without, "{name} without a secret");
+        assert_eq!(outcome(&keyed, name), with, "{name} with the secret");
+    }
+    assert_eq!(outcome(&https, "secure-cookie-name"), "allow ses_alice");
+    assert_eq!(outcome(&https, "signed-cookie"), "no_credential");
+    assert_eq!(outcome(&https, "bearer-raw"), "allow ses_alice");
+}
