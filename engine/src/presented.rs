@@ -29,7 +29,12 @@
 //! * A policy whose `api_key.header` is `cookie` or `authorization` reads that
 //!   whole header as an API key: `Bearer <token>` has a space and is
 //!   `malformed_credential`; a cookie pair `name=token` is not the presented
-//!   token, so no key is taken to have its hash: `api_key_not_found`.
+//!   token, so no key is taken to have its hash: `api_key_not_found`. That
+//!   header is then two candidates, and `credentials.order` says which one
+//!   is looked at first.
+//! * Under `session.cookie_format = "signed"` a presented session token
+//!   stands for its correctly signed value (SPEC §5.1): resolution is the
+//!   same, and the explanation says nothing about a signature.
 
 use crate::{
     credential::Channel, credential::Malformed, Candidate, CredentialKind, Policy, TokenHash,
