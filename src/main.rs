@@ -1,7 +1,8 @@
 //! `authproof`: decide, apply and verify multi-tenant authentication.
 //!
 //! Exit codes (SPEC §10): 0 success / all allowed / held, 2 a denial, a
-//! rejection or a violation, 1 an input or usage error.
+//! rejection or a violation, 1 an input or usage error, 141 stdout closed
+//! by its reader before the output was written.
 #![forbid(unsafe_code)]
 
 mod cli;
@@ -9,6 +10,9 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// Exit code when stdout is a pipe whose reader closed it early.
+const CLOSED_STDOUT_EXIT: u8 = 141;
 
 fn main() -> ExitCode {
     // Usage errors exit 1 (SPEC §10: 2 means a denial, rejection or
@@ -22,6 +26,10 @@ fn main() -> ExitCode {
     };
     match cli::run(args) {
         Ok(code) => code.into(),
+        // The reader of stdout went away (`authproof … | head -1`): stop
+        // quietly, with the code a shell gives a process killed by SIGPIPE
+        // (128 + 13). Not 0: the output was not all delivered (SPEC §10.1).
+        Err(e) if e.is_closed_stdout() => ExitCode::from(CLOSED_STDOUT_EXIT),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use authproof_engine::{CommandResult, Reason, Rejection};
-use authproof_verification::{lockstep, trace::Trace};
+use authproof_verification::{lockstep, Trace};
 
 /// How a decisive step must end.
 #[derive(Debug)]
@@ -188,7 +188,7 @@ fn every_regression_trace_replays_and_holds() {
             "{stem}: every step runs"
         );
         for (step, expect) in expects {
-            if let Err(e) = check(&run.steps[*step].engine, expect) {
+            if let Err(e) = check(&run.steps[*step].result, expect) {
                 failures.push(format!("{stem}: step {step}: {e}"));
             }
         }

@@ -3,13 +3,14 @@
 //!
 //! The reference state is the model (and the policy); each transition is a
 //! command drawn for the model's current state, at or after the previous
-//! command's time, from the small pools of `authproof_verification::generate`. After
-//! applying a command to both, the step is judged by
-//! `authproof_models::check_step` (engine vs model, I1–I10). Shrinking
-//! removes and simplifies commands; a precondition keeps `at` non-decreasing.
+//! command's time, from the small pools of `authproof_verification::generate`.
+//! The system under test is the engine in the lockstep harness
+//! (`authproof_verification::Lockstep`), which runs its own copy of the model
+//! beside it and judges every step (I1–I10). Shrinking removes and
+//! simplifies commands; a precondition keeps `at` non-decreasing.
 
 use authproof_engine::{Command, CommandResult, Policy, Snapshot, State, Timestamp};
-use authproof_verification::{check_step, generate, History, Model, Step};
+use authproof_verification::{generate, Lockstep, Model};
 use proptest::{prelude::*, test_runner::FileFailurePersistence};
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
 
@@ -59,64 +60,39 @@ impl ReferenceStateMachine for AuthMachine {
     }
 }
 
-/// The engine, with the cross-step memory of the invariants.
-struct Engine {
-    state: State,
-    history: History,
-    index: usize,
-}
-
 impl StateMachineTest for AuthMachine {
-    type SystemUnderTest = Engine;
+    type SystemUnderTest = Lockstep<State>;
     type Reference = AuthMachine;
 
-    fn init_test(r: &Reference) -> Engine {
-        Engine {
-            state: State::from_snapshot(r.initial.clone()).expect("generated snapshots pass"),
-            history: History::new(&r.initial),
-            index: 0,
-        }
+    fn init_test(r: &Reference) -> Lockstep<State> {
+        let engine = State::from_snapshot(r.initial.clone()).expect("generated snapshots pass");
+        let lockstep = Lockstep::new(&r.policy, &r.initial, engine).expect("the engine runs");
+        assert_eq!(lockstep.initial_violations(), &[]);
+        lockstep
     }
 
-    fn apply(mut sut: Engine, r: &Reference, cmd: Command) -> Engine {
-        let before = sut.state.to_snapshot();
-        let engine = sut.state.apply(&r.policy, &cmd);
-        let after = sut.state.to_snapshot();
-        let model_after = r.model.snapshot();
-        let model = r.last.as_ref().expect("the reference applied the command");
-        let output = serde_json::to_string(&engine).expect("results serialize");
-        let violations = check_step(
-            &mut sut.history,
-            &Step {
-                policy: &r.policy,
-                index: sut.index,
-                command: &cmd,
-                before: &before,
-                after: &after,
-                engine: &engine,
-                model,
-                model_after: &model_after,
-                engine_output: &output,
-            },
-        );
+    fn apply(mut sut: Lockstep<State>, r: &Reference, cmd: Command) -> Lockstep<State> {
+        let step = sut.step(&cmd).expect("commands never go back in time");
         assert!(
-            violations.is_empty(),
+            step.violations.is_empty(),
             "step {} ({}): {}",
-            sut.index,
+            step.index,
             cmd.op.name(),
-            violations
+            step.violations
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join("; ")
         );
-        sut.index += 1;
+        // The reference drew this command from its own model: the harness's
+        // model must have answered the same.
+        assert_eq!(Some(&step.model), r.last.as_ref(), "the two models agree");
         sut
     }
 
-    fn check_invariants(sut: &Engine, r: &Reference) {
+    fn check_invariants(sut: &Lockstep<State>, r: &Reference) {
         assert_eq!(
-            sut.state.to_snapshot(),
+            *sut.state(),
             r.model.snapshot(),
             "engine and model states differ"
         );

@@ -164,34 +164,6 @@ impl Decision {
     pub fn is_allow(&self) -> bool {
         self.decision == Verdict::Allow
     }
-
-    /// The fields two correct implementations must agree on (I5): everything
-    /// but the free-form `explain`.
-    pub fn outcome(&self) -> Outcome<'_> {
-        Outcome {
-            decision: self.decision,
-            reason: self.reason,
-            status: self.status,
-            user: self.user.as_ref(),
-            credential: self.credential.as_ref(),
-            tenant: self.tenant.as_ref(),
-            scope: &self.scope,
-            effects: &self.effects,
-        }
-    }
-}
-
-/// A decision without its explanation, for comparing implementations.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Outcome<'a> {
-    pub decision: Verdict,
-    pub reason: Option<Reason>,
-    pub status: u16,
-    pub user: Option<&'a Id>,
-    pub credential: Option<&'a CredentialRef>,
-    pub tenant: Option<&'a Id>,
-    pub scope: &'a [Id],
-    pub effects: &'a [Effect],
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ mod time;
 mod token;
 
 pub use command::{Command, FieldError, Op};
-pub use decision::{CredentialRef, Decision, Effect, Outcome, Reason, Verdict};
+pub use decision::{CredentialRef, Decision, Effect, Reason, Verdict};
 pub use fault::Fault;
 pub use id::{Id, IdError, MAX_ID_BYTES};
 pub use outcome::{Change, CommandResult, RecordRef, Rejection};

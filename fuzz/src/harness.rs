@@ -1,32 +1,11 @@
-//! Running a case through the engine and the reference model, step by step,
-//! with the whole SPEC §9 invariant catalogue checked after every step.
+//! The fuzz targets' side of the lockstep harness: the fault named in the
+//! environment, and a trace run through `authproof_verification::Lockstep`
+//! (engine beside the reference model, every invariant after every step).
 
-use std::fmt;
 use std::sync::OnceLock;
 
-use authproof_engine::{Command, CommandResult, Fault, State};
-use authproof_verification::{check_step, History, Model, Step, Violation};
-
-use crate::gen::Case;
-
-/// The first step of a case that broke an invariant.
-#[derive(Clone, Debug)]
-pub struct Finding {
-    /// 0-based step index.
-    pub step: usize,
-    pub op: String,
-    pub violations: Vec<Violation>,
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "step {} ({}):", self.step, self.op)?;
-        for v in &self.violations {
-            write!(f, "\n  {v}")?;
-        }
-        Ok(())
-    }
-}
+use authproof_engine::{Command, CommandResult, Fault};
+use authproof_verification::{Error, Lockstep, Trace, Violation};
 
 /// The fault named by `AUTHPROOF_FAULT` (`F03`, `f03`, `F03-reencoded-token`),
 /// read once. Only builds with the `faults` feature can inject it; others
@@ -51,62 +30,44 @@ pub fn fault_from_env() -> Option<Fault> {
     })
 }
 
-/// Switches `fault` on in `state` (a no-op without the `faults` feature).
-pub fn inject(state: &mut State, fault: Option<Fault>) {
-    #[cfg(feature = "faults")]
-    state.inject(fault);
-    #[cfg(not(feature = "faults"))]
-    let _ = (state, fault);
+/// The first place a trace broke an invariant — the initial snapshot or a
+/// step — and every invariant it broke there, one per line.
+fn describe(at: &str, violations: &[Violation]) -> String {
+    let mut s = format!("{at}:");
+    for v in violations {
+        s += &format!("\n  {v}");
+    }
+    s
 }
 
-/// Runs `case` from its snapshot: every step through the engine (with
-/// `fault` injected) and the model, then `check_step`. Returns the first
-/// step that broke an invariant; `Err` when the snapshot fails integrity.
-/// `each` sees every step's command and engine result.
+/// Runs `trace` in the lockstep harness on the engine (with `fault`
+/// injected) and the model. Returns where it first broke an invariant, as
+/// text for a crash message; `Err` when the trace is not valid input. `each`
+/// sees every step's command and engine result.
 pub fn run_with(
-    case: &Case,
+    trace: &Trace,
     fault: Option<Fault>,
     mut each: impl FnMut(usize, &Command, &CommandResult),
-) -> Result<Option<Finding>, String> {
-    let mut state = State::from_snapshot(case.snapshot.clone()).map_err(|e| e.to_string())?;
-    inject(&mut state, fault);
-    let mut model = Model::new(&case.snapshot, &case.policy);
-    let mut history = History::new(&case.snapshot);
-    let mut before = state.to_snapshot();
-    for (index, command) in case.steps.iter().enumerate() {
-        let engine = state.apply(&case.policy, command);
-        let after = state.to_snapshot();
-        let model_result = model.apply(command);
-        let model_after = model.snapshot();
-        let engine_output = serde_json::to_string(&engine).expect("results serialize");
-        each(index, command, &engine);
-        let violations = check_step(
-            &mut history,
-            &Step {
-                policy: &case.policy,
-                index,
-                command,
-                before: &before,
-                after: &after,
-                engine: &engine,
-                model: &model_result,
-                model_after: &model_after,
-                engine_output: &engine_output,
-            },
-        );
-        if !violations.is_empty() {
-            return Ok(Some(Finding {
-                step: index,
-                op: command.op.name().to_string(),
-                violations,
-            }));
+) -> Result<Option<String>, Error> {
+    let mut lockstep = Lockstep::engine(&trace.policy, &trace.snapshot, fault)?;
+    if !lockstep.initial_violations().is_empty() {
+        return Ok(Some(describe(
+            "the initial snapshot",
+            lockstep.initial_violations(),
+        )));
+    }
+    for command in &trace.steps {
+        let step = lockstep.step(command)?;
+        each(step.index, command, &step.result);
+        if !step.violations.is_empty() {
+            let at = format!("step {} ({})", step.index, command.op.name());
+            return Ok(Some(describe(&at, &step.violations)));
         }
-        before = after;
     }
     Ok(None)
 }
 
 /// [`run_with`] without a per-step callback.
-pub fn run(case: &Case, fault: Option<Fault>) -> Result<Option<Finding>, String> {
-    run_with(case, fault, |_, _, _| {})
+pub fn run(trace: &Trace, fault: Option<Fault>) -> Result<Option<String>, Error> {
+    run_with(trace, fault, |_, _, _| {})
 }

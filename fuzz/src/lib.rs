@@ -4,21 +4,24 @@
 //! functions over bytes so that the targets in `fuzz_targets/`, the
 //! `fuzz-to-trace` tool and unit tests all run the same code:
 //!
-//! * [`gen`] builds well-formed worlds, requests and command sequences from
-//!   fuzzer bytes (one construction, shared by targets and tools);
-//! * [`harness`] runs a case step by step through the engine and the
-//!   reference model and checks the SPEC §9 invariants after every step;
-//! * [`trace`] writes and reads `authproof-trace/1` JSON;
+//! * [`input`] builds well-formed worlds, requests and command sequences
+//!   from fuzzer bytes (one construction, shared by targets and tools);
+//! * [`harness`] runs a trace through the lockstep harness of
+//!   `authproof-verification` (engine beside the reference model, the SPEC §9
+//!   invariants after every step) and reads the fault to inject;
 //! * [`targets`] are the fuzz target bodies.
+//!
+//! Traces are `authproof_verification::Trace`, written and read by its one
+//! reader; the verification crate comes without proptest
+//! (`default-features = false`).
 //!
 //! `AUTHPROOF_FAULT=F03` switches an injected engine fault on, only in
 //! builds with the `faults` feature, only here: the engine reads no
 //! environment.
 #![forbid(unsafe_code)]
 
-pub mod gen;
 pub mod harness;
+pub mod input;
 pub mod targets;
-pub mod trace;
 
-pub use harness::{fault_from_env, run, Finding};
+pub use harness::{fault_from_env, run};

@@ -6,15 +6,15 @@ use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
 use authproof_engine::credential::{extract, Channel, Extraction};
-use authproof_engine::snapshot::Snapshot;
 use authproof_engine::{
     is_valid_token, load, Command, CredentialKind, Headers, Id, Multiple, Policy, Reason, Request,
     State, Timestamp,
 };
 use authproof_models::Model;
+use authproof_verification::{inject_fault, lockstep::DecisionProjection, Trace};
 
-use crate::gen::{self, Case, ACTIONS, T0};
-use crate::harness::{fault_from_env, inject, run};
+use crate::harness::{fault_from_env, run};
+use crate::input::{self, ACTIONS, T0};
 
 // ---------------------------------------------------------------- parsers
 
@@ -440,7 +440,7 @@ pub fn credentials(data: &[u8]) {
         None => &fixed.state,
         fault => {
             let mut s = fixed.state.clone();
-            inject(&mut s, fault);
+            inject_fault(&mut s, fault);
             faulty = s;
             &faulty
         }
@@ -476,23 +476,24 @@ fn fail(target: &str, message: impl std::fmt::Display) -> ! {
 /// round trip of the snapshot (I6); and the whole invariant catalogue holds
 /// on the request as an `authenticate` step (I1, I8, I9, ...).
 pub fn decide(data: &[u8]) {
-    let Ok((w, req)) = gen::decide_case(data) else {
+    let Ok((w, req)) = input::decide_case(data) else {
         return;
     };
     let fault = fault_from_env();
     let mut state = State::from_snapshot(w.snapshot.clone())
         .unwrap_or_else(|e| fail("decide", format!("generated snapshot rejected: {e}")));
-    inject(&mut state, fault);
+    inject_fault(&mut state, fault);
     let d = state.decide(&w.policy, &req);
     let model = Model::new(&w.snapshot, &w.policy);
     let m = model.decide(&req);
-    if d.outcome() != m.outcome() {
+    let (de, dm) = (DecisionProjection::of(&d), DecisionProjection::of(&m));
+    if de != dm {
         fail(
             "decide",
             format!(
                 "I5: engine {} vs model {}",
-                serde_json::to_string(&d.outcome()).expect("json"),
-                serde_json::to_string(&m.outcome()).expect("json")
+                serde_json::to_string(&de).expect("json"),
+                serde_json::to_string(&dm).expect("json")
             ),
         );
     }
@@ -503,19 +504,19 @@ pub fn decide(data: &[u8]) {
     let bytes = serde_json::to_vec(&state.to_snapshot()).expect("json");
     let mut reloaded = load::snapshot(&bytes, "snapshot.json")
         .unwrap_or_else(|e| fail("decide", format!("I6: exported snapshot rejected: {e}")));
-    inject(&mut reloaded, fault);
+    inject_fault(&mut reloaded, fault);
     if serde_json::to_string(&reloaded.decide(&w.policy, &req)).expect("json") != out {
         fail(
             "decide",
             "I6: a snapshot JSON round trip changed the decision",
         );
     }
-    let case = Case {
+    let trace = Trace {
         policy: w.policy,
         snapshot: w.snapshot,
-        steps: vec![gen::authenticate_command(&req)],
+        steps: vec![input::authenticate_command(&req)],
     };
-    match run(&case, fault) {
+    match run(&trace, fault) {
         Ok(None) => {}
         Ok(Some(f)) => fail("decide", f),
         Err(e) => fail("decide", format!("generated snapshot rejected: {e}")),
@@ -525,19 +526,12 @@ pub fn decide(data: &[u8]) {
 /// A generated world and command sequence: engine and model after every
 /// step, the whole invariant catalogue.
 pub fn differential(data: &[u8]) {
-    let Ok(case) = gen::differential_case(data) else {
+    let Ok(trace) = input::differential_trace(data) else {
         return;
     };
-    match run(&case, fault_from_env()) {
+    match run(&trace, fault_from_env()) {
         Ok(None) => {}
         Ok(Some(f)) => fail("differential", f),
         Err(e) => fail("differential", format!("generated snapshot rejected: {e}")),
     }
-}
-
-/// The snapshot a trace starts from must pass integrity; used by tools.
-pub fn check_snapshot(s: &Snapshot) -> Result<(), String> {
-    State::from_snapshot(s.clone())
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }

@@ -13,7 +13,8 @@
 
 use authproof_engine::snapshot::{ApiKey, Session};
 use authproof_engine::{
-    Command, CommandResult, CredentialKind, Decision, Id, Op, Policy, Snapshot, Timestamp, Unbound,
+    Command, CommandResult, CredentialKind, CredentialRef, Decision, Effect, Id, Op, Policy,
+    Reason, Snapshot, Timestamp, Unbound, Verdict,
 };
 use serde_json::Value;
 
@@ -100,6 +101,66 @@ impl serde::Serialize for Invariant {
 impl std::fmt::Display for Invariant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.id(), self.name())
+    }
+}
+
+/// What I5 (precise reasons) compares of a decision: every field but the
+/// free-form `explain`, whose wording two correct implementations may
+/// choose differently. It is built by destructuring [`Decision`] without
+/// `..`, so a field added to `Decision` does not compile here until it is
+/// listed as compared or deliberately left out.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DecisionProjection<'a> {
+    pub decision: Verdict,
+    pub reason: Option<Reason>,
+    pub status: u16,
+    pub user: Option<&'a Id>,
+    pub credential: Option<&'a CredentialRef>,
+    pub tenant: Option<&'a Id>,
+    pub scope: &'a [Id],
+    pub effects: &'a [Effect],
+}
+
+impl<'a> DecisionProjection<'a> {
+    /// The fields of [`Decision`] compared.
+    pub const COMPARED: [&'static str; 8] = [
+        "decision",
+        "reason",
+        "status",
+        "user",
+        "credential",
+        "tenant",
+        "scope",
+        "effects",
+    ];
+    /// The fields of [`Decision`] left out: `action` is the request's own
+    /// action echoed back (an input, not an outcome), `explain` is prose.
+    pub const IGNORED: [&'static str; 2] = ["action", "explain"];
+
+    /// The compared part of `d`.
+    pub fn of(d: &'a Decision) -> DecisionProjection<'a> {
+        let Decision {
+            decision,
+            reason,
+            status,
+            action: _,
+            user,
+            credential,
+            tenant,
+            scope,
+            effects,
+            explain: _,
+        } = d;
+        DecisionProjection {
+            decision: *decision,
+            reason: *reason,
+            status: *status,
+            user: user.as_ref(),
+            credential: credential.as_ref(),
+            tenant: tenant.as_ref(),
+            scope,
+            effects,
+        }
     }
 }
 
@@ -610,13 +671,13 @@ fn i5_precise_reasons(r: &mut Findings, step: &Step<'_>) {
             CommandResult::Decision { decision: e, .. },
             CommandResult::Decision { decision: m, .. },
         ) => {
-            if e.outcome() != m.outcome() {
+            if DecisionProjection::of(e) != DecisionProjection::of(m) {
                 r.fail(
                     Invariant::PreciseReasons,
                     format!(
                         "decision differs: engine {} vs model {}",
-                        json(&e.outcome()),
-                        json(&m.outcome())
+                        json(&DecisionProjection::of(e)),
+                        json(&DecisionProjection::of(m))
                     ),
                 );
             }
@@ -685,7 +746,7 @@ fn summary(result: &CommandResult) -> String {
         CommandResult::Ok { op, changes } => format!("{op} ok ({} changes)", changes.len()),
         CommandResult::Rejected { op, reason, .. } => format!("{op} rejected {reason}"),
         CommandResult::Decision { op, decision } => {
-            format!("{op} {}", json(&decision.outcome()))
+            format!("{op} {}", json(&DecisionProjection::of(decision)))
         }
     }
 }

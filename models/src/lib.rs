@@ -18,5 +18,5 @@
 pub mod invariants;
 pub mod model;
 
-pub use invariants::{check_step, History, Invariant, Step, Violation};
+pub use invariants::{check_step, DecisionProjection, History, Invariant, Step, Violation};
 pub use model::Model;

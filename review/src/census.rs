@@ -21,6 +21,7 @@
 //! decisions that are provably equal (see `Census::run`); each sharing is
 //! named with the guarantee it rests on.
 
+use authproof_verification::lockstep::DecisionProjection;
 use std::collections::{BTreeSet, HashMap};
 
 use authproof_engine::{
@@ -365,7 +366,7 @@ impl<'s, 'p> Census<'s, 'p> {
                             .expect("decided above")
                         };
                         let (old, new) = (get(0), get(1));
-                        if old.outcome() == new.outcome() {
+                        if DecisionProjection::of(old) == DecisionProjection::of(new) {
                             continue;
                         }
                         tally.record_changed(SourceKind::Census, old, new, || Example {

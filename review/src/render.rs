@@ -78,9 +78,9 @@ impl ReviewReport {
         };
         let _ = writeln!(
             s,
-            "### Policy diff: `{}` → `{}`\n\n**{verdict}** `--fail-on {}`\n",
-            self.old,
-            self.new,
+            "### Policy diff: {} → {}\n\n**{verdict}** `--fail-on {}`\n",
+            code_span(&self.old),
+            code_span(&self.new),
             fail_on_str(self.fail_on)
         );
         let sm = &self.summary;
@@ -120,11 +120,13 @@ impl ReviewReport {
                 );
             }
             for g in &self.groups {
+                // An HTML block: Markdown escapes are not processed inside
+                // it, so its text is escaped for HTML instead.
                 let _ = writeln!(
                     s,
                     "\n<details><summary>{}: {} ({} cases: {})</summary>\n",
                     g.change.as_str().replace('_', " "),
-                    md_escape(&group_title(g)),
+                    html_escape(&group_title(g)),
                     g.count,
                     by_source(g)
                 );
@@ -272,20 +274,56 @@ fn invariant_line(c: &InvariantCheck) -> String {
     s
 }
 
-/// Escapes characters that would change Markdown rendering (ids are free
-/// strings).
+/// Escapes, with a backslash, every character that would change how
+/// Markdown text renders (ids and file names are free strings). Only for
+/// Markdown text: inside an HTML block (`<summary>`) use [`html_escape`].
 fn md_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         if matches!(
             ch,
-            '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' | '\\' | '#'
+            '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' | '\\' | '#' | '&' | '~'
         ) {
             out.push('\\');
         }
         out.push(ch);
     }
     out
+}
+
+/// Text for an HTML block such as `<summary>`: CommonMark passes it through
+/// as HTML, so `&`, `<`, `>` and `"` become entities and nothing else
+/// changes (a backslash would show as a backslash).
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `s` as a Markdown code span, whatever backticks it holds: the fence is
+/// one backtick longer than its longest run, and padded with spaces when
+/// `s` starts or ends with a backtick.
+fn code_span(s: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for ch in s.chars() {
+        run = if ch == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    if s.starts_with('`') || s.ends_with('`') {
+        format!("{fence} {s} {fence}")
+    } else {
+        format!("{fence}{s}{fence}")
+    }
 }
 
 #[cfg(test)]

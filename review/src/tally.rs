@@ -16,6 +16,7 @@
 //! alternative, sorting all changed cases at the end, costs memory
 //! proportional to the change and buys nothing the report shows.
 
+use authproof_verification::lockstep::DecisionProjection;
 use std::collections::{BTreeMap, BTreeSet};
 
 use authproof_engine::{CredentialRef, Decision, Id, Reason, Timestamp, Verdict};
@@ -228,7 +229,7 @@ fn differing(old: &Decision, new: &Decision) -> Vec<&'static str> {
 
 /// How one case changed, or `None` when its outcome is the same.
 pub fn change_of(old: &Decision, new: &Decision) -> Option<DecisionChange> {
-    if old.outcome() == new.outcome() {
+    if DecisionProjection::of(old) == DecisionProjection::of(new) {
         return None;
     }
     Some(match (old.decision, new.decision) {

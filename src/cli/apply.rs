@@ -7,6 +7,11 @@ use authproof_engine::{load, CommandResult};
 use super::{io, text, CliError, Format, Outcome, PolicyArg};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  authproof apply --snapshot examples/snapshot.json --commands examples/commands.jsonl --out after.json
+  authproof apply --db sqlite:auth.db --commands examples/commands.jsonl
+
+A path of - reads stdin. Exit 0 no command rejected, 2 some rejected, 1 error.")]
 pub struct Args {
     /// State snapshot (JSON).
     #[arg(
@@ -25,7 +30,8 @@ pub struct Args {
     commands: PathBuf,
     #[command(flatten)]
     policy: PolicyArg,
-    /// Write the final snapshot here.
+    /// Write the final snapshot to this file (checked before any command
+    /// runs; replaced only when every result line was printed).
     #[arg(long, value_name = "S2")]
     out: Option<PathBuf>,
     /// Output format.
@@ -34,6 +40,9 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<Outcome, CliError> {
+    // The output file is checked (and its temporary file created) before
+    // any input is read: a bad --out fails before the first result line.
+    let out_file = a.out.as_deref().map(io::Output::create).transpose()?;
     let policy = io::policy(a.policy.policy.as_deref())?;
     let mut target = match (&a.snapshot, &a.db) {
         (Some(path), _) => Target::Snapshot(Box::new(io::snapshot(path)?)),
@@ -57,20 +66,14 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
             Format::Json => io::json_line(&r),
             Format::Text => text::result(cmd, &r),
         };
-        out.write_all(s.as_bytes()).map_err(|error| CliError::Io {
-            file: "stdout".into(),
-            error,
-        })?;
+        out.write_all(s.as_bytes()).map_err(io::stdout_error)?;
     }
-    out.flush().map_err(|error| CliError::Io {
-        file: "stdout".into(),
-        error,
-    })?;
-    if let (Some(path), Target::Snapshot(state)) = (&a.out, &target) {
+    out.flush().map_err(io::stdout_error)?;
+    if let (Some(file), Target::Snapshot(state)) = (out_file, &target) {
         let mut json =
             serde_json::to_string_pretty(&state.to_snapshot()).expect("snapshots serialize");
         json.push('\n');
-        io::write(path, json.as_bytes())?;
+        file.finish(json.as_bytes())?;
     }
     Ok(if rejected {
         Outcome::Failure

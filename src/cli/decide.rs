@@ -7,6 +7,12 @@ use authproof_engine::load;
 use super::{io, text, CliError, Format, Outcome, PolicyArg};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  authproof decide --snapshot examples/snapshot.json --request examples/requests/f10-cross-tenant-resume.json --format text
+  authproof decide --snapshot examples/snapshot.json --requests examples/requests.jsonl
+  authproof decide --snapshot examples/snapshot.json --request - < examples/requests/f05-key-tenant.json
+
+A path of - reads stdin. Exit 0 every request allowed, 2 any denied, 1 error.")]
 pub struct Args {
     /// State snapshot (JSON).
     #[arg(long, value_name = "S")]
@@ -55,15 +61,9 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
                 s
             }
         };
-        out.write_all(s.as_bytes()).map_err(|error| CliError::Io {
-            file: "stdout".into(),
-            error,
-        })?;
+        out.write_all(s.as_bytes()).map_err(io::stdout_error)?;
     }
-    out.flush().map_err(|error| CliError::Io {
-        file: "stdout".into(),
-        error,
-    })?;
+    out.flush().map_err(io::stdout_error)?;
     Ok(if all_allowed {
         Outcome::Success
     } else {

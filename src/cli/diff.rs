@@ -5,10 +5,9 @@
 //! review, writes the counterexample traces of broken invariants to
 //! `--traces DIR`, and prints the report.
 
-use std::{
-    io::{IsTerminal, Write},
-    path::PathBuf,
-};
+use std::{io::IsTerminal, path::PathBuf};
+
+use clap::builder::RangedU64ValueParser;
 
 use authproof_engine::{load, Timestamp};
 use authproof_review::{
@@ -41,6 +40,10 @@ pub enum FailOnArg {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  cd examples/blast-radius
+  authproof diff --old old.toml --new new.toml --snapshot snapshot.json
+  authproof diff --old new.toml --new old.toml --snapshot snapshot.json --format markdown --out comment.md")]
 pub struct Args {
     /// The current policy (TOML).
     #[arg(long, value_name = "P1")]
@@ -59,8 +62,10 @@ pub struct Args {
     /// Time of the census (RFC 3339); default: each snapshot's taken_at.
     #[arg(long, value_name = "T")]
     at: Option<String>,
-    /// Depth of the exhaustive small-scope comparison and invariant check.
-    #[arg(long, value_name = "N", default_value_t = review::DEFAULT_EXPLORE_DEPTH)]
+    /// Depth of the exhaustive small-scope comparison and invariant check,
+    /// 0 (none) to 4.
+    #[arg(long, value_name = "N", default_value_t = review::DEFAULT_EXPLORE_DEPTH,
+          value_parser = RangedU64ValueParser::<usize>::new().range(0..=MAX_EXPLORE_DEPTH))]
     explore_depth: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
@@ -68,17 +73,33 @@ pub struct Args {
     /// What makes the run exit 2.
     #[arg(long, value_enum, default_value_t)]
     fail_on: FailOnArg,
-    /// Census threads (default: the available cores).
-    #[arg(long, value_name = "N")]
+    /// Census threads, 1 to 64 (default: the available cores, at most 64).
+    #[arg(long, value_name = "N",
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_THREADS))]
     threads: Option<usize>,
-    /// Most ids listed per blast-radius entry in JSON (text and Markdown
-    /// show 5).
-    #[arg(long, value_name = "N", default_value_t = review::MAX_IDS)]
+    /// Most ids listed per blast-radius entry in JSON, 0 to 10000000 (text
+    /// and Markdown show 5).
+    #[arg(long, value_name = "N", default_value_t = review::MAX_IDS,
+          value_parser = RangedU64ValueParser::<usize>::new().range(0..=MAX_MAX_IDS))]
     max_ids: usize,
-    /// Directory for counterexample traces of broken invariants.
+    /// Directory for counterexample traces of broken invariants (checked
+    /// before the review starts; made when the first trace is written).
     #[arg(long, value_name = "DIR", default_value = ".")]
     traces: PathBuf,
+    /// Write the report to this file instead of stdout (checked before the
+    /// review starts; replaced only when complete).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
+
+/// Largest `--explore-depth`: each level multiplies the states by about
+/// seven; depth 4 already holds some 400,000 states (about 2 GB) per
+/// policy.
+const MAX_EXPLORE_DEPTH: u64 = 4;
+/// Largest `--threads` (the census uses at most 64).
+const MAX_THREADS: u64 = 64;
+/// Largest `--max-ids`.
+const MAX_MAX_IDS: u64 = 10_000_000;
 
 /// Progress on stderr, only when it is a terminal (SPEC §10).
 fn progress(msg: &str) {
@@ -88,6 +109,9 @@ fn progress(msg: &str) {
 }
 
 pub fn run(a: Args) -> Result<Outcome, CliError> {
+    // Outputs are checked before anything is read or decided.
+    let out_file = a.out.as_deref().map(io::Output::create).transpose()?;
+    let traces = io::OutputDir::prepare(&a.traces)?;
     let old = io::policy(Some(&a.old))?;
     let new = io::policy(Some(&a.new))?;
     let at = match &a.at {
@@ -133,20 +157,16 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
         progress(&stage.to_string());
     })
     .map_err(input_error)?;
-    write_traces(&mut report.invariants, &a.traces)?;
+    write_traces(&mut report.invariants, &traces)?;
     let out = match a.format {
         DiffFormat::Text => report.to_text(),
         DiffFormat::Json => report.to_json(),
         DiffFormat::Markdown => report.to_markdown(),
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(out.as_bytes())
-        .and_then(|_| stdout.flush())
-        .map_err(|error| CliError::Io {
-            file: "stdout".into(),
-            error,
-        })?;
+    match out_file {
+        Some(file) => file.finish(out.as_bytes())?,
+        None => io::print(&out)?,
+    }
     Ok(if report.fails() {
         Outcome::Failure
     } else {
@@ -174,7 +194,7 @@ fn input_error(e: ReviewError) -> CliError {
 }
 
 /// Writes each counterexample trace to `dir` and records its path.
-fn write_traces(checks: &mut [InvariantCheck], dir: &std::path::Path) -> Result<(), CliError> {
+fn write_traces(checks: &mut [InvariantCheck], dir: &io::OutputDir) -> Result<(), CliError> {
     let mut n = 0;
     for c in checks.iter_mut() {
         let Some(trace) = c.trace.take() else {
@@ -185,15 +205,12 @@ fn write_traces(checks: &mut [InvariantCheck], dir: &std::path::Path) -> Result<
             Side::Old => "old",
             Side::New => "new",
         };
-        std::fs::create_dir_all(dir).map_err(|error| CliError::Io {
-            file: io::name(dir),
-            error,
-        })?;
-        let path = dir.join(format!("diff-{side}-{}-{n}.trace.json", c.source.as_str()));
+        let file = dir.file(&format!("diff-{side}-{}-{n}.trace.json", c.source.as_str()))?;
         let mut text = serde_json::to_string_pretty(&trace).expect("traces serialize");
         text.push('\n');
-        io::write(&path, text.as_bytes())?;
-        c.trace_file = Some(io::name(&path));
+        let shown = file.name().to_string();
+        file.finish(text.as_bytes())?;
+        c.trace_file = Some(shown);
     }
     Ok(())
 }

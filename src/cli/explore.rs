@@ -2,7 +2,7 @@
 
 use std::{io::IsTerminal, path::PathBuf};
 
-use authproof_verification::explore::{self, Config, Report, Universe};
+use authproof_verification::explore::{self, Config, ExploreReport, Universe};
 
 use super::{io, CliError, Outcome, PolicyArg};
 
@@ -23,12 +23,16 @@ pub struct Args {
     #[arg(long, value_name = "DIR", default_value = "authproof-out")]
     out: PathBuf,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    format: ReportFormat,
+    #[arg(long, value_enum, default_value_t = ExploreFormat::Text)]
+    format: ExploreFormat,
+    /// Exit 0 even when a bound stopped the search before `--depth` was
+    /// covered (the report still says how deep it got).
+    #[arg(long)]
+    allow_incomplete: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
+pub enum ExploreFormat {
     Text,
     Json,
 }
@@ -52,6 +56,9 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
         max_states: a.max_states,
         ..Config::default()
     };
+    // The output directory is checked before the search, so a bad --out
+    // never loses a counterexample found minutes later.
+    let out_dir = io::OutputDir::prepare(&a.out)?;
     let tty = std::io::stderr().is_terminal();
     let report = explore::explore(&universe, &policy, &cfg, &mut |l| {
         if tty {
@@ -63,22 +70,17 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
     });
     let trace_path = match &report.counterexample {
         Some(c) => {
-            std::fs::create_dir_all(&a.out).map_err(|error| CliError::Io {
-                file: io::name(&a.out),
-                error,
-            })?;
-            let path = a
-                .out
-                .join(format!("explore-{}.json", c.violation.invariant.id()));
+            let name = format!("explore-{}.json", c.violation.invariant.id());
+            let file = out_dir.file(&name)?;
             let mut json = serde_json::to_string_pretty(&c.trace).expect("traces serialize");
             json.push('\n');
-            io::write(&path, json.as_bytes())?;
-            Some(path)
+            file.finish(json.as_bytes())?;
+            Some(a.out.join(name))
         }
         None => None,
     };
     match a.format {
-        ReportFormat::Json => {
+        ExploreFormat::Json => {
             let mut v = serde_json::to_value(&report).expect("reports serialize");
             if let Some(c) = v.get_mut("counterexample").and_then(|c| c.as_object_mut()) {
                 c.remove("trace");
@@ -88,18 +90,29 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
                 );
             }
             v["transitions_per_sec"] = (report.rate().round()).into();
-            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            v["complete"] = complete(&report, &cfg).into();
+            io::print(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&v).expect("json")
+            ))?;
         }
-        ReportFormat::Text => print!("{}", text(&report, &universe, &cfg, trace_path.as_deref())),
+        ExploreFormat::Text => io::print(&text(&report, &universe, &cfg, trace_path.as_deref()))?,
     }
     Ok(if report.counterexample.is_some() {
         Outcome::Failure
+    } else if !complete(&report, &cfg) && !a.allow_incomplete {
+        Outcome::Incomplete
     } else {
         Outcome::Success
     })
 }
 
-fn text(r: &Report, u: &Universe, cfg: &Config, trace: Option<&std::path::Path>) -> String {
+/// Whether every level up to `--depth` was explored.
+fn complete(r: &ExploreReport, cfg: &Config) -> bool {
+    r.depth_completed >= cfg.depth && !r.limit_reached && !r.timed_out
+}
+
+fn text(r: &ExploreReport, u: &Universe, cfg: &Config, trace: Option<&std::path::Path>) -> String {
     let mut s = format!(
         "explore: universe of 2 tenants, 2 users, 2 keys (1 legacy), 2 sessions, 2 resources sharing one id, {} clock values, {} moves per state\n",
         u.times.len(),
@@ -133,7 +146,15 @@ fn text(r: &Report, u: &Universe, cfg: &Config, trace: Option<&std::path::Path>)
                 p.display()
             );
         }
-        _ => s += "held: no invariant violated\n",
+        _ if complete(r, cfg) => s += "held: no invariant violated\n",
+        _ => {
+            s += &format!(
+                "INCOMPLETE: no invariant violated up to depth {}, but depth {} was not covered ({}); exit 3 unless --allow-incomplete\n",
+                r.depth_completed,
+                cfg.depth,
+                if r.limit_reached { "--max-states reached" } else { "time limit reached" }
+            )
+        }
     }
     s
 }

@@ -12,27 +12,50 @@ pub enum Command {
     Snapshot(SnapshotArgs),
 }
 
+/// Largest `--keys`, `--users`, `--tenants` and `--sessions`: a snapshot
+/// with several times this many records would not load again under the
+/// default 1 GiB input limit (about 300 bytes per key or session).
+pub const MAX_COUNT: u64 = 5_000_000;
+
+fn count() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_COUNT)
+}
+
+/// A share from 0 to 1 (`0`, `0.06`, `1`); NaN and infinities are refused.
+fn ratio(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err("expected a number from 0 to 1".into()),
+    }
+}
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  authproof gen snapshot --keys 300 --users 250 --legacy-ratio 0.06 --seed 7 --out snapshot.json
+  authproof gen snapshot --keys 500000 --users 200000 --tenants 20000 --sessions 500000 --out big.json")]
 pub struct SnapshotArgs {
-    /// Number of API keys.
-    #[arg(long, value_name = "N", default_value_t = 300)]
+    /// Number of API keys, 0 to 5000000.
+    #[arg(long, value_name = "N", default_value_t = 300, value_parser = count())]
     keys: usize,
-    /// Number of users.
-    #[arg(long, value_name = "N", default_value_t = 300)]
+    /// Number of users, 0 to 5000000 (at least one is made when there are
+    /// keys or sessions).
+    #[arg(long, value_name = "N", default_value_t = 300, value_parser = count())]
     users: usize,
-    /// Number of tenants.
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    /// Number of tenants, 0 to 5000000 (at least one is made when there are
+    /// users).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = count())]
     tenants: usize,
-    /// Number of sessions.
-    #[arg(long, value_name = "N", default_value_t = 200)]
+    /// Number of sessions, 0 to 5000000.
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = count())]
     sessions: usize,
     /// Share of API keys that are legacy unbound keys (tenant null), 0 to 1.
-    #[arg(long, value_name = "R", default_value_t = 0.0)]
+    #[arg(long, value_name = "R", default_value_t = 0.0, value_parser = ratio)]
     legacy_ratio: f64,
-    /// PRNG seed.
+    /// PRNG seed, 0 to 18446744073709551615.
     #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
-    /// Write the snapshot here instead of stdout.
+    /// Write the snapshot to this file instead of stdout (checked before
+    /// generating; replaced only when complete).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 }
@@ -44,11 +67,7 @@ const PRETTY_MAX_RECORDS: usize = 10_000;
 
 pub fn run(c: Command) -> Result<Outcome, CliError> {
     let Command::Snapshot(a) = c;
-    if !(0.0..=1.0).contains(&a.legacy_ratio) {
-        return Err(CliError::Other(
-            "--legacy-ratio: expected a number from 0 to 1".into(),
-        ));
-    }
+    let out_file = a.out.as_deref().map(io::Output::create).transpose()?;
     let snap = synth::snapshot(&synth::Shape {
         keys: a.keys,
         users: a.users,
@@ -74,21 +93,12 @@ pub fn run(c: Command) -> Result<Outcome, CliError> {
         w.write_all(b"\n")?;
         w.flush()
     };
-    match &a.out {
-        Some(path) => {
-            let mut f = std::fs::File::create(path).map_err(|error| CliError::Io {
-                file: io::name(path),
-                error,
-            })?;
-            write(&mut f).map_err(|error| CliError::Io {
-                file: io::name(path),
-                error,
-            })?;
+    match out_file {
+        Some(mut file) => {
+            write(&mut file).map_err(|e| file.error(e))?;
+            file.commit()?;
         }
-        None => write(&mut std::io::stdout().lock()).map_err(|error| CliError::Io {
-            file: "stdout".into(),
-            error,
-        })?,
+        None => write(&mut std::io::stdout().lock()).map_err(io::stdout_error)?,
     }
     Ok(Outcome::Success)
 }

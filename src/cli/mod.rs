@@ -29,6 +29,9 @@ pub enum Outcome {
     Success,
     /// Exit 2: a denial, a rejection, a violation.
     Failure,
+    /// Exit 3: no violation found, but a bound (`--max-states`, `--time`)
+    /// stopped the work before what was asked was covered: not "held".
+    Incomplete,
 }
 
 impl From<Outcome> for std::process::ExitCode {
@@ -36,6 +39,7 @@ impl From<Outcome> for std::process::ExitCode {
         match o {
             Outcome::Success => std::process::ExitCode::SUCCESS,
             Outcome::Failure => std::process::ExitCode::from(2),
+            Outcome::Incomplete => std::process::ExitCode::from(3),
         }
     }
 }
@@ -95,6 +99,8 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum PolicyCommand {
     /// Print the default policy (policies/default.toml).
+    #[command(after_help = "Example:
+  authproof policy default > policy.toml")]
     Default,
 }
 
@@ -119,7 +125,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Snapshot(c) => snapshot::run(c),
         Command::Test(a) => test::run(a),
         Command::Policy(PolicyCommand::Default) => {
-            print!("{}", authproof_engine::DEFAULT_POLICY_TOML);
+            io::print(authproof_engine::DEFAULT_POLICY_TOML)?;
             Ok(Outcome::Success)
         }
     }

@@ -1,14 +1,14 @@
 //! `authproof mutants`: prove the harness catches every known bug class.
 //!
 //! Each fault of INCIDENTS.md is injected into the engine in turn (builds
-//! with the `faults` feature only) and attacked with check (fixed seed),
-//! explore (increasing depth) and, when cargo-fuzz is available, a bounded
-//! `differential` fuzz run. A fault nothing kills has survived: exit 2.
+//! with the `faults` feature only) and attacked with check (the runner of
+//! `authproof check`: same seed, same cases), explore (increasing depth)
+//! and, when cargo-fuzz is available, a bounded `differential` fuzz run. A fault nothing kills has survived: exit 2.
 
 use std::{fmt::Write as _, io::IsTerminal, path::PathBuf, process::Command, time::Duration};
 
 use authproof_engine::Fault;
-use authproof_verification::mutants::{self, CheckBudget, FuzzResult, Kill, Row};
+use authproof_verification::mutants::{self, CheckBudget, FuzzResult, Kill, MutantRow};
 
 use super::{io, CliError, Outcome};
 
@@ -20,7 +20,7 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TableFormat::Text)]
     format: TableFormat,
-    /// Seed of the check technique.
+    /// Seed of the check technique: it draws the cases `check --seed N` draws.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Time budget of check, per fault, in seconds.
@@ -86,7 +86,8 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
             &budget,
             a.max_depth,
             Duration::from_secs_f64(a.explore_time.max(0.0)),
-        );
+        )
+        .map_err(|e| CliError::Other(super::check::error_chain(&e)))?;
         if fuzz {
             row.fuzz = Some(fuzz_run(f, a.fuzz_seconds));
         }
@@ -117,8 +118,8 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
         TableFormat::Text => table(&rows, false),
         TableFormat::Markdown => table(&rows, true),
     };
-    print!("{out}");
-    Ok(if rows.iter().all(Row::killed) {
+    io::print(&out)?;
+    Ok(if rows.iter().all(MutantRow::killed) {
         Outcome::Success
     } else {
         Outcome::Failure
@@ -148,7 +149,7 @@ fn fuzz_cell(f: &Option<FuzzResult>) -> String {
     }
 }
 
-fn table(rows: &[Row], markdown: bool) -> String {
+fn table(rows: &[MutantRow], markdown: bool) -> String {
     let header = [
         "fault",
         "killed by",

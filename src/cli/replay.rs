@@ -4,7 +4,7 @@
 use std::{io::Write as _, path::PathBuf};
 
 use authproof_engine::{CommandResult, Decision, Verdict};
-use authproof_verification::{trace::Trace, Violation};
+use authproof_verification::{lockstep, Error, Trace, Violation};
 use serde_json::json;
 
 use super::{io, CliError, Format, Outcome, PolicyArg};
@@ -89,17 +89,22 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
         None => "the trace's own".into(),
     };
     #[cfg(feature = "faults")]
-    let inject: super::check::Inject = a.inject;
+    let fault = a.inject;
     #[cfg(not(feature = "faults"))]
-    let inject: super::check::Inject = ();
-    let run = super::check::run_trace(inject, &trace.policy, &trace.snapshot, &trace.steps)
-        .map_err(|e| {
-            CliError::Input(authproof_engine::load::InputError {
-                file: file.clone(),
-                line: None,
-                path: e.path,
-                message: e.message,
-            })
+    let fault = None;
+    let run =
+        lockstep::run_engine(&trace.policy, &trace.snapshot, &trace.steps, fault).map_err(|e| {
+            match e {
+                Error::InvalidTrace { path, message } => {
+                    CliError::Input(authproof_engine::load::InputError {
+                        file: file.clone(),
+                        line: None,
+                        path,
+                        message,
+                    })
+                }
+                other => CliError::Other(super::check::error_chain(&other)),
+            }
         })?;
     let first = run.first_violation();
     let out = match a.format {
@@ -122,7 +127,7 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
                     st.index,
                     st.command.at,
                     st.command.op.name(),
-                    summary(&st.engine)
+                    summary(&st.result)
                 ));
                 if let Some(v) = st.first_violation() {
                     s.push_str(&format!(
@@ -131,7 +136,7 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
                         v.invariant.name(),
                         v.message
                     ));
-                    s.push_str(&format!("           engine: {}\n", summary(&st.engine)));
+                    s.push_str(&format!("           engine: {}\n", summary(&st.result)));
                     s.push_str(&format!("           model:  {}\n", summary(&st.model)));
                     for more in &st.violations[1..] {
                         s.push_str(&format!(
@@ -172,7 +177,7 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
                         "index": st.index,
                         "at": st.command.at,
                         "op": st.command.op.name(),
-                        "engine": st.engine,
+                        "engine": st.result,
                         "model": st.model,
                         "violations": st.violations.iter()
                             .map(|v| violation_json(Some(st.index), v))

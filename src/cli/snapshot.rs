@@ -15,26 +15,40 @@ pub enum Command {
     Export(ExportArgs),
 }
 
+// `snapshot import --from/--mapping`: read a foreign database (issue 13).
+#[path = "import.rs"]
+mod foreign;
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  authproof snapshot import --db sqlite:auth.db --snapshot examples/snapshot.json
+  authproof snapshot import --db postgres://authproof@localhost/auth --snapshot examples/snapshot.json --replace")]
 pub struct ImportArgs {
-    /// Database URL: `sqlite:PATH` or `postgres://…`.
+    /// Database URL: `sqlite:PATH` or `postgres://…` (with --from/--mapping:
+    /// the foreign database to read, read-only).
     #[arg(long, value_name = "URL")]
     db: String,
     /// State snapshot (JSON).
-    #[arg(long, value_name = "S")]
-    snapshot: PathBuf,
+    #[arg(long, value_name = "S", required_unless_present_any = ["from", "mapping"])]
+    snapshot: Option<PathBuf>,
     /// Replace what the database holds (otherwise a non-empty database is
     /// refused).
     #[arg(long)]
     replace: bool,
+    #[command(flatten)]
+    foreign: foreign::ForeignArgs,
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  authproof snapshot export --db sqlite:auth.db --out snapshot.json
+  authproof snapshot export --db sqlite:auth.db | authproof decide --snapshot - --request examples/requests/f05-key-tenant.json")]
 pub struct ExportArgs {
     /// Database URL: `sqlite:PATH` or `postgres://…`.
     #[arg(long, value_name = "URL")]
     db: String,
-    /// Write the snapshot here instead of stdout.
+    /// Write the snapshot to this file instead of stdout (checked before
+    /// the database is opened; replaced only when complete).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 }
@@ -47,8 +61,11 @@ pub fn run(c: Command) -> Result<Outcome, CliError> {
 }
 
 fn import(a: ImportArgs) -> Result<Outcome, CliError> {
+    let (Some(path), false) = (&a.snapshot, a.foreign.used()) else {
+        return foreign::run(&a.db, a.foreign, a.replace);
+    };
     // Parsed and integrity-checked before the database is touched.
-    let snapshot = io::snapshot(&a.snapshot)?.to_snapshot();
+    let snapshot = io::snapshot(path)?.to_snapshot();
     let mut store = open(&a.db)?;
     store.migrate().map_err(|e| db_error(&a.db, e))?;
     store
@@ -58,21 +75,14 @@ fn import(a: ImportArgs) -> Result<Outcome, CliError> {
 }
 
 fn export(a: ExportArgs) -> Result<Outcome, CliError> {
+    let out_file = a.out.as_deref().map(io::Output::create).transpose()?;
     let mut store = open_existing(&a.db)?;
     let snapshot = store.export().map_err(|e| db_error(&a.db, e))?;
     let mut json = serde_json::to_string_pretty(&snapshot).expect("snapshots serialize");
     json.push('\n');
-    match &a.out {
-        Some(path) => io::write(path, json.as_bytes())?,
-        None => {
-            use std::io::Write;
-            std::io::stdout()
-                .write_all(json.as_bytes())
-                .map_err(|error| CliError::Io {
-                    file: "stdout".into(),
-                    error,
-                })?;
-        }
+    match out_file {
+        Some(file) => file.finish(json.as_bytes())?,
+        None => io::print(&json)?,
     }
     Ok(Outcome::Success)
 }

@@ -29,6 +29,10 @@ pub enum CoverageFormat {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  authproof test examples/suite
+  authproof test examples/suite --format junit --out junit.xml --coverage-out policy.lcov
+  authproof test --record --snapshot examples/snapshot.json --requests examples/requests.jsonl --out pinned.toml")]
 pub struct Args {
     /// Suite files, or directories (every *.toml directly in them, sorted).
     /// With --record: at most one suite file without expectations.
@@ -60,8 +64,10 @@ pub struct Args {
     /// With --record: commands applied before every request.
     #[arg(long, value_name = "C.jsonl", requires = "requests")]
     commands: Option<PathBuf>,
-    /// With --record: the suite file to write.
-    #[arg(long, value_name = "FILE", requires = "record")]
+    /// Write the report to this file instead of stdout; with --record, the
+    /// suite file to write. Checked before any suite is read; replaced
+    /// only when complete.
+    #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// With --record: overwrite an existing --out.
     #[arg(long, requires = "record")]
@@ -79,16 +85,45 @@ fn from_suite(e: suite::Error) -> CliError {
     }
 }
 
-fn policy_source(path: &Path) -> Result<PolicySource, CliError> {
-    let name = io::name(path);
-    let text = String::from_utf8(io::read(path)?).map_err(|_| {
+/// [`suite::load`] through the CLI's reader: the input size limit, `-`,
+/// devices refused, and every file named escaped ([`io::name`]) in reports
+/// and messages alike.
+fn load_suite(path: &Path, opts: &LoadOptions) -> Result<suite::Suite, CliError> {
+    let file = io::name(path);
+    let text = utf8(io::read(path)?, &file)?;
+    let parsed = suite::parse(&text, &file, opts.mode)?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let snapshot_path = dir.join(&parsed.snapshot);
+    let snapshot_name = io::name(&snapshot_path);
+    let snapshot = load::parse_snapshot(&io::read(&snapshot_path)?, &snapshot_name)?;
+    let policy = match (&opts.policy, &parsed.policy) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => policy_source(&dir.join(p))?,
+        (None, None) => PolicySource::default_policy(),
+    };
+    Ok(suite::build(
+        parsed,
+        snapshot,
+        &snapshot_name,
+        policy,
+        opts.mode,
+    )?)
+}
+
+fn utf8(bytes: Vec<u8>, file: &str) -> Result<String, CliError> {
+    String::from_utf8(bytes).map_err(|_| {
         CliError::Input(InputError {
-            file: name.clone(),
+            file: file.to_string(),
             line: None,
             path: "(file)".into(),
             message: "not UTF-8 text".into(),
         })
-    })?;
+    })
+}
+
+fn policy_source(path: &Path) -> Result<PolicySource, CliError> {
+    let name = io::name(path);
+    let text = utf8(io::read(path)?, &name)?;
     Ok(PolicySource::from_text(&name, &text)?)
 }
 
@@ -111,6 +146,13 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
             "--coverage with a --format other than text needs --coverage-out FILE",
         ));
     }
+    // Outputs are checked before any suite is read.
+    let report_file = a.out.as_deref().map(io::Output::create).transpose()?;
+    let coverage_file = a
+        .coverage_out
+        .as_deref()
+        .map(io::Output::create)
+        .transpose()?;
     let opts = LoadOptions {
         mode: Mode::Run,
         policy: a.policy.as_deref().map(policy_source).transpose()?,
@@ -129,9 +171,8 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
     }
     let suites = files
         .iter()
-        .map(|f| suite::load(f, &opts))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(from_suite)?;
+        .map(|f| load_suite(f, &opts))
+        .collect::<Result<Vec<_>, _>>()?;
     let runs: Vec<_> = suites.iter().map(suite::run).collect();
     let mut out = match a.format {
         ReportFormat::Text => suite::report::text(&runs),
@@ -149,15 +190,18 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
             CoverageFormat::Json => io::json_line(&cov.json()),
             CoverageFormat::Lcov => cov.lcov(),
         };
-        match &a.coverage_out {
-            Some(path) => io::write(path, text.as_bytes())?,
+        match coverage_file {
+            Some(file) => file.finish(text.as_bytes())?,
             None => {
                 out.push('\n');
                 out.push_str(&text);
             }
         }
     }
-    print!("{out}");
+    match report_file {
+        Some(file) => file.finish(out.as_bytes())?,
+        None => io::print(&out)?,
+    }
     let failed = runs.iter().any(|r| r.failed() > 0);
     Ok(if failed {
         Outcome::Failure
@@ -209,6 +253,7 @@ fn record(a: Args) -> Result<Outcome, CliError> {
             io::name(out)
         )));
     }
+    let out_file = io::Output::create(out)?;
     let out_dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -217,7 +262,7 @@ fn record(a: Args) -> Result<Outcome, CliError> {
     let (suite, note) = match (a.paths.as_slice(), &a.snapshot, &a.requests) {
         ([path], None, None) => {
             let opts = LoadOptions { mode: Mode::Record, policy: policy.clone() };
-            let mut s = suite::load(path, &opts).map_err(from_suite)?;
+            let mut s = load_suite(path, &opts)?;
             let dir = path.parent().unwrap_or(Path::new(""));
             s.parsed.snapshot = relative(&out_dir, &dir.join(&s.parsed.snapshot));
             s.parsed.policy = match (&a.policy, &s.parsed.policy) {
@@ -260,7 +305,11 @@ fn record(a: Args) -> Result<Outcome, CliError> {
     let text = suite::record(&suite, &run, &format!(
         "{note}\nEvery expectation is the answer the engine gave then; tokens are {{{{sha256:…}}}} references."
     ));
-    io::write(out, text.as_bytes())?;
-    println!("recorded {} cases to {}", run.cases.len(), io::name(out));
+    out_file.finish(text.as_bytes())?;
+    io::print(&format!(
+        "recorded {} cases to {}\n",
+        run.cases.len(),
+        io::name(out)
+    ))?;
     Ok(Outcome::Success)
 }

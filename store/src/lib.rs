@@ -25,6 +25,7 @@
 mod commands;
 mod conn;
 mod db;
+pub mod import;
 mod records;
 pub mod schema;
 mod slice;

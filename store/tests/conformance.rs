@@ -1,10 +1,11 @@
-//! Conformance: the same random command sequences (the models' generator,
-//! `authproof_verification::generate::case`) run on the reference model, the engine,
-//! SQLite and PostgreSQL. After every step the results must agree — the
-//! stores' `CommandResult` equals the engine's exactly (explanations
-//! included), the model's in everything but the free-form explanation (and
-//! `Decision::outcome()` for `authenticate`) — and every store's exported
-//! snapshot equals the engine's `to_snapshot()`, byte for byte as JSON.
+//! Conformance: the same random command sequences (the verification
+//! generator, `authproof_verification::generate::trace`, and a tiny universe)
+//! run on the engine, SQLite and PostgreSQL, each in the lockstep harness
+//! beside the reference model, so every invariant (I1–I10, I5 being the
+//! model's agreement) is checked on every store's own results and states.
+//! On top of that, after every step each store's `CommandResult` equals the
+//! engine's exactly (explanations included) and its exported snapshot equals
+//! the engine's `to_snapshot()`, byte for byte as JSON.
 
 mod common;
 
@@ -12,25 +13,32 @@ use std::cell::RefCell;
 
 use authproof_engine::{CommandResult, Snapshot, State};
 use authproof_store::Store;
-use authproof_verification::{generate, Model};
+use authproof_verification::{generate, Lockstep, Trace, Violation};
+use common::StoreUnderTest;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-/// What the model must agree on: everything but explanations.
-fn comparable(r: &CommandResult) -> serde_json::Value {
-    match r {
-        CommandResult::Rejected { op, reason, .. } => {
-            serde_json::json!({"op": op, "reason": reason})
-        }
-        CommandResult::Decision { op, decision } => {
-            serde_json::json!({"op": op, "outcome": decision.outcome()})
-        }
-        ok => serde_json::to_value(ok).unwrap(),
-    }
-}
-
 fn pretty(s: &Snapshot) -> String {
     serde_json::to_string_pretty(s).unwrap()
+}
+
+/// An error with its sources: the store's own error is the source of the
+/// harness's.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        s += &format!(": {cause}");
+        next = cause.source();
+    }
+    s
+}
+
+fn listed(v: &[Violation]) -> String {
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// How many results of each kind a run saw, so a generator that drifts to
@@ -46,79 +54,97 @@ struct Tally {
     reasons: std::collections::BTreeMap<&'static str, usize>,
 }
 
-fn run_case(
-    case: &generate::Case,
-    stores: &mut [(&str, &mut Store)],
-    tally: &mut Tally,
-) -> Result<(), TestCaseError> {
-    let mut engine = State::from_snapshot(case.snapshot.clone()).expect("integrity");
-    let mut model = Model::new(&case.snapshot, &case.policy);
-    for (name, store) in stores.iter_mut() {
-        store
-            .import(&case.snapshot, true)
-            .map_err(|e| TestCaseError::fail(format!("{name}: import: {e}")))?;
-        let back = store
-            .export()
-            .map_err(|e| TestCaseError::fail(format!("{e}")))?;
-        prop_assert_eq!(
-            pretty(&back),
-            pretty(&engine.to_snapshot()),
-            "{} import",
-            name
-        );
-    }
-    for (i, cmd) in case.steps.iter().enumerate() {
-        let want = engine.apply(&case.policy, cmd);
-        match &want {
+impl Tally {
+    fn count(&mut self, r: &CommandResult) {
+        match r {
             CommandResult::Ok { op, .. } => {
-                tally.ok += 1;
-                tally.commands.insert(op.clone());
+                self.ok += 1;
+                self.commands.insert(op.clone());
             }
-            CommandResult::Rejected { .. } => tally.rejected += 1,
+            CommandResult::Rejected { .. } => self.rejected += 1,
             CommandResult::Decision { decision, .. } => {
                 if decision.is_allow() {
-                    tally.allow += 1;
-                    tally.refresh += usize::from(!decision.effects.is_empty());
+                    self.allow += 1;
+                    self.refresh += usize::from(!decision.effects.is_empty());
                 } else {
-                    tally.deny += 1;
-                    *tally
+                    self.deny += 1;
+                    *self
                         .reasons
                         .entry(decision.reason.map(|r| r.code()).unwrap_or_default())
                         .or_default() += 1;
                 }
             }
         }
-        let by_model = model.apply(cmd);
-        prop_assert_eq!(
-            comparable(&by_model),
-            comparable(&want),
-            "step {}: model vs engine on {}",
+    }
+}
+
+fn run_case(
+    case: &Trace,
+    stores: &mut [(&str, &mut Store)],
+    tally: &mut Tally,
+) -> Result<(), TestCaseError> {
+    let fail = |e: authproof_verification::Error| TestCaseError::fail(chain(&e));
+    let engine = State::from_snapshot(case.snapshot.clone()).expect("integrity");
+    let mut engine = Lockstep::new(&case.policy, &case.snapshot, engine).map_err(fail)?;
+    prop_assert!(
+        engine.initial_violations().is_empty(),
+        "engine: {}",
+        listed(engine.initial_violations())
+    );
+    let mut running = Vec::new();
+    for (name, store) in stores.iter_mut() {
+        store
+            .import(&case.snapshot, true)
+            .map_err(|e| TestCaseError::fail(format!("{name}: import: {e}")))?;
+        let lockstep = Lockstep::new(&case.policy, &case.snapshot, StoreUnderTest(store))
+            .map_err(|e| TestCaseError::fail(format!("{name}: {}", chain(&e))))?;
+        // Includes: the store exports exactly the snapshot it imported.
+        prop_assert!(
+            lockstep.initial_violations().is_empty(),
+            "{} import: {}",
+            name,
+            listed(lockstep.initial_violations())
+        );
+        running.push((*name, lockstep));
+    }
+    for (i, cmd) in case.steps.iter().enumerate() {
+        let want = engine.step(cmd).map_err(fail)?;
+        tally.count(&want.result);
+        prop_assert!(
+            want.violations.is_empty(),
+            "step {}: engine on {}: {}",
             i,
-            serde_json::to_string(cmd).unwrap()
+            serde_json::to_string(cmd).unwrap(),
+            listed(&want.violations)
         );
-        let snap = pretty(&engine.to_snapshot());
-        prop_assert_eq!(
-            pretty(&model.snapshot()),
-            snap.clone(),
-            "step {}: model snapshot",
-            i
-        );
-        for (name, store) in stores.iter_mut() {
+        let snap = pretty(engine.state());
+        for (name, store) in running.iter_mut() {
             let got = store
-                .apply(&case.policy, cmd)
-                .map_err(|e| TestCaseError::fail(format!("{name}: step {i}: {e}")))?;
+                .step(cmd)
+                .map_err(|e| TestCaseError::fail(format!("{name}: step {i}: {}", chain(&e))))?;
+            prop_assert!(
+                got.violations.is_empty(),
+                "step {}: {} on {}: {}",
+                i,
+                name,
+                serde_json::to_string(cmd).unwrap(),
+                listed(&got.violations)
+            );
             prop_assert_eq!(
-                &got,
-                &want,
+                &got.result,
+                &want.result,
                 "step {}: {} vs engine on {}",
                 i,
                 name,
                 serde_json::to_string(cmd).unwrap()
             );
-            let back = store
-                .export()
-                .map_err(|e| TestCaseError::fail(format!("{name}: export: {e}")))?;
-            prop_assert_eq!(pretty(&back), snap.clone(), "step {}: {} snapshot", i, name);
+            prop_assert_eq!(
+                pretty(store.state()),
+                snap.clone(),
+                "step {}: {} snapshot",
+                i,
+                name
+            );
         }
     }
     Ok(())
@@ -131,7 +157,7 @@ fn cases() -> u32 {
         .unwrap_or(64)
 }
 
-fn conformance(test: &str, strategy: BoxedStrategy<generate::Case>, min: fn(&Tally) -> bool) {
+fn conformance(test: &str, strategy: BoxedStrategy<Trace>, min: fn(&Tally) -> bool) {
     let sqlite = RefCell::new(common::sqlite_memory());
     let pg = RefCell::new(common::pg_database(test).map(|url| common::open(&url)));
     let tally = RefCell::new(Tally::default());
@@ -161,10 +187,10 @@ fn conformance(test: &str, strategy: BoxedStrategy<generate::Case>, min: fn(&Tal
 }
 
 /// Cases of the tiny universe (common::tiny), under each of its policies.
-fn tiny_cases(max: usize) -> BoxedStrategy<generate::Case> {
+fn tiny_cases(max: usize) -> BoxedStrategy<Trace> {
     let policies = common::tiny::policies();
     (0..policies.len(), common::tiny::seeds(max))
-        .prop_map(move |(p, seeds)| generate::Case {
+        .prop_map(move |(p, seeds)| Trace {
             policy: policies[p].clone(),
             snapshot: common::tiny::snapshot(),
             steps: common::tiny::commands(&seeds),
@@ -172,10 +198,10 @@ fn tiny_cases(max: usize) -> BoxedStrategy<generate::Case> {
         .boxed()
 }
 
-/// The models' generator (random policies and snapshots).
+/// The verification generator (random policies and snapshots).
 #[test]
 fn model_engine_sqlite_postgres_agree_on_generated_traces() {
-    conformance("conformance", generate::case(None, 24), |t| {
+    conformance("conformance", generate::trace(None, 24), |t| {
         t.ok > 0 && t.rejected > 0 && t.deny > 0
     });
 }

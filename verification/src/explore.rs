@@ -35,7 +35,10 @@ use authproof_engine::{
 };
 use serde::Serialize;
 
-use crate::{check_step, History, Model, Step, Violation};
+use crate::{
+    lockstep::{inject_fault, judge, Observed},
+    History, Model, Trace, Violation,
+};
 
 fn id(s: &str) -> Id {
     Id::new(s).expect("universe ids are valid")
@@ -46,8 +49,9 @@ fn ts(secs: i64) -> Timestamp {
 }
 
 const DAY: i64 = 86_400;
-/// 2026-05-01T00:00:00Z.
-const T0: i64 = 1_777_593_600;
+/// Where the universe's clock starts, 2026-05-01T00:00:00Z (the generators'
+/// centre, `generate::T0`, is another date on purpose: different anchors).
+const UNIVERSE_START: i64 = 1_777_593_600;
 
 /// Tokens of the universe: every one contains `/ + = %`.
 pub const TOKENS: [(&str, &str); 5] = [
@@ -90,12 +94,12 @@ impl Universe {
     pub fn for_policy(policy: &Policy) -> Universe {
         let ttl = policy.session.ttl.secs().clamp(2, 365 * DAY);
         let refresh_after = policy.session.refresh_after.secs().min(ttl);
-        // s1: mid-life at T0 and past its refresh boundary; s2: fresh at T0.
-        let s1_expires = T0 + ttl / 2;
-        let s2_expires = T0 + ttl;
-        let k1_expires = T0 + ttl / 4 + 1;
+        // s1: mid-life at UNIVERSE_START and past its refresh boundary; s2: fresh at UNIVERSE_START.
+        let s1_expires = UNIVERSE_START + ttl / 2;
+        let s2_expires = UNIVERSE_START + ttl;
+        let k1_expires = UNIVERSE_START + ttl / 4 + 1;
         let mut times = vec![
-            T0,
+            UNIVERSE_START,
             s2_expires - ttl + refresh_after - 1,
             s2_expires - ttl + refresh_after,
             k1_expires,
@@ -105,11 +109,15 @@ impl Universe {
         ];
         times.sort_unstable();
         times.dedup();
-        let times: Vec<Timestamp> = times.into_iter().filter(|&t| t >= T0).map(ts).collect();
+        let times: Vec<Timestamp> = times
+            .into_iter()
+            .filter(|&t| t >= UNIVERSE_START)
+            .map(ts)
+            .collect();
 
         let hash = |n: &str| TokenHash::of(token(n));
         let snapshot = Snapshot {
-            taken_at: Some(ts(T0)),
+            taken_at: Some(ts(UNIVERSE_START)),
             tenants: ["t1", "t2"]
                 .iter()
                 .map(|t| Tenant {
@@ -134,7 +142,7 @@ impl Universe {
                 user: id(u),
                 tenant: id(t),
                 role: r.to_string(),
-                since: ts(T0 - 100 * DAY),
+                since: ts(UNIVERSE_START - 100 * DAY),
             })
             .collect(),
             api_keys: vec![
@@ -147,7 +155,7 @@ impl Universe {
                     capabilities: vec!["supervisor".into()],
                     enabled: true,
                     name: "ci".into(),
-                    created_at: ts(T0 - 50 * DAY),
+                    created_at: ts(UNIVERSE_START - 50 * DAY),
                     expires_at: Some(ts(k1_expires)),
                     revoked_at: None,
                     deleted_at: None,
@@ -161,7 +169,7 @@ impl Universe {
                     capabilities: Vec::new(),
                     enabled: true,
                     name: "legacy".into(),
-                    created_at: ts(T0 - 400 * DAY),
+                    created_at: ts(UNIVERSE_START - 400 * DAY),
                     expires_at: None,
                     revoked_at: None,
                     deleted_at: None,
@@ -182,7 +190,7 @@ impl Universe {
                     user: id("u2"),
                     tenant: None,
                     token_sha256: hash("s2"),
-                    created_at: ts(T0),
+                    created_at: ts(UNIVERSE_START),
                     expires_at: ts(s2_expires),
                     revoked_at: None,
                 },
@@ -468,7 +476,7 @@ pub struct Counterexample {
 
 /// What a search did.
 #[derive(Clone, Debug, Serialize)]
-pub struct Report {
+pub struct ExploreReport {
     /// Distinct states visited.
     pub states: u64,
     /// Commands run (engine + model + invariants each).
@@ -488,7 +496,7 @@ fn secs<S: serde::Serializer>(d: &StdDuration, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
 }
 
-impl Report {
+impl ExploreReport {
     /// Transitions per second.
     pub fn rate(&self) -> f64 {
         self.transitions as f64 / self.elapsed.as_secs_f64().max(1e-9)
@@ -510,17 +518,10 @@ struct Node {
     first: Option<usize>,
 }
 
-/// A fresh engine state, with `fault` injected.
-pub fn engine_state(snapshot: &Snapshot, fault: Option<Fault>) -> State {
-    #[allow(unused_mut)]
+/// The engine on `snapshot`, with `fault` injected.
+fn engine(snapshot: &Snapshot, fault: Option<Fault>) -> State {
     let mut s = State::from_snapshot(snapshot.clone()).expect("universe snapshot is well formed");
-    #[cfg(feature = "faults")]
-    s.inject(fault);
-    #[cfg(not(feature = "faults"))]
-    assert!(
-        fault.is_none(),
-        "fault injection needs the `faults` feature"
-    );
+    inject_fault(&mut s, fault);
     s
 }
 
@@ -609,30 +610,29 @@ fn step(
     (Some(next), violations)
 }
 
+/// Judges a transition from `node` with the harness's step judge.
 #[allow(clippy::too_many_arguments)]
 fn check(
     history: &mut History,
     node: &Node,
     policy: &Policy,
     cmd: &Command,
-    engine: &CommandResult,
+    result: &CommandResult,
     model: &CommandResult,
     after: &Snapshot,
     model_after: &Snapshot,
 ) -> Vec<Violation> {
-    let line = serde_json::to_string(engine).expect("results serialize");
-    check_step(
+    judge(
         history,
-        &Step {
+        Observed {
             policy,
             index: node.path.len(),
             command: cmd,
             before: &node.snapshot,
             after,
-            engine,
+            result,
             model,
             model_after,
-            engine_output: &line,
         },
     )
 }
@@ -643,7 +643,7 @@ pub fn explore(
     policy: &Policy,
     cfg: &Config,
     progress: &mut dyn FnMut(&Level),
-) -> Report {
+) -> ExploreReport {
     let start = Instant::now();
     let root = Node {
         history: History::new(&universe.snapshot),
@@ -654,7 +654,7 @@ pub fn explore(
     };
     let mut seen: HashSet<u128> = HashSet::new();
     seen.insert(fingerprint(&root.snapshot, 0));
-    let mut report = Report {
+    let mut report = ExploreReport {
         states: 1,
         transitions: 0,
         depth_completed: 0,
@@ -687,7 +687,7 @@ pub fn explore(
                 break;
             }
             let at = universe.times[node.clock];
-            let engine = engine_state(&node.snapshot, cfg.fault);
+            let engine = engine(&node.snapshot, cfg.fault);
             let model = Model::new(&node.snapshot, policy);
             for (m, op) in universe.moves().enumerate() {
                 let Some(op) = op else { continue };
@@ -744,19 +744,14 @@ pub fn explore(
     report
 }
 
-/// A trace in the SPEC §10 format.
+/// A trace in the SPEC §10 format, as JSON ([`Trace::to_value`]).
 pub fn trace(policy: &Policy, snapshot: &Snapshot, steps: &[Command]) -> serde_json::Value {
-    let policy = if *policy == Policy::default() {
-        serde_json::Value::Null
-    } else {
-        serde_json::to_value(policy).expect("policies serialize")
-    };
-    serde_json::json!({
-        "format": "authproof-trace/1",
-        "policy": policy,
-        "snapshot": snapshot,
-        "steps": steps,
-    })
+    Trace {
+        policy: policy.clone(),
+        snapshot: snapshot.clone(),
+        steps: steps.to_vec(),
+    }
+    .to_value()
 }
 
 /// Distinct states reachable within `depth` commands, with the clock value
@@ -773,7 +768,7 @@ pub fn reachable(universe: &Universe, policy: &Policy, depth: usize) -> Vec<(Sna
         }
         new
     };
-    let root = engine_state(&universe.snapshot, None);
+    let root = engine(&universe.snapshot, None);
     visit(&root, 0);
     let mut frontier = vec![(root, 0usize)];
     for level in 0..=depth {

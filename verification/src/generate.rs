@@ -33,6 +33,8 @@ use authproof_engine::{
 use proptest::{collection::vec, option, prelude::*, sample::select};
 use serde_json::{json, Value};
 
+use crate::trace::Trace;
+
 /// The centre of every generated universe: `2026-05-28T12:00:00Z`.
 pub const T0: i64 = 1_779_969_600;
 const MIN: i64 = 60;
@@ -1255,18 +1257,11 @@ fn start() -> impl Strategy<Value = i64> {
     prop_oneof![3 => Just(-HOUR), 2 => Just(0), 1 => Just(-2 * DAY), 1 => Just(-31 * DAY)]
 }
 
-/// A whole generated case: a policy, an initial snapshot that passes
-/// integrity, and commands with non-decreasing `at`.
-#[derive(Clone, Debug)]
-pub struct Case {
-    pub policy: Policy,
-    pub snapshot: Snapshot,
-    pub steps: Vec<Command>,
-}
-
 /// Resolves intents one after the other, simulating them on the engine so
-/// each command's anchors are those of the state it will run against.
-pub fn resolve_case(policy: Policy, snapshot: Snapshot, start: i64, intents: &[Intent]) -> Case {
+/// each command's anchors are those of the state it will run against. The
+/// result is a whole case: a policy, an initial snapshot that passes
+/// integrity, and commands with non-decreasing `at`.
+pub fn resolve_trace(policy: Policy, snapshot: Snapshot, start: i64, intents: &[Intent]) -> Trace {
     let mut state =
         State::from_snapshot(snapshot.clone()).expect("generated snapshots pass integrity");
     let mut prev = ts(T0 + start);
@@ -1282,7 +1277,7 @@ pub fn resolve_case(policy: Policy, snapshot: Snapshot, start: i64, intents: &[I
         prev = cmd.at;
         steps.push(cmd);
     }
-    Case {
+    Trace {
         policy,
         snapshot,
         steps,
@@ -1291,13 +1286,13 @@ pub fn resolve_case(policy: Policy, snapshot: Snapshot, start: i64, intents: &[I
 
 /// Cases under `policy`, or under drawn policies when `None`, with up to
 /// `max_steps` commands.
-pub fn case(policy: Option<Policy>, max_steps: usize) -> BoxedStrategy<Case> {
+pub fn trace(policy: Option<Policy>, max_steps: usize) -> BoxedStrategy<Trace> {
     let policy: BoxedStrategy<Policy> = match policy {
         Some(p) => Just(p).boxed(),
         None => self::policy().boxed(),
     };
     (policy, snapshot(), start(), vec(intent(), 1..=max_steps))
-        .prop_map(|(p, s, start, intents)| resolve_case(p, s, start, &intents))
+        .prop_map(|(p, s, start, intents)| resolve_trace(p, s, start, &intents))
         .boxed()
 }
 
@@ -1324,7 +1319,7 @@ mod tests {
     #[test]
     fn generated_cases_are_well_formed() {
         let mut runner = TestRunner::deterministic();
-        let s = case(None, 12);
+        let s = trace(None, 12);
         for _ in 0..200 {
             let c = s.new_tree(&mut runner).unwrap().current();
             State::from_snapshot(c.snapshot.clone()).expect("integrity");

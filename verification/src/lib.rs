@@ -6,17 +6,27 @@
 //! - [`lockstep`] — runs an [`Implementation`] (the engine, the store, a
 //!   live service) beside the model and checks every invariant after every
 //!   step; the one loop every checker uses;
-//! - [`trace`] — the replayable trace format and its reader;
+//! - [`trace`] — the replayable trace format and its one reader;
 //! - [`generate`] — proptest strategies over small universes (2–3 tenants,
 //!   users, keys; tokens with `/ + = %`) so that collisions happen;
+//! - [`check`] — the check runner: seeded cases through the harness, shrunk
+//!   and minimized counterexamples, coverage, reports (`authproof check`
+//!   and the check technique of `mutants`);
 //! - [`synth`] — realistic large snapshots for benches and reviews;
 //! - [`explore`] — exhaustive breadth-first search with shortest
 //!   counterexamples;
 //! - [`mutants`] — the fault catalogue (docs/INCIDENTS.md) attacked by the
 //!   checkers.
+//!
+//! `generate` and `check` need proptest, behind the default `proptest`
+//! feature: the fuzz crate builds without it.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "proptest")]
+pub mod check;
+mod error;
 pub mod explore;
+#[cfg(feature = "proptest")]
 pub mod generate;
 pub mod lockstep;
 pub mod mutants;
@@ -24,3 +34,6 @@ pub mod synth;
 pub mod trace;
 
 pub use authproof_models::{check_step, History, Invariant, Model, Step, Violation};
+pub use error::Error;
+pub use lockstep::{inject_fault, Implementation, Lockstep};
+pub use trace::Trace;

@@ -1,23 +1,113 @@
-//! Runs a trace on the engine and the reference model side by side and
-//! checks every invariant after every step.
+//! The one lockstep harness: runs any [`Implementation`] of docs/SPEC.md
+//! beside the reference [`Model`] and checks every invariant after every
+//! step.
 //!
-//! The engine's [`State`] and the [`Model`] start from the same snapshot;
-//! each command is applied to both, and [`check_step`] judges the step. The
-//! run stops after the first step with a violation: past a divergence the
-//! two states differ and every later step would only repeat it.
+//! Every checker of the workspace — `check`, `replay`, `mutants`, the
+//! state-machine test, the store conformance suite, the fuzz targets — drives
+//! its implementation through [`Lockstep`], so "run both, judge the step,
+//! stop at the first violation, count coverage" is written once. `explore`
+//! keeps its own node-by-node loop (it forks states instead of running one
+//! trace) but judges every transition with the same [`judge`].
 //!
-//! The run also records *coverage*: which denial reasons, allows and
-//! command outcomes (per op: `ok` and each rejection) the engine reached,
-//! so a generator that never exercises a path shows up as a gap.
+//! The run stops after the first step with a violation: past a divergence
+//! the two states differ and every later step would only repeat it. It also
+//! records *coverage*: which denial reasons, allows and command outcomes
+//! (per op: `ok` and each rejection) the implementation reached, so a
+//! generator that never exercises a path shows up as a gap.
+//!
+//! I5 compares decisions through one projection, [`DecisionProjection`],
+//! which names every field of [`Decision`] it compares and every one it
+//! leaves out, so a new field cannot slip past the comparison unnoticed.
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 
 use authproof_engine::{
-    Command, CommandResult, FieldError, Op, Policy, Reason, Rejection, Snapshot, State,
+    Command, CommandResult, Fault, FieldError, Op, Policy, Reason, Rejection, Snapshot, State,
 };
 use serde::Serialize;
 
-use crate::{check_step, History, Invariant, Model, Step, Violation};
+use crate::{check_step, Error, History, Invariant, Model, Step, Violation};
+
+/// Something that runs the commands of docs/SPEC.md §8: the engine, a
+/// store, one day a live service. The harness needs only these two calls.
+pub trait Implementation {
+    /// Why a command could not run at all (a database error). A wrong answer
+    /// is not an error: it is a violation the harness reports.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Runs `command` under `policy` and returns its result.
+    fn apply(&mut self, policy: &Policy, command: &Command) -> Result<CommandResult, Self::Error>;
+
+    /// The implementation's whole state, as a snapshot.
+    fn snapshot(&mut self) -> Result<Snapshot, Self::Error>;
+}
+
+/// The engine, the implementation the CLI ships. With a fault switched on
+/// by [`inject_fault`] it is the faulty engine of `authproof mutants`.
+impl Implementation for State {
+    type Error = Infallible;
+
+    fn apply(&mut self, policy: &Policy, command: &Command) -> Result<CommandResult, Infallible> {
+        Ok(State::apply(self, policy, command))
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot, Infallible> {
+        Ok(self.to_snapshot())
+    }
+}
+
+/// Switches `fault` (docs/INCIDENTS.md) on in `engine`, or off with `None`.
+/// Injection needs the `faults` cargo feature: without it, asking for a fault
+/// is a programming error, so it panics rather than silently testing the
+/// correct engine.
+pub fn inject_fault(engine: &mut State, fault: Option<Fault>) {
+    #[cfg(feature = "faults")]
+    engine.inject(fault);
+    #[cfg(not(feature = "faults"))]
+    {
+        let _ = engine;
+        assert!(
+            fault.is_none(),
+            "fault injection needs the `faults` feature of authproof-verification"
+        );
+    }
+}
+
+pub use authproof_models::DecisionProjection;
+
+/// What stopped a run: an invariant, or a panic in the implementation or
+/// the model (checkers that catch panics, like `check`, report them so).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    Invariant(Invariant),
+    Panic,
+}
+
+impl Failure {
+    /// `I1`..`I10`, or `panic`: names the trace file.
+    pub fn id(self) -> &'static str {
+        match self {
+            Failure::Invariant(i) => i.id(),
+            Failure::Panic => "panic",
+        }
+    }
+
+    /// The invariant's name, or `panic`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Failure::Invariant(i) => i.name(),
+            Failure::Panic => "panic",
+        }
+    }
+}
+
+/// Serialized as its id (`"I5"`, `"panic"`).
+impl serde::Serialize for Failure {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
 
 /// One step of a run.
 #[derive(Clone, Debug)]
@@ -25,7 +115,9 @@ pub struct StepRecord {
     /// 0-based.
     pub index: usize,
     pub command: Command,
-    pub engine: CommandResult,
+    /// The implementation's result.
+    pub result: CommandResult,
+    /// The model's result.
     pub model: CommandResult,
     /// Every invariant broken on this step, in invariant order.
     pub violations: Vec<Violation>,
@@ -66,13 +158,10 @@ impl Run {
     }
 }
 
-/// The snapshot does not pass integrity, or the steps go back in time.
-pub type HarnessError = FieldError;
-
 /// Invariants checkable on the initial snapshot alone: a JSON round trip
-/// changes nothing and the engine's indexed state exports it unchanged (I6),
-/// and the model starts from the same state as the engine.
-pub fn check_initial(snapshot: &Snapshot, engine: &State, model: &Model) -> Vec<Violation> {
+/// changes nothing and the implementation exports what it loaded unchanged
+/// (I6), and the model starts from the same state.
+fn check_initial(snapshot: &Snapshot, exported: &Snapshot, model: &Model) -> Vec<Violation> {
     let mut out = Vec::new();
     let round = serde_json::to_string(snapshot)
         .ok()
@@ -83,10 +172,11 @@ pub fn check_initial(snapshot: &Snapshot, engine: &State, model: &Model) -> Vec<
             message: "the initial snapshot changes in a JSON round trip".into(),
         });
     }
-    if engine.to_snapshot() != *snapshot {
+    if exported != snapshot {
         out.push(Violation {
             invariant: Invariant::Determinism,
-            message: "the engine does not export the initial snapshot it loaded unchanged".into(),
+            message: "the implementation does not export the initial snapshot it loaded unchanged"
+                .into(),
         });
     }
     if model.snapshot() != *snapshot {
@@ -98,75 +188,205 @@ pub fn check_initial(snapshot: &Snapshot, engine: &State, model: &Model) -> Vec<
     out
 }
 
-/// Runs `steps` from `snapshot` under `policy` on the engine and the model,
-/// checking every invariant after every step; stops after the first step
-/// with a violation.
-pub fn run(policy: &Policy, snapshot: &Snapshot, steps: &[Command]) -> Result<Run, HarnessError> {
-    run_on(
-        State::from_snapshot(snapshot.clone())?,
-        policy,
-        snapshot,
-        steps,
+/// One step as both sides saw it, before it is judged.
+#[derive(Clone, Copy, Debug)]
+pub struct Observed<'a> {
+    pub policy: &'a Policy,
+    /// 0-based step number on the path.
+    pub index: usize,
+    pub command: &'a Command,
+    /// The implementation's state before and after the step.
+    pub before: &'a Snapshot,
+    pub after: &'a Snapshot,
+    /// The implementation's result and the model's.
+    pub result: &'a CommandResult,
+    pub model: &'a CommandResult,
+    pub model_after: &'a Snapshot,
+}
+
+/// Judges one step: every invariant, on the result line exactly as the CLI
+/// would print it. The only place a step is checked, for [`Lockstep`] and
+/// for `explore`'s forking search alike.
+pub fn judge(history: &mut History, o: Observed<'_>) -> Vec<Violation> {
+    let output = serde_json::to_string(o.result).expect("results serialize");
+    check_step(
+        history,
+        &Step {
+            policy: o.policy,
+            index: o.index,
+            command: o.command,
+            before: o.before,
+            after: o.after,
+            engine: o.result,
+            model: o.model,
+            model_after: o.model_after,
+            engine_output: &output,
+        },
     )
 }
 
-/// [`run`] on an engine state built by the caller from `snapshot` — with a
-/// fault injected, for `authproof mutants`.
-pub fn run_on(
-    mut engine: State,
+/// An implementation running beside the model, one command at a time.
+///
+/// Built from the snapshot the implementation was loaded with; each
+/// [`Lockstep::step`] runs a command on both, judges it, and counts its
+/// coverage. Commands must not go back in time (docs/SPEC.md §10), as in a
+/// trace file.
+pub struct Lockstep<I> {
+    policy: Policy,
+    implementation: I,
+    model: Model,
+    history: History,
+    /// The implementation's state after the last step.
+    state: Snapshot,
+    last: Option<Command>,
+    index: usize,
+    initial: Vec<Violation>,
+    coverage: Coverage,
+}
+
+impl<I: Implementation> Lockstep<I> {
+    /// `implementation`, already holding `snapshot`, beside a model started
+    /// from it. Checks the initial state ([`Lockstep::initial_violations`]).
+    pub fn new(policy: &Policy, snapshot: &Snapshot, mut implementation: I) -> Result<Self, Error> {
+        let model = Model::new(snapshot, policy);
+        let exported = implementation
+            .snapshot()
+            .map_err(|e| Error::implementation(None, e))?;
+        let initial = check_initial(snapshot, &exported, &model);
+        Ok(Lockstep {
+            policy: policy.clone(),
+            implementation,
+            model,
+            history: History::new(snapshot),
+            state: exported,
+            last: None,
+            index: 0,
+            initial,
+            coverage: Coverage::default(),
+        })
+    }
+
+    /// Violations on the initial snapshot, before any step.
+    pub fn initial_violations(&self) -> &[Violation] {
+        &self.initial
+    }
+
+    /// Runs `command` on the implementation and the model and judges the
+    /// step. A command earlier than the previous one is invalid input.
+    pub fn step(&mut self, command: &Command) -> Result<StepRecord, Error> {
+        let index = self.index;
+        authproof_engine::load::check_order(self.last.as_ref(), command)
+            .map_err(|e| FieldError::new(format!("$.steps[{index}].at"), e.message))?;
+        let result = self
+            .implementation
+            .apply(&self.policy, command)
+            .map_err(|e| Error::implementation(Some(index), e))?;
+        let after = self
+            .implementation
+            .snapshot()
+            .map_err(|e| Error::implementation(Some(index), e))?;
+        let model = self.model.apply(command);
+        let model_after = self.model.snapshot();
+        let violations = judge(
+            &mut self.history,
+            Observed {
+                policy: &self.policy,
+                index,
+                command,
+                before: &self.state,
+                after: &after,
+                result: &result,
+                model: &model,
+                model_after: &model_after,
+            },
+        );
+        self.coverage.record(&result);
+        self.state = after;
+        self.last = Some(command.clone());
+        self.index += 1;
+        Ok(StepRecord {
+            index,
+            command: command.clone(),
+            result,
+            model,
+            violations,
+        })
+    }
+
+    /// Runs `steps` in order, stopping after the first step with a
+    /// violation (or before any, when the initial state is already wrong).
+    pub fn run(mut self, steps: &[Command]) -> Result<Run, Error> {
+        let mut out = Run {
+            initial: self.initial.clone(),
+            ..Run::default()
+        };
+        if out.initial.is_empty() {
+            for command in steps {
+                let record = self.step(command)?;
+                let stop = !record.violations.is_empty();
+                out.steps.push(record);
+                if stop {
+                    break;
+                }
+            }
+        }
+        out.coverage = self.coverage;
+        Ok(out)
+    }
+
+    /// What the steps so far reached.
+    pub fn coverage(&self) -> &Coverage {
+        &self.coverage
+    }
+
+    /// The implementation's state after the last step.
+    pub fn state(&self) -> &Snapshot {
+        &self.state
+    }
+
+    /// The reference model, as the steps so far left it.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The implementation under test.
+    pub fn implementation(&mut self) -> &mut I {
+        &mut self.implementation
+    }
+}
+
+impl Lockstep<State> {
+    /// The engine loaded with `snapshot`, with `fault` injected, beside the
+    /// model.
+    pub fn engine(
+        policy: &Policy,
+        snapshot: &Snapshot,
+        fault: Option<Fault>,
+    ) -> Result<Self, Error> {
+        let mut engine = State::from_snapshot(snapshot.clone())?;
+        inject_fault(&mut engine, fault);
+        Lockstep::new(policy, snapshot, engine)
+    }
+}
+
+/// Runs `steps` from `snapshot` on the engine with `fault` injected and on
+/// the model; stops after the first step with a violation.
+pub fn run_engine(
     policy: &Policy,
     snapshot: &Snapshot,
     steps: &[Command],
-) -> Result<Run, HarnessError> {
-    let mut model = Model::new(snapshot, policy);
-    let mut history = History::new(snapshot);
-    let mut out = Run {
-        initial: check_initial(snapshot, &engine, &model),
-        ..Run::default()
-    };
-    if !out.initial.is_empty() {
-        return Ok(out);
-    }
-    let mut before = snapshot.clone();
-    for (index, command) in steps.iter().enumerate() {
-        if index > 0 {
-            authproof_engine::load::check_order(Some(&steps[index - 1]), command)
-                .map_err(|e| FieldError::new(format!("$.steps[{index}].at"), e.message))?;
-        }
-        let engine_result = engine.apply(policy, command);
-        let model_result = model.apply(command);
-        let after = engine.to_snapshot();
-        let model_after = model.snapshot();
-        let engine_output = serde_json::to_string(&engine_result).expect("results serialize");
-        let violations = check_step(
-            &mut history,
-            &Step {
-                policy,
-                index,
-                command,
-                before: &before,
-                after: &after,
-                engine: &engine_result,
-                model: &model_result,
-                model_after: &model_after,
-                engine_output: &engine_output,
-            },
-        );
-        out.coverage.record(&engine_result);
-        let stop = !violations.is_empty();
-        out.steps.push(StepRecord {
-            index,
-            command: command.clone(),
-            engine: engine_result,
-            model: model_result,
-            violations,
-        });
-        if stop {
-            break;
-        }
-        before = after;
-    }
-    Ok(out)
+    fault: Option<Fault>,
+) -> Result<Run, Error> {
+    Lockstep::engine(policy, snapshot, fault)?.run(steps)
+}
+
+/// [`run_engine`] without a fault, with the input error as the engine's
+/// [`FieldError`] (the only error the engine can give).
+pub fn run(policy: &Policy, snapshot: &Snapshot, steps: &[Command]) -> Result<Run, FieldError> {
+    run_engine(policy, snapshot, steps, None).map_err(|e| match e {
+        Error::InvalidTrace { path, message } => FieldError { path, message },
+        other => FieldError::new("$", other),
+    })
 }
 
 /// What a run reached: denial reasons, allows, and per op its outcomes.
@@ -380,6 +600,80 @@ mod tests {
             vec![Target::Reason {
                 reason: "ambiguous_credential"
             }]
+        );
+    }
+}
+
+#[cfg(test)]
+mod projection_tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::explore::Universe;
+    use authproof_engine::Decision;
+
+    /// Decisions of every shape the explorer's universe asks for: allows,
+    /// denials, sliding refreshes.
+    fn decisions() -> Vec<Decision> {
+        let u = Universe::small();
+        let engine = State::from_snapshot(u.snapshot.clone()).unwrap();
+        u.times
+            .iter()
+            .flat_map(|at| u.requests(*at))
+            .map(|r| engine.decide(&Policy::default(), &r))
+            .collect()
+    }
+
+    fn keys(v: serde_json::Value) -> BTreeSet<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    }
+
+    /// A field added to `Decision` appears in its JSON: it must be listed as
+    /// compared or ignored, and the destructuring in `of` must name it.
+    #[test]
+    fn projection_accounts_for_every_field_of_a_decision() {
+        let named: BTreeSet<String> = DecisionProjection::COMPARED
+            .iter()
+            .chain(&DecisionProjection::IGNORED)
+            .map(|s| s.to_string())
+            .collect();
+        let all = decisions();
+        assert!(all.iter().any(Decision::is_allow) && !all.iter().all(Decision::is_allow));
+        for d in &all {
+            assert_eq!(keys(serde_json::to_value(d).unwrap()), named);
+            let compared = keys(serde_json::to_value(DecisionProjection::of(d)).unwrap());
+            let want: BTreeSet<String> = DecisionProjection::COMPARED
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            assert_eq!(compared, want);
+        }
+    }
+
+    #[test]
+    fn lockstep_stops_at_the_first_violation_and_rejects_time_travel() {
+        let u = Universe::small();
+        let policy = Policy::default();
+        let mut steps: Vec<Command> = u
+            .requests
+            .iter()
+            .map(|op| Command {
+                at: u.times[1],
+                op: op.clone(),
+            })
+            .collect();
+        let run = run_engine(&policy, &u.snapshot, &steps, None).unwrap();
+        assert!(run.held());
+        assert_eq!(run.steps.len(), steps.len());
+        assert_eq!(run.coverage.steps, steps.len() as u64);
+        steps.push(Command {
+            at: u.times[0],
+            ..steps[0].clone()
+        });
+        let e = run_engine(&policy, &u.snapshot, &steps, None).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidTrace { path, .. } if *path == format!("$.steps[{}].at", steps.len() - 1)),
+            "{e}"
         );
     }
 }

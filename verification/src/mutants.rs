@@ -3,10 +3,8 @@
 //!
 //! For each injected [`Fault`], two techniques race to a counterexample:
 //!
-//! * **check** — random model-based testing with a fixed seed: proptest
-//!   cases from [`crate::generate::case`] under the default policy, run on the
-//!   faulty engine and the model with every invariant, shrunk to a minimal
-//!   trace;
+//! * **check** — the check runner of `authproof check` ([`crate::check`]),
+//!   seeded the same way, on the faulty engine: a shrunk, minimized trace;
 //! * **explore** — the exhaustive search of [`crate::explore`] at increasing
 //!   depth, whose first counterexample is a shortest one.
 //!
@@ -16,19 +14,12 @@
 use std::time::{Duration, Instant};
 
 use authproof_engine::{Fault, Policy};
-use proptest::{
-    strategy::{Strategy, ValueTree},
-    test_runner::{Config, RngAlgorithm, TestRng, TestRunner},
-};
 use serde::Serialize;
 
-use crate::{
-    explore::{self, engine_state, Universe},
-    generate::{self, Case},
-    lockstep,
-    trace::Trace,
-    Invariant, Violation,
-};
+use crate::explore::{self, Universe};
+use crate::lockstep::Failure;
+#[cfg(feature = "proptest")]
+use crate::{check, Error};
 
 /// How a fault was killed.
 #[derive(Clone, Debug, Serialize)]
@@ -38,8 +29,8 @@ pub struct Kill {
     pub time: Duration,
     /// Commands in the counterexample trace.
     pub steps: usize,
-    /// The first invariant that fired.
-    pub invariant: Invariant,
+    /// What fired first: an invariant id, or `panic` (check only).
+    pub invariant: Failure,
     pub message: String,
     /// For explore: the depth searched when it was found.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,7 +50,6 @@ pub struct CheckBudget {
     pub seed: u64,
     pub cases: u64,
     pub time: Duration,
-    pub max_steps: usize,
 }
 
 impl Default for CheckBudget {
@@ -68,78 +58,32 @@ impl Default for CheckBudget {
             seed: 0,
             cases: 20_000,
             time: Duration::from_secs(10),
-            max_steps: 24,
         }
     }
 }
 
-/// Runs one case on the engine with `fault` and the model: the first
-/// violation, with the step it happened on.
-fn verdict(case: &Case, fault: Fault) -> Option<(usize, Violation)> {
-    let engine = engine_state(&case.snapshot, Some(fault));
-    let run = lockstep::run_on(engine, &case.policy, &case.snapshot, &case.steps).ok()?;
-    run.first_violation()
-        .map(|(step, v)| (step.unwrap_or(0), v.clone()))
-}
-
-/// Kills `fault` by random testing, or `None` within the budget.
-pub fn by_check(fault: Fault, budget: &CheckBudget) -> Option<Kill> {
+/// Kills `fault` with the check runner — the same runner, seeding,
+/// shrinking and minimizing as `authproof check`, so `mutants --seed N`
+/// draws the cases of `check --seed N` — or `None` within the budget.
+#[cfg(feature = "proptest")]
+pub fn by_check(fault: Fault, budget: &CheckBudget) -> Result<Option<Kill>, Error> {
     let start = Instant::now();
-    let mut seed = [0u8; 32];
-    seed[..8].copy_from_slice(&budget.seed.to_le_bytes());
-    let mut runner = TestRunner::new_with_rng(
-        Config {
-            failure_persistence: None,
-            ..Config::default()
-        },
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
-    );
-    let strategy = generate::case(Some(Policy::default()), budget.max_steps);
-    for _ in 0..budget.cases {
-        if start.elapsed() > budget.time {
-            return None;
-        }
-        let mut tree = strategy.new_tree(&mut runner).ok()?;
-        let Some(mut found) = verdict(&tree.current(), fault) else {
-            continue;
-        };
-        let mut best = tree.current();
-        // Shrink (proptest's simplify/complicate walk), keeping a candidate
-        // only while the same invariant still fires; bounded so a fault that
-        // shrinks slowly cannot stall the table.
-        let want = found.1.invariant;
-        let mut more = tree.simplify();
-        let mut budget_left = 4096;
-        while more && budget_left > 0 {
-            budget_left -= 1;
-            let candidate = tree.current();
-            match verdict(&candidate, fault) {
-                Some(v) if v.1.invariant == want => {
-                    found = v;
-                    best = candidate;
-                    more = tree.simplify();
-                }
-                _ => more = tree.complicate(),
-            }
-        }
-        let (step, violation) = found;
-        let mut steps = best.steps;
-        steps.truncate(step + 1);
-        let trace = Trace {
-            policy: best.policy,
-            snapshot: best.snapshot,
-            steps,
-        };
-        return Some(Kill {
-            time: start.elapsed(),
-            steps: trace.steps.len(),
-            invariant: violation.invariant,
-            message: violation.message,
-            depth: None,
-            trace: trace.to_value(),
-        });
-    }
-    None
+    let cfg = check::CheckConfig {
+        seed: budget.seed,
+        cases: Some(budget.cases),
+        time: Some(budget.time),
+        fault: Some(fault),
+        ..check::CheckConfig::default()
+    };
+    let report = check::run(&cfg, check::DRAWN_POLICIES, &mut |_| {})?;
+    Ok(report.finding.map(|f| Kill {
+        time: start.elapsed(),
+        steps: f.trace.steps.len(),
+        invariant: f.failure,
+        message: f.message,
+        depth: None,
+        trace: f.trace.to_value(),
+    }))
 }
 
 /// Kills `fault` by exhaustive exploration at depth 1, 2, … `max_depth`,
@@ -163,7 +107,7 @@ pub fn by_explore(fault: Fault, max_depth: usize, time: Duration) -> Option<Kill
             return Some(Kill {
                 time: start.elapsed(),
                 steps: c.steps,
-                invariant: c.violation.invariant,
+                invariant: Failure::Invariant(c.violation.invariant),
                 message: c.violation.message,
                 depth: Some(depth),
                 trace: c.trace,
@@ -175,7 +119,7 @@ pub fn by_explore(fault: Fault, max_depth: usize, time: Duration) -> Option<Kill
 
 /// One row of the mutants table.
 #[derive(Clone, Debug, Serialize)]
-pub struct Row {
+pub struct MutantRow {
     pub fault: String,
     pub name: &'static str,
     pub check: Option<Kill>,
@@ -194,7 +138,7 @@ pub struct FuzzResult {
     pub detail: String,
 }
 
-impl Row {
+impl MutantRow {
     /// Killed by at least one technique.
     pub fn killed(&self) -> bool {
         self.check.is_some()
@@ -204,12 +148,18 @@ impl Row {
 }
 
 /// Runs check and explore against `fault`.
-pub fn row(fault: Fault, budget: &CheckBudget, max_depth: usize, explore_time: Duration) -> Row {
-    Row {
+#[cfg(feature = "proptest")]
+pub fn row(
+    fault: Fault,
+    budget: &CheckBudget,
+    max_depth: usize,
+    explore_time: Duration,
+) -> Result<MutantRow, Error> {
+    Ok(MutantRow {
         fault: format!("{fault:?}"),
         name: fault.name(),
-        check: by_check(fault, budget),
+        check: by_check(fault, budget)?,
         explore: by_explore(fault, max_depth, explore_time),
         fuzz: None,
-    }
+    })
 }

@@ -47,8 +47,10 @@ impl Trace {
     /// Parses a trace. Errors name `file` and the JSON path; the snapshot
     /// must pass integrity and the steps must have non-decreasing `at`.
     pub fn parse(bytes: &[u8], file: &str) -> Result<Trace, InputError> {
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|e| err(file, "$", format_args!("not a JSON document: {e}")))?;
+        // The engine's strict reader: a duplicate key anywhere is an error
+        // (never "last wins": `steps` twice would replay the second), with
+        // its line and column in these bytes.
+        let value = load::json_value(bytes, file)?;
         Trace::from_value(value, file)
     }
 
@@ -156,9 +158,12 @@ impl Trace {
 }
 
 /// Deserializes a snapshot with the JSON path of the first error.
+/// The snapshot of a trace, read from the value itself: re-serializing it to
+/// reuse the byte loader would report line and column of the copy, not of
+/// the file, so errors here name the JSON path only.
 fn serde_path_to_snapshot(v: Value) -> Result<Snapshot, FieldError> {
-    let bytes = serde_json::to_vec(&v).expect("values serialize");
-    load::parse_snapshot(&bytes, "").map_err(|e| FieldError::new(e.path, e.message))
+    serde_path_to_error::deserialize(v)
+        .map_err(|e| FieldError::from_path(e.path().to_string(), e.inner()))
 }
 
 #[cfg(test)]
@@ -197,6 +202,44 @@ mod tests {
             ..t
         };
         assert_eq!(Trace::parse(p.to_json().as_bytes(), "t.json").unwrap(), p);
+    }
+
+    /// A repeated key is an error with its position in the file, never
+    /// "last wins": `steps` twice used to replay the second (empty) list and
+    /// say "held"; a step with two `user`s acted on the second.
+    #[test]
+    fn duplicate_keys_are_refused_where_they_are() {
+        let text = "{\"format\": \"authproof-trace/1\", \"policy\": null,\n\
+             \"snapshot\": {\"tenants\": [], \"users\": []},\n\
+             \"steps\": [{\"at\": \"2026-05-28T12:00:00Z\", \"op\": \"create_user\", \"user\": \"a\"}],\n\
+             \"steps\": []}";
+        let e = Trace::parse(text.as_bytes(), "t.json").unwrap_err();
+        assert_eq!((e.path.as_str(), e.line), ("$.steps", Some(4)), "{e}");
+        let text = "{\"format\": \"authproof-trace/1\", \"policy\": null,\n\
+             \"snapshot\": {\"tenants\": [], \"users\": []},\n\
+             \"steps\": [{\"at\": \"2026-05-28T12:00:00Z\", \"op\": \"create_user\",\n\
+             \"user\": \"a\", \"user\": \"b\"}]}";
+        let e = Trace::parse(text.as_bytes(), "t.json").unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.line),
+            ("$.steps[0].user", Some(4)),
+            "{e}"
+        );
+    }
+
+    /// An error inside the snapshot names its path and no made-up position
+    /// (the snapshot is read from the parsed value, not a re-serialization).
+    #[test]
+    fn snapshot_errors_have_a_path_and_no_false_position() {
+        let text = "{\"format\": \"authproof-trace/1\", \"policy\": null,\n\
+             \"snapshot\": {\"tenants\": [{\"id\": 7}], \"users\": []}, \"steps\": []}";
+        let e = Trace::parse(text.as_bytes(), "t.json").unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.line),
+            ("$.snapshot.tenants[0].id", None),
+            "{e}"
+        );
+        assert!(!e.to_string().contains('7'), "{e}");
     }
 
     #[test]

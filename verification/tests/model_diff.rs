@@ -5,7 +5,7 @@
 //! often (that is where the boundaries are).
 
 use authproof_engine::{load, Command, Policy, Snapshot, State, TokenHash};
-use authproof_verification::{check_step, History, Model, Step};
+use authproof_verification::Lockstep;
 use serde_json::{json, Value};
 
 struct Rng(u64);
@@ -222,9 +222,9 @@ fn run(policy_toml: &str, seed: u64, traces: usize, len: usize) -> Vec<String> {
     ];
     for trace in 0..traces {
         let initial = snapshot();
-        let mut engine = State::from_snapshot(initial.clone()).unwrap();
-        let mut model = Model::new(&initial, &policy);
-        let mut history = History::new(&initial);
+        let engine = State::from_snapshot(initial.clone()).unwrap();
+        let mut lockstep = Lockstep::new(&policy, &initial, engine).unwrap();
+        assert!(lockstep.initial_violations().is_empty());
         let mut clock = 0usize;
         let mut lines: Vec<String> = Vec::new();
         for index in 0..len {
@@ -234,26 +234,8 @@ fn run(policy_toml: &str, seed: u64, traces: usize, len: usize) -> Vec<String> {
             let line = command(&mut rng, times[clock]);
             lines.push(line.to_string());
             let cmd = Command::from_value(line).unwrap();
-            let before = engine.to_snapshot();
-            let result = engine.apply(&policy, &cmd);
-            let after = engine.to_snapshot();
-            let model_result = model.apply(&cmd);
-            let model_after = model.snapshot();
-            let output = serde_json::to_string(&result).unwrap();
-            let violations = check_step(
-                &mut history,
-                &Step {
-                    policy: &policy,
-                    index,
-                    command: &cmd,
-                    before: &before,
-                    after: &after,
-                    engine: &result,
-                    model: &model_result,
-                    model_after: &model_after,
-                    engine_output: &output,
-                },
-            );
+            let step = lockstep.step(&cmd).unwrap();
+            let (violations, model_result) = (&step.violations, &step.model);
             let outcome = match (&model_result.rejection(), model_result.decision()) {
                 (Some(r), _) => r.code().to_string(),
                 (None, Some(d)) => d
@@ -266,9 +248,10 @@ fn run(policy_toml: &str, seed: u64, traces: usize, len: usize) -> Vec<String> {
             }
             assert!(
                 violations.is_empty(),
-                "seed {seed} trace {trace} step {index}: {violations:#?}\ntrace:\n{}\nengine: {output}\nmodel:  {}",
+                "seed {seed} trace {trace} step {index}: {violations:#?}\ntrace:\n{}\nengine: {}\nmodel:  {}",
                 lines.join("\n"),
-                serde_json::to_string(&model_result).unwrap()
+                serde_json::to_string(&step.result).unwrap(),
+                serde_json::to_string(model_result).unwrap()
             );
         }
     }

@@ -7,7 +7,7 @@
 //! state, so commands see the effects of earlier ones.
 
 use authproof_engine::{load, Command, CommandResult, Policy, Snapshot, State, TokenHash};
-use authproof_verification::{check_step, History, Model, Step};
+use authproof_verification::{lockstep::DecisionProjection, Lockstep, Model};
 use serde_json::{json, Value};
 
 const T: &str = "2026-05-28T12:00:00Z";
@@ -87,61 +87,38 @@ fn snapshot() -> Snapshot {
     serde_json::from_value(v).expect("fixture snapshot")
 }
 
-/// Engine and model side by side, with the invariants checked at each step.
-struct Run {
-    policy: Policy,
-    engine: State,
-    model: Model,
-    history: History,
-    index: usize,
+/// Engine and model side by side in the harness, with the invariants
+/// checked at each step.
+struct Fixture {
+    lockstep: Lockstep<State>,
 }
 
-impl Run {
-    fn new(snapshot: Snapshot, policy_toml: &str) -> Run {
+impl Fixture {
+    fn new(snapshot: Snapshot, policy_toml: &str) -> Fixture {
         let policy = load::policy(policy_toml, "policy.toml").expect("policy");
-        let model = Model::new(&snapshot, &policy);
-        let history = History::new(&snapshot);
-        let engine = State::from_snapshot(snapshot).expect("fixture passes integrity");
-        Run {
-            policy,
-            engine,
-            model,
-            history,
-            index: 0,
-        }
+        let engine = State::from_snapshot(snapshot.clone()).expect("fixture passes integrity");
+        let lockstep = Lockstep::new(&policy, &snapshot, engine).expect("the engine runs");
+        assert_eq!(lockstep.initial_violations(), &[]);
+        Fixture { lockstep }
     }
 
     /// Runs one command on both; panics on any violation. Returns the
     /// model's result.
     fn step(&mut self, cmd: &Command) -> CommandResult {
-        let before = self.engine.to_snapshot();
-        let engine = self.engine.apply(&self.policy, cmd);
-        let after = self.engine.to_snapshot();
-        let model = self.model.apply(cmd);
-        let model_after = self.model.snapshot();
-        let engine_output = serde_json::to_string(&engine).unwrap();
-        let step = Step {
-            policy: &self.policy,
-            index: self.index,
-            command: cmd,
-            before: &before,
-            after: &after,
-            engine: &engine,
-            model: &model,
-            model_after: &model_after,
-            engine_output: &engine_output,
-        };
-        let violations = check_step(&mut self.history, &step);
+        let step = self
+            .lockstep
+            .step(cmd)
+            .expect("cases do not go back in time");
         assert!(
-            violations.is_empty(),
-            "step {} {}: {:#?}\nengine: {engine_output}\nmodel:  {}",
-            self.index,
+            step.violations.is_empty(),
+            "step {} {}: {:#?}\nengine: {}\nmodel:  {}",
+            step.index,
             serde_json::to_string(cmd).unwrap(),
-            violations,
-            serde_json::to_string(&model).unwrap(),
+            step.violations,
+            serde_json::to_string(&step.result).unwrap(),
+            serde_json::to_string(&step.model).unwrap(),
         );
-        self.index += 1;
-        model
+        step.model
     }
 
     /// Runs `cases` in order, asserting each one's expected outcome.
@@ -193,7 +170,7 @@ fn none() -> Value {
 
 #[test]
 fn every_reason_in_order_default_policy() {
-    let mut run = Run::new(snapshot(), "");
+    let mut run = Fixture::new(snapshot(), "");
     let a = |action: &str, headers: Value, extra: Value| auth(T, action, headers, extra);
     run.cases(&[
         // Step 0.
@@ -279,7 +256,7 @@ fn policy_variants() {
     let both =
         json!({"x-api-key": "sk_live_alice1", "cookie": "better-auth.session_token=sesalice1/+="});
 
-    let mut run = Run::new(snapshot(), "[credentials]\nmultiple = \"deny\"\n");
+    let mut run = Fixture::new(snapshot(), "[credentials]\nmultiple = \"deny\"\n");
     run.cases(&[
         (
             a("workspace.read", both.clone(), none()),
@@ -297,10 +274,10 @@ fn policy_variants() {
         (a("workspace.read", key("sk_live_alice1"), none()), "allow"),
     ]);
 
-    let mut run = Run::new(snapshot(), "");
+    let mut run = Fixture::new(snapshot(), "");
     run.cases(&[(a("workspace.read", both, none()), "allow")]);
 
-    let mut run = Run::new(
+    let mut run = Fixture::new(
         snapshot(),
         "[api_key]\nunbound = \"oldest_membership\"\nempty_capabilities = \"none\"\n",
     );
@@ -324,7 +301,7 @@ fn policy_variants() {
         ),
     ]);
 
-    let mut run = Run::new(
+    let mut run = Fixture::new(
         snapshot(),
         "[session]\nbearer = false\n[api_key]\nbearer = false\n",
     );
@@ -340,7 +317,7 @@ fn policy_variants() {
         (a("workspace.read", cookie("sesalice1/+="), none()), "allow"),
     ]);
 
-    let mut run = Run::new(snapshot(), "[api_key]\nheader = \"X-Key\"\nprefixes = [\"pk_\", \"sk_live_\"]\n[session]\ncookies = [\"sid\"]\n");
+    let mut run = Fixture::new(snapshot(), "[api_key]\nheader = \"X-Key\"\nprefixes = [\"pk_\", \"sk_live_\"]\n[session]\ncookies = [\"sid\"]\n");
     run.cases(&[
         (
             a("workspace.read", json!({"x-key": "sk_live_alice1"}), none()),
@@ -383,7 +360,7 @@ fn decision_fields() {
     )));
     let d = allow.decision().unwrap();
     assert_eq!(
-        serde_json::to_value(d.outcome()).unwrap(),
+        serde_json::to_value(DecisionProjection::of(d)).unwrap(),
         json!({"decision": "allow", "reason": null, "status": 200, "user": "alice",
                "credential": {"kind": "session", "id": "ses_1"}, "tenant": "acme",
                "scope": ["acme", "beta"],
@@ -406,7 +383,7 @@ fn decision_fields() {
         .unwrap(),
     );
     assert_eq!(
-        serde_json::to_value(deny.outcome()).unwrap(),
+        serde_json::to_value(DecisionProjection::of(&deny)).unwrap(),
         json!({"decision": "deny", "reason": "cross_tenant", "status": 403, "user": "alice",
                "credential": {"kind": "api_key", "id": "key_1"}, "tenant": "acme",
                "scope": [], "effects": []})
@@ -440,7 +417,7 @@ fn decision_fields() {
 
 #[test]
 fn every_command_rejection_in_listed_order() {
-    let mut run = Run::new(snapshot(), "");
+    let mut run = Fixture::new(snapshot(), "");
     let c = |at: &str, v: Value| {
         let mut v = v;
         v.as_object_mut().unwrap().insert("at".into(), json!(at));
@@ -565,7 +542,7 @@ fn sliding_refresh_boundaries() {
         }))
         .unwrap()
     };
-    let effects = |run: &mut Run, at: &str| -> Vec<String> {
+    let effects = |run: &mut Fixture, at: &str| -> Vec<String> {
         let cmd =
             Command::from_value(auth(at, "workspace.read", cookie("slidetok1"), none())).unwrap();
         let r = run.step(&cmd);
@@ -582,7 +559,7 @@ fn sliding_refresh_boundaries() {
             .collect()
     };
 
-    let mut run = Run::new(snap("2026-05-01T00:00:00Z", "2026-05-11T00:00:00Z"), policy);
+    let mut run = Fixture::new(snap("2026-05-01T00:00:00Z", "2026-05-11T00:00:00Z"), policy);
     assert_eq!(
         effects(&mut run, "2026-05-02T23:59:59Z"),
         Vec::<String>::new()
@@ -625,14 +602,14 @@ fn sliding_refresh_boundaries() {
     assert_eq!(outcome(&run.step(&cmd)), "session_expired");
 
     // A cap that cuts an extension short but still moves it later.
-    let mut run = Run::new(snap("2026-05-01T00:00:00Z", "2026-05-24T00:00:00Z"), policy);
+    let mut run = Fixture::new(snap("2026-05-01T00:00:00Z", "2026-05-24T00:00:00Z"), policy);
     assert_eq!(
         effects(&mut run, "2026-05-20T00:00:00Z"),
         vec!["2026-05-26T00:00:00Z"]
     );
 
     // sliding = false: never.
-    let mut run = Run::new(
+    let mut run = Fixture::new(
         snap("2026-05-01T00:00:00Z", "2026-05-11T00:00:00Z"),
         "[session]\nsliding = false\n",
     );
@@ -642,7 +619,7 @@ fn sliding_refresh_boundaries() {
     );
 
     // login: expires_at = at + min(ttl, absolute_max).
-    let mut run = Run::new(
+    let mut run = Fixture::new(
         snap("2026-05-01T00:00:00Z", "2026-05-11T00:00:00Z"),
         "[session]\nttl = \"10d\"\nabsolute_max = \"3d\"\n",
     );
@@ -652,7 +629,9 @@ fn sliding_refresh_boundaries() {
         "ok"
     );
     assert_eq!(
-        run.model.snapshot().sessions[1].expires_at.to_string(),
+        run.lockstep.model().snapshot().sessions[1]
+            .expires_at
+            .to_string(),
         "2026-05-04T00:00:00Z"
     );
 }

@@ -1,17 +1,16 @@
 //! The fault catalogue is killed: every injected fault of INCIDENTS.md is
 //! caught by check and by explore, and the counterexample replays.
 //!
-//! Needs the `faults` feature: `cargo test -p authproof-verification --features faults`.
-#![cfg(feature = "faults")]
+//! Needs the `faults` feature:
+//! `cargo test -p authproof-verification --features faults --test lib mutants`.
 
 use std::time::Duration;
 
 use authproof_engine::Fault;
 use authproof_verification::{
-    explore::engine_state,
-    lockstep,
+    lockstep::{self, Failure},
     mutants::{by_check, by_explore, CheckBudget},
-    trace::Trace,
+    Trace,
 };
 
 #[test]
@@ -21,24 +20,22 @@ fn every_fault_is_killed_by_check_and_explore() {
         ..CheckBudget::default()
     };
     for fault in Fault::ALL {
-        let check = by_check(fault, &budget).unwrap_or_else(|| panic!("{fault} survived check"));
+        let check = by_check(fault, &budget)
+            .expect("the check runs")
+            .unwrap_or_else(|| panic!("{fault} survived check"));
         let explore = by_explore(fault, 3, Duration::from_secs(120))
             .unwrap_or_else(|| panic!("{fault} survived explore to depth 3"));
         for kill in [&check, &explore] {
             // The counterexample is a trace that replays to the same
             // invariant with the fault, and holds without it.
             let trace = Trace::from_value(kill.trace.clone(), "counterexample").unwrap();
-            let faulty = lockstep::run_on(
-                engine_state(&trace.snapshot, Some(fault)),
-                &trace.policy,
-                &trace.snapshot,
-                &trace.steps,
-            )
-            .unwrap();
+            let faulty =
+                lockstep::run_engine(&trace.policy, &trace.snapshot, &trace.steps, Some(fault))
+                    .unwrap();
             let (_, v) = faulty
                 .first_violation()
                 .unwrap_or_else(|| panic!("{fault}: counterexample does not replay"));
-            assert_eq!(v.invariant, kill.invariant, "{fault}");
+            assert_eq!(Failure::Invariant(v.invariant), kill.invariant, "{fault}");
             let fixed = lockstep::run(&trace.policy, &trace.snapshot, &trace.steps).unwrap();
             assert!(
                 fixed.held(),

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use authproof_engine::CommandResult;
-use authproof_fuzz::{fault_from_env, gen, harness::run_with, targets::check_snapshot, trace};
+use authproof_fuzz::{fault_from_env, harness::run_with, input};
+use authproof_verification::Trace;
 
 const USAGE: &str = "usage: fuzz-to-trace (decide|differential) INPUT > trace.json\n       fuzz-to-trace replay TRACE\n       fuzz-to-trace seeds REPO_ROOT";
 
@@ -47,9 +48,9 @@ fn to_trace(target: &str, path: &str) -> ExitCode {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let case = match target {
-        "decide" => gen::decide_as_case(&data),
-        "differential" => gen::differential_case(&data),
+    let trace = match target {
+        "decide" => input::decide_trace(&data),
+        "differential" => input::differential_trace(&data),
         _ => {
             eprintln!(
                 "fuzz-to-trace: only decide and differential inputs become traces (got {target:?})\n{USAGE}"
@@ -57,13 +58,13 @@ fn to_trace(target: &str, path: &str) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let Ok(case) = case else {
+    let Ok(trace) = trace else {
         eprintln!(
             "fuzz-to-trace: {path}: too short to build a {target} input (the target ignores it)"
         );
         return ExitCode::from(1);
     };
-    let json = serde_json::to_string_pretty(&trace::to_json(&case)).expect("a trace serializes");
+    let json = serde_json::to_string_pretty(&trace.to_value()).expect("a trace serializes");
     println!("{json}");
     ExitCode::SUCCESS
 }
@@ -73,17 +74,14 @@ fn replay(path: &str) -> ExitCode {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let case = match trace::from_json(&data, path) {
+    // The one trace reader: it also checks the snapshot's integrity.
+    let case = match Trace::parse(&data, path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("fuzz-to-trace: {e}");
             return ExitCode::from(1);
         }
     };
-    if let Err(e) = check_snapshot(&case.snapshot) {
-        eprintln!("fuzz-to-trace: {path}: $.snapshot: {e}");
-        return ExitCode::from(1);
-    }
     // One line per step: op and outcome, no explanation text (it could
     // carry what a faulty engine leaked).
     let result = run_with(&case, fault_from_env(), |i, cmd, r| {
@@ -193,7 +191,7 @@ fn write_seeds(root: &Path) -> Result<usize, String> {
     put("policy_toml", "empty.toml", b"")?;
     for p in files(&root.join("tests/regressions"), "json") {
         let file = p.display().to_string();
-        let case = trace::from_json(&read(&p)?, &file)?;
+        let case = Trace::parse(&read(&p)?, &file).map_err(|e| e.to_string())?;
         let name = format!("regression-{}", stem(&p));
         let snap = serde_json::to_vec_pretty(&case.snapshot).expect("json");
         put("snapshot_json", &format!("{name}.json"), &snap)?;

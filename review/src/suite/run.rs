@@ -17,7 +17,10 @@ impl Actual {
     /// `action` and `explain`, or `{"result", "op", "reason"}`.
     pub fn outcome_json(&self) -> Value {
         match self {
-            Actual::Decision(d) => serde_json::to_value(d.outcome()).expect("serializes"),
+            Actual::Decision(d) => {
+                serde_json::to_value(authproof_verification::lockstep::DecisionProjection::of(d))
+                    .expect("serializes")
+            }
             Actual::Command(r) => json!({
                 "result": result_word(r),
                 "op": r.op(),

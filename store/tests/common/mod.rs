@@ -70,3 +70,24 @@ pub fn open(url: &str) -> Store {
 pub fn sqlite_memory() -> Store {
     open("sqlite::memory:")
 }
+
+/// A store as an implementation under test for the lockstep harness of
+/// `authproof-verification` (the store crate itself cannot depend on it:
+/// verification is what checks the store). Only the store's public API.
+pub struct StoreUnderTest<'s>(pub &'s mut Store);
+
+impl authproof_verification::Implementation for StoreUnderTest<'_> {
+    type Error = authproof_store::StoreError;
+
+    fn apply(
+        &mut self,
+        policy: &authproof_engine::Policy,
+        command: &authproof_engine::Command,
+    ) -> Result<authproof_engine::CommandResult, Self::Error> {
+        self.0.apply(policy, command)
+    }
+
+    fn snapshot(&mut self) -> Result<authproof_engine::Snapshot, Self::Error> {
+        self.0.export()
+    }
+}

@@ -22,6 +22,7 @@ use authproof_engine::{
     default_actions, Command, CredentialKind, Duration, EmptyCapabilities, Headers, Id, Multiple,
     Op, Policy, Request, TenantRule, Timestamp, Token, TokenHash, Unbound,
 };
+use authproof_verification::Trace;
 use serde_json::{json, Value};
 
 /// 2026-05-28T12:00:00Z, the instant every generated time is near.
@@ -705,14 +706,6 @@ fn op(u: &mut Unstructured<'_>, w: &World) -> Result<Op> {
     })
 }
 
-/// A case: what a trace holds.
-#[derive(Clone, Debug)]
-pub struct Case {
-    pub policy: Policy,
-    pub snapshot: Snapshot,
-    pub steps: Vec<Command>,
-}
-
 /// The `decide` input: a world and one request.
 pub fn decide_case(data: &[u8]) -> Result<(World, Request)> {
     let mut u = Unstructured::new(data);
@@ -723,7 +716,7 @@ pub fn decide_case(data: &[u8]) -> Result<(World, Request)> {
 
 /// The `differential` input: a world and 1..=[`MAX_STEPS`] commands with
 /// non-decreasing `at`.
-pub fn differential_case(data: &[u8]) -> Result<Case> {
+pub fn differential_trace(data: &[u8]) -> Result<Trace> {
     let mut u = Unstructured::new(data);
     let w = world(&mut u)?;
     let n = u.int_in_range(1..=MAX_STEPS)?;
@@ -739,7 +732,7 @@ pub fn differential_case(data: &[u8]) -> Result<Case> {
             break;
         }
     }
-    Ok(Case {
+    Ok(Trace {
         policy: w.policy,
         snapshot: w.snapshot,
         steps,
@@ -747,9 +740,9 @@ pub fn differential_case(data: &[u8]) -> Result<Case> {
 }
 
 /// The `decide` input as a one-step trace.
-pub fn decide_as_case(data: &[u8]) -> Result<Case> {
+pub fn decide_trace(data: &[u8]) -> Result<Trace> {
     let (w, req) = decide_case(data)?;
-    Ok(Case {
+    Ok(Trace {
         policy: w.policy,
         snapshot: w.snapshot,
         steps: vec![authenticate_command(&req)],
