@@ -187,7 +187,7 @@ fn engine_and_model_agree_on_signed_tokens_and_orders() {
         }
         assert_eq!(run.steps.len(), steps.len(), "{label}");
         for s in &run.steps {
-            if let CommandResult::Decision { decision, .. } = &s.engine {
+            if let CommandResult::Decision { decision, .. } = &s.result {
                 if decision.is_allow() {
                     allows += 1;
                 } else {
