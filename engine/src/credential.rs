@@ -5,16 +5,21 @@
 //! reading the cookie but validating it as a Bearer header (F02), or reading
 //! only one of the two places an API key may arrive (F04). So:
 //!
-//! * three candidates, always in the same order: the API-key header, the
-//!   session cookie, `Authorization`;
+//! * three candidates, in the policy's `credentials.order` (by default the
+//!   API-key header, the session cookie, `Authorization`);
 //! * values are used verbatim (one pair of surrounding double quotes is
-//!   removed from a cookie value, nothing else);
+//!   removed from a cookie value, nothing else) — except that under
+//!   `session.cookie_format = "signed"` a session token is unwrapped from
+//!   its signed form by [`unwrap_token`] (SPEC §5.1), exactly as the
+//!   deployment signs it;
 //! * the first present candidate is *the* credential; if it is unusable the
 //!   request is denied `malformed_credential`, with no fallback to a later one.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use crate::{is_valid_token, CredentialKind, Headers, Multiple, Policy};
+use crate::signed::{self, Signature};
+use crate::{is_valid_token, Candidate, CookieFormat, CredentialKind, Headers, Multiple, Policy};
 
 /// Where a credential was presented.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -42,6 +47,16 @@ pub enum Malformed {
     BearerApiKeyRefused,
     /// A Bearer session token, but `session.bearer = false`.
     BearerSessionRefused,
+    /// Signed format: the value is not valid percent-encoding, or does not
+    /// decode to a valid token.
+    PercentEncoding,
+    /// Signed format: no `.` with a token before it (an unsigned cookie).
+    Unsigned,
+    /// Signed format: the part after the last `.` is not 43 characters of
+    /// standard base64 and `=`.
+    SignatureShape,
+    /// Signed format: the signature does not match under the given secret.
+    BadSignature,
 }
 
 impl fmt::Display for Malformed {
@@ -56,6 +71,18 @@ impl fmt::Display for Malformed {
             Malformed::BearerApiKeyRefused => "an API key as Bearer, but api_key.bearer = false",
             Malformed::BearerSessionRefused => {
                 "a session token as Bearer, but session.bearer = false"
+            }
+            Malformed::PercentEncoding => {
+                "session.cookie_format = \"signed\": the value is not valid percent-encoding of a token"
+            }
+            Malformed::Unsigned => {
+                "session.cookie_format = \"signed\": no signature (expected <token>.<signature>)"
+            }
+            Malformed::SignatureShape => {
+                "session.cookie_format = \"signed\": the signature is not 44 characters of standard base64 ending in ="
+            }
+            Malformed::BadSignature => {
+                "session.cookie_format = \"signed\": the signature does not match (HMAC-SHA256 under the given secret)"
             }
         })
     }
@@ -78,7 +105,9 @@ pub enum Extraction<'r> {
     },
 }
 
-/// Extracts the credential of a request under `policy`.
+/// Extracts the credential of a request under `policy`: the presented
+/// value, verbatim. Under `session.cookie_format = "signed"` a session
+/// token still has to be unwrapped by [`unwrap_token`].
 pub fn extract<'r>(policy: &Policy, headers: &'r Headers) -> Extraction<'r> {
     let api_key = headers.get(&policy.api_key.header);
     let cookie = headers
@@ -95,13 +124,30 @@ pub fn extract<'r>(policy: &Policy, headers: &'r Headers) -> Extraction<'r> {
         return Extraction::Ambiguous(present);
     }
 
-    if let Some(value) = api_key {
-        return token(CredentialKind::ApiKey, Channel::ApiKeyHeader, value);
+    for candidate in policy.credential_order() {
+        match candidate {
+            Candidate::ApiKeyHeader => {
+                if let Some(value) = api_key {
+                    return token(CredentialKind::ApiKey, Channel::ApiKeyHeader, value);
+                }
+            }
+            Candidate::Cookie => {
+                if let Some((index, value)) = cookie {
+                    return token(CredentialKind::Session, Channel::Cookie(index), value);
+                }
+            }
+            Candidate::Authorization => {
+                if let Some(value) = authorization {
+                    return bearer(policy, value);
+                }
+            }
+        }
     }
-    if let Some((index, value)) = cookie {
-        return token(CredentialKind::Session, Channel::Cookie(index), value);
-    }
-    let value = authorization.expect("counted as present");
+    unreachable!("a present candidate is in every order")
+}
+
+/// `authorization` as the credential (SPEC §5, 3).
+fn bearer<'r>(policy: &Policy, value: &'r str) -> Extraction<'r> {
     let channel = Channel::Bearer;
     let Some((scheme, rest)) = value.split_once(' ') else {
         return Extraction::Malformed(channel, Malformed::NotBearer);
@@ -127,6 +173,30 @@ pub fn extract<'r>(policy: &Policy, headers: &'r Headers) -> Extraction<'r> {
         }
         token(CredentialKind::Session, channel, bearer)
     }
+}
+
+/// The token to look up for an extracted credential (SPEC §5.1), and what
+/// is known of its signature. API keys and every token under
+/// `session.cookie_format = "plain"` are the extracted value itself
+/// (signature `None`). Under `"signed"` a session token from a cookie is
+/// percent-decoded and split at its last `.`; one from `Bearer` likewise
+/// when it holds a `.`, else it is the raw token. The signature is verified
+/// when `policy.cookie_secret` is set: a mismatch is [`Malformed::BadSignature`].
+pub fn unwrap_token<'t>(
+    policy: &Policy,
+    kind: CredentialKind,
+    channel: Channel,
+    token: &'t str,
+) -> Result<(Cow<'t, str>, Option<Signature>), Malformed> {
+    if kind == CredentialKind::ApiKey || policy.session.cookie_format == CookieFormat::Plain {
+        return Ok((Cow::Borrowed(token), None));
+    }
+    let (token, signature) = signed::unwrap(
+        token,
+        channel == Channel::Bearer,
+        policy.cookie_secret.as_ref(),
+    )?;
+    Ok((token, Some(signature)))
 }
 
 fn token(kind: CredentialKind, channel: Channel, value: &str) -> Extraction<'_> {

@@ -64,7 +64,13 @@ enum Found {
     Malformed(crate::credential::Channel, crate::credential::Malformed),
     /// See [`Resolved::Unmatched`].
     Unmatched(crate::credential::Channel),
-    Token(CredentialKind, crate::credential::Channel, TokenHash),
+    /// The signature is `Some` under `session.cookie_format = "signed"`.
+    Token(
+        CredentialKind,
+        crate::credential::Channel,
+        TokenHash,
+        Option<crate::signed::Signature>,
+    ),
 }
 
 /// The principal a credential resolved to.
@@ -128,7 +134,7 @@ impl State {
             Resolved::None => Found::None,
             Resolved::Malformed(channel, why) => Found::Malformed(channel, why),
             Resolved::Unmatched(channel) => Found::Unmatched(channel),
-            Resolved::Token(kind, channel) => Found::Token(kind, channel, presented.token),
+            Resolved::Token(kind, channel) => Found::Token(kind, channel, presented.token, None),
         });
         #[cfg(feature = "faults")]
         let d = self.decision_faults(policy, req, d);
@@ -178,12 +184,17 @@ impl State {
                 channel,
                 token,
             } => {
+                let (token, signature) =
+                    match crate::credential::unwrap_token(policy, kind, channel, token) {
+                        Ok(unwrapped) => unwrapped,
+                        Err(why) => return Found::Malformed(channel, why),
+                    };
                 let hash = if self.fault(Fault::F03) {
-                    TokenHash::of(&percent_encode(token))
+                    TokenHash::of(&percent_encode(&token))
                 } else {
-                    TokenHash::of(token)
+                    TokenHash::of(&token)
                 };
-                Found::Token(kind, channel, hash)
+                Found::Token(kind, channel, hash, signature)
             }
         }
     }
@@ -249,13 +260,19 @@ impl State {
                     ),
                 )
             }
-            Found::Token(kind, channel, hash) => {
-                d.note(format!(
+            Found::Token(kind, channel, hash, signature) => {
+                let mut line = format!(
                     "credential: {} from {}, token sha256 {}",
                     kind.as_str(),
                     channel.describe(policy),
                     hash.short()
-                ));
+                );
+                if let Some(signature) = signature {
+                    line.push_str(" (signed: ");
+                    line.push_str(signature.describe());
+                    line.push(')');
+                }
+                d.note(line);
                 (kind, hash)
             }
         };

@@ -54,6 +54,7 @@ mod outcome;
 mod policy;
 mod presented;
 mod request;
+pub mod signed;
 pub mod snapshot;
 mod state;
 mod time;
@@ -65,12 +66,13 @@ pub use fault::Fault;
 pub use id::{Id, IdError, MAX_ID_BYTES};
 pub use outcome::{Change, CommandResult, RecordRef, Rejection};
 pub use policy::{
-    default_actions, is_http_token, ActionRule, ApiKeyPolicy, CredentialKind, CredentialsPolicy,
-    EmptyCapabilities, Multiple, Policy, PolicyValueError, SessionPolicy, TenantRule, Unbound,
-    DEFAULT_POLICY_TOML,
+    default_actions, is_http_token, ActionRule, ApiKeyPolicy, Candidate, CookieFormat,
+    CredentialKind, CredentialsPolicy, EmptyCapabilities, Multiple, Policy, PolicyValueError,
+    SessionPolicy, TenantRule, Unbound, DEFAULT_POLICY_TOML,
 };
 pub use presented::{Presented, Via};
 pub use request::{Headers, Request};
+pub use signed::CookieSecret;
 pub use snapshot::Snapshot;
 pub use state::State;
 pub use time::{Duration, TimeError, Timestamp, MAX_DURATION_SECS};

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Duration;
+use crate::{signed::CookieSecret, Duration};
 
 /// The default policy, as shipped in `policies/default.toml`.
 pub const DEFAULT_POLICY_TOML: &str = include_str!("../../policies/default.toml");
@@ -32,6 +32,13 @@ pub struct Policy {
     pub credentials: CredentialsPolicy,
     #[serde(default = "default_actions")]
     pub actions: BTreeMap<String, ActionRule>,
+    /// The secret that signs session tokens under `session.cookie_format =
+    /// "signed"` (SPEC §5.1). Never part of a policy file or of any output:
+    /// a runtime value the caller sets (the CLI reads it from the
+    /// environment or a file, [`crate::signed::cookie_secret`]). `None`: the
+    /// signature of a signed token is not verified.
+    #[serde(skip)]
+    pub cookie_secret: Option<CookieSecret>,
 }
 
 fn version_one() -> u32 {
@@ -57,6 +64,7 @@ impl Default for Policy {
             api_key: ApiKeyPolicy::default(),
             credentials: CredentialsPolicy::default(),
             actions: default_actions(),
+            cookie_secret: None,
         }
     }
 }
@@ -79,6 +87,38 @@ pub struct SessionPolicy {
     pub cookies: Vec<String>,
     /// Accept a session token as `Authorization: Bearer`.
     pub bearer: bool,
+    /// How a session token is presented (SPEC §5.1): verbatim, or signed
+    /// the way better-auth signs it. Omitted from output when `plain`.
+    #[serde(skip_serializing_if = "CookieFormat::is_plain")]
+    pub cookie_format: CookieFormat,
+}
+
+/// `session.cookie_format` (SPEC §5.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CookieFormat {
+    /// The cookie value (and a Bearer session token) is the token, verbatim.
+    #[default]
+    Plain,
+    /// The cookie value is `percent-encode(token "." base64(HMAC-SHA256(secret,
+    /// token)))`; a Bearer session token is that value (encoded or not) or
+    /// the raw token.
+    Signed,
+}
+
+impl CookieFormat {
+    /// Whether this is the default, `plain`.
+    pub fn is_plain(&self) -> bool {
+        *self == CookieFormat::Plain
+    }
+
+    /// The spelling used in policies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CookieFormat::Plain => "plain",
+            CookieFormat::Signed => "signed",
+        }
+    }
 }
 
 impl Default for SessionPolicy {
@@ -94,6 +134,7 @@ impl Default for SessionPolicy {
                 "__Host-better-auth.session_token".into(),
             ],
             bearer: true,
+            cookie_format: CookieFormat::Plain,
         }
     }
 }
@@ -146,11 +187,60 @@ pub enum EmptyCapabilities {
 }
 
 /// `[credentials]`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(remote = "Self")]
 #[serde(deny_unknown_fields, default)]
 pub struct CredentialsPolicy {
     pub multiple: Multiple,
+    /// The order in which the three candidates are looked at (SPEC §5):
+    /// each of them exactly once. Omitted from output when it is the
+    /// default order.
+    #[serde(skip_serializing_if = "is_default_order")]
+    pub order: Vec<Candidate>,
+}
+
+impl Default for CredentialsPolicy {
+    fn default() -> Self {
+        CredentialsPolicy {
+            multiple: Multiple::First,
+            order: Candidate::DEFAULT_ORDER.to_vec(),
+        }
+    }
+}
+
+fn is_default_order(order: &[Candidate]) -> bool {
+    order == Candidate::DEFAULT_ORDER
+}
+
+/// One of the three credential candidates of SPEC §5, as
+/// `credentials.order` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Candidate {
+    /// The API-key header (`api_key.header`).
+    ApiKeyHeader,
+    /// The session cookie (`session.cookies`).
+    Cookie,
+    /// `Authorization`.
+    Authorization,
+}
+
+impl Candidate {
+    /// The default order: API-key header, cookie, `Authorization`.
+    pub const DEFAULT_ORDER: [Candidate; 3] = [
+        Candidate::ApiKeyHeader,
+        Candidate::Cookie,
+        Candidate::Authorization,
+    ];
+
+    /// The spelling used in policies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Candidate::ApiKeyHeader => "api_key_header",
+            Candidate::Cookie => "cookie",
+            Candidate::Authorization => "authorization",
+        }
+    }
 }
 
 /// `credentials.multiple`.
@@ -345,6 +435,13 @@ impl Policy {
                 "must not be `cookie` or `authorization`: those headers are the session cookie and Bearer channels",
             );
         }
+        let order = &self.credentials.order;
+        if order.len() != 3 || Candidate::DEFAULT_ORDER.iter().any(|c| !order.contains(c)) {
+            return err(
+                "credentials.order".into(),
+                "must name each of \"api_key_header\", \"cookie\" and \"authorization\" exactly once",
+            );
+        }
         for (i, p) in self.api_key.prefixes.iter().enumerate() {
             if !crate::is_valid_token(p) {
                 return err(
@@ -363,6 +460,34 @@ impl Policy {
             .iter()
             .find(|p| !p.is_empty() && token.starts_with(p.as_str()))
             .map(String::as_str)
+    }
+
+    /// The candidates in the order extraction looks at them: each of the
+    /// three once. `credentials.order` as given, for a policy that passed
+    /// [`Policy::validate`]; a policy built in code with a repeated or
+    /// missing candidate is read with repeats dropped and the missing ones
+    /// appended in the default order.
+    pub fn credential_order(&self) -> [Candidate; 3] {
+        let mut out = Candidate::DEFAULT_ORDER;
+        let mut n = 0;
+        for c in self
+            .credentials
+            .order
+            .iter()
+            .chain(Candidate::DEFAULT_ORDER.iter())
+        {
+            if !out[..n].contains(c) {
+                out[n] = *c;
+                n += 1;
+            }
+        }
+        out
+    }
+
+    /// The same policy with `secret` as its cookie secret (SPEC §5.1).
+    pub fn with_cookie_secret(mut self, secret: Option<CookieSecret>) -> Policy {
+        self.cookie_secret = secret;
+        self
     }
 
     /// The policy as TOML, in the shape of `policies/default.toml`.

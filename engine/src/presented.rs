@@ -29,9 +29,16 @@
 //! * A policy whose `api_key.header` is `cookie` or `authorization` reads that
 //!   whole header as an API key: `Bearer <token>` has a space and is
 //!   `malformed_credential`; a cookie pair `name=token` is not the presented
-//!   token, so no key is taken to have its hash: `api_key_not_found`.
+//!   token, so no key is taken to have its hash: `api_key_not_found`. That
+//!   header is then two candidates, and `credentials.order` says which one
+//!   is looked at first.
+//! * Under `session.cookie_format = "signed"` a presented session token
+//!   stands for its correctly signed value (SPEC §5.1): resolution is the
+//!   same, and the explanation says nothing about a signature.
 
-use crate::{credential::Channel, credential::Malformed, CredentialKind, Policy, TokenHash};
+use crate::{
+    credential::Channel, credential::Malformed, Candidate, CredentialKind, Policy, TokenHash,
+};
 
 /// Where a token is presented, independently of any policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -88,7 +95,23 @@ impl Presented<'_> {
     /// Resolves the presentation under `policy` (SPEC §5 for one header).
     pub(crate) fn resolve(&self, policy: &Policy) -> Resolved {
         let key_header = policy.api_key.header.as_str();
+        // Whether the API-key header is looked at before `other`: matters
+        // only when the API-key header is itself `cookie` or
+        // `authorization`, so that one header is two candidates.
+        let key_first = |other: Candidate| {
+            let order = policy.credential_order();
+            order.iter().position(|c| *c == Candidate::ApiKeyHeader)
+                < order.iter().position(|c| *c == other)
+        };
         match self.via {
+            Via::Header(name)
+                if name.eq_ignore_ascii_case(key_header)
+                    && name.eq_ignore_ascii_case("authorization")
+                    && !key_first(Candidate::Authorization) =>
+            {
+                // `authorization` is read first, and a token has no space.
+                Resolved::Malformed(Channel::Bearer, Malformed::NotBearer)
+            }
             Via::Header(name) if name.eq_ignore_ascii_case(key_header) => {
                 Resolved::Token(CredentialKind::ApiKey, Channel::ApiKeyHeader)
             }
@@ -97,14 +120,21 @@ impl Presented<'_> {
                 Resolved::Malformed(Channel::Bearer, Malformed::NotBearer)
             }
             Via::Header(_) => Resolved::None,
-            Via::Cookie(_) if key_header.eq_ignore_ascii_case("cookie") => {
-                Resolved::Unmatched(Channel::ApiKeyHeader)
+            Via::Cookie(name) => {
+                let session = policy.session.cookies.iter().position(|c| c == name);
+                let key = key_header.eq_ignore_ascii_case("cookie");
+                match session {
+                    Some(i) if !key || !key_first(Candidate::Cookie) => {
+                        Resolved::Token(CredentialKind::Session, Channel::Cookie(i))
+                    }
+                    _ if key => Resolved::Unmatched(Channel::ApiKeyHeader),
+                    _ => Resolved::None,
+                }
             }
-            Via::Cookie(name) => match policy.session.cookies.iter().position(|c| c == name) {
-                Some(i) => Resolved::Token(CredentialKind::Session, Channel::Cookie(i)),
-                None => Resolved::None,
-            },
-            Via::Bearer if key_header.eq_ignore_ascii_case("authorization") => {
+            Via::Bearer
+                if key_header.eq_ignore_ascii_case("authorization")
+                    && key_first(Candidate::Authorization) =>
+            {
                 // The whole value `Bearer <token>` has a space.
                 Resolved::Malformed(Channel::ApiKeyHeader, Malformed::InvalidToken)
             }
@@ -169,10 +199,27 @@ mod tests {
         p.api_key.prefixes = vec!["pk_".into()];
         out.push(p);
         for header in ["cookie", "authorization"] {
-            let mut p = Policy::default();
-            p.api_key.header = header.into();
-            out.push(p);
+            for order in [
+                crate::Candidate::DEFAULT_ORDER,
+                [
+                    crate::Candidate::Authorization,
+                    crate::Candidate::Cookie,
+                    crate::Candidate::ApiKeyHeader,
+                ],
+            ] {
+                let mut p = Policy::default();
+                p.api_key.header = header.into();
+                p.credentials.order = order.to_vec();
+                out.push(p);
+            }
         }
+        let mut p = Policy::default();
+        p.credentials.order = vec![
+            crate::Candidate::Authorization,
+            crate::Candidate::Cookie,
+            crate::Candidate::ApiKeyHeader,
+        ];
+        out.push(p);
         out
     }
 

@@ -12,10 +12,11 @@
 
 use authproof_engine::snapshot::{ApiKey, Membership, Resource, Session, Tenant, User};
 use authproof_engine::{
-    ActionRule, Change, Command, CommandResult, CredentialKind, CredentialRef, Decision, Duration,
-    Effect, EmptyCapabilities, Id, Multiple, Op, Policy, Reason, RecordRef, Rejection, Request,
-    Snapshot, TenantRule, Timestamp, TokenHash, Unbound, Verdict,
+    ActionRule, Candidate, Change, Command, CommandResult, CookieFormat, CredentialKind,
+    CredentialRef, Decision, Duration, Effect, EmptyCapabilities, Id, Multiple, Op, Policy, Reason,
+    RecordRef, Rejection, Request, Snapshot, TenantRule, Timestamp, TokenHash, Unbound, Verdict,
 };
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 
 /// The reference model: a policy and the state as plain vectors.
@@ -157,11 +158,30 @@ enum Extracted {
     Token(CredentialKind, String),
 }
 
-/// The three SPEC §5 candidates, in order.
-enum Candidate {
+/// The three SPEC §5 candidates, with the value each carries.
+enum Present {
     ApiKeyHeader(String),
     Cookie(String),
     Authorization(String),
+}
+
+/// SPEC §5: the order the candidates are looked at. `credentials.order`
+/// names each once (a loaded policy is checked); for a policy built in code
+/// a repeat is skipped and a missing candidate comes after the named ones,
+/// in the default order (API-key header, cookie, Authorization).
+fn candidate_order(policy: &Policy) -> Vec<Candidate> {
+    let mut order: Vec<Candidate> = Vec::new();
+    let defaults = [
+        Candidate::ApiKeyHeader,
+        Candidate::Cookie,
+        Candidate::Authorization,
+    ];
+    for c in policy.credentials.order.iter().chain(defaults.iter()) {
+        if !order.contains(c) {
+            order.push(*c);
+        }
+    }
+    order
 }
 
 /// SPEC §5 step 2: the session cookie's value, if one of `session.cookies`
@@ -198,22 +218,32 @@ fn unquote(v: &str) -> String {
     }
 }
 
-/// SPEC §5, the whole of it.
+/// SPEC §5, the whole of it (§5.1 for signed session tokens).
 fn extract(policy: &Policy, req: &Request) -> Extracted {
-    let mut present: Vec<Candidate> = Vec::new();
-    // 1. API-key header: present when the header exists (even empty).
-    if let Some(v) = req.headers.get(&policy.api_key.header) {
-        present.push(Candidate::ApiKeyHeader(v.to_string()));
-    }
-    // 2. Session cookie.
-    if let Some(cookies) = req.headers.get("cookie") {
-        if let Some(v) = session_cookie(policy, cookies) {
-            present.push(Candidate::Cookie(v));
+    let mut present: Vec<Present> = Vec::new();
+    for candidate in candidate_order(policy) {
+        match candidate {
+            // API-key header: present when the header exists (even empty).
+            Candidate::ApiKeyHeader => {
+                if let Some(v) = req.headers.get(&policy.api_key.header) {
+                    present.push(Present::ApiKeyHeader(v.to_string()));
+                }
+            }
+            // Session cookie: present when one of the names occurs.
+            Candidate::Cookie => {
+                if let Some(cookies) = req.headers.get("cookie") {
+                    if let Some(v) = session_cookie(policy, cookies) {
+                        present.push(Present::Cookie(v));
+                    }
+                }
+            }
+            // Authorization: present when the header exists.
+            Candidate::Authorization => {
+                if let Some(v) = req.headers.get("authorization") {
+                    present.push(Present::Authorization(v.to_string()));
+                }
+            }
         }
-    }
-    // 3. Authorization: present when the header exists.
-    if let Some(v) = req.headers.get("authorization") {
-        present.push(Candidate::Authorization(v.to_string()));
     }
 
     if present.is_empty() {
@@ -222,9 +252,10 @@ fn extract(policy: &Policy, req: &Request) -> Extracted {
     if policy.credentials.multiple == Multiple::Deny && present.len() >= 2 {
         return Extracted::Ambiguous;
     }
-    // The first present candidate is the credential; no fallback.
+    // The first present candidate (in the policy's order) is the
+    // credential; no fallback.
     match present.remove(0) {
-        Candidate::ApiKeyHeader(v) => {
+        Present::ApiKeyHeader(v) => {
             // The header makes it an API key; no prefix needed (SPEC).
             if token_ok(&v) {
                 Extracted::Token(CredentialKind::ApiKey, v)
@@ -232,14 +263,13 @@ fn extract(policy: &Policy, req: &Request) -> Extracted {
                 Extracted::Malformed
             }
         }
-        Candidate::Cookie(v) => {
-            if token_ok(&v) {
-                Extracted::Token(CredentialKind::Session, v)
-            } else {
-                Extracted::Malformed
+        Present::Cookie(v) => {
+            if !token_ok(&v) {
+                return Extracted::Malformed;
             }
+            session_token(policy, v, false)
         }
-        Candidate::Authorization(v) => {
+        Present::Authorization(v) => {
             // The scheme is everything before the first space; no space is
             // malformed (SPEC).
             let Some(space) = v.find(' ') else {
@@ -263,10 +293,106 @@ fn extract(policy: &Policy, req: &Request) -> Extracted {
                 if !policy.session.bearer {
                     return Extracted::Malformed;
                 }
-                Extracted::Token(CredentialKind::Session, token.to_string())
+                session_token(policy, token.to_string(), true)
             }
         }
     }
+}
+
+/// A session token as presented (already a valid token), under the
+/// policy's `session.cookie_format` (SPEC §5.1).
+fn session_token(policy: &Policy, value: String, from_bearer: bool) -> Extracted {
+    if policy.session.cookie_format == CookieFormat::Plain {
+        return Extracted::Token(CredentialKind::Session, value);
+    }
+    // Signed. A Bearer value without a `.` is the raw token.
+    if from_bearer && !value.contains('.') {
+        return Extracted::Token(CredentialKind::Session, value);
+    }
+    // Percent-decode once; the result must still be a valid token.
+    let Some(decoded) = percent_decoded(&value) else {
+        return Extracted::Malformed;
+    };
+    if !token_ok(&decoded) {
+        return Extracted::Malformed;
+    }
+    // Split at the last `.`, with at least one character before it.
+    let Some(dot) = decoded.rfind('.') else {
+        return Extracted::Malformed;
+    };
+    if dot == 0 {
+        return Extracted::Malformed;
+    }
+    let token = &decoded[..dot];
+    let signature = &decoded[dot + 1..];
+    // 43 characters of the standard base64 alphabet, then `=`.
+    let Some(given) = signature_bytes(signature) else {
+        return Extracted::Malformed;
+    };
+    // Verified only when a secret is given.
+    if let Some(secret) = &policy.cookie_secret {
+        let mut mac = Hmac::<sha2_hmac::Sha256>::new_from_slice(secret.expose())
+            .expect("HMAC keys may have any length");
+        mac.update(token.as_bytes());
+        let expected: Vec<u8> = mac.finalize().into_bytes().to_vec();
+        // A plain comparison: the model is never in a request path, so
+        // timing does not matter here (the engine compares in constant time).
+        if expected != given {
+            return Extracted::Malformed;
+        }
+    }
+    Extracted::Token(CredentialKind::Session, token.to_string())
+}
+
+/// `%HH` (hex digits of either case) becomes the byte `HH`; a `%` without
+/// two hex digits after it, or a result that is not UTF-8, is `None`.
+fn percent_decoded(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out: Vec<u8> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        // Two characters must follow the `%`.
+        if i + 2 >= bytes.len() {
+            return None;
+        }
+        let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        out.push(u8::from_str_radix(hex, 16).ok()?);
+        i += 3;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The 32 bytes a signature stands for: exactly 44 characters, the first 43
+/// from `A-Z a-z 0-9 + /`, the last `=`. The two bits the 43rd character
+/// carries past the 256th are ignored (as `atob` ignores them).
+fn signature_bytes(sig: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let chars: Vec<char> = sig.chars().collect();
+    if chars.len() != 44 || chars[43] != '=' {
+        return None;
+    }
+    let mut bits: u32 = 0;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in &chars[..43] {
+        let v = ALPHABET.find(*c)? as u32;
+        bits = (bits << 6) | v;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    Some(out)
 }
 
 // ---------------------------------------------------------------------------

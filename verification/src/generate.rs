@@ -184,6 +184,7 @@ prop_compose! {
                 absolute_max: absolute_max.map(dur),
                 cookies: cookies.iter().map(|c| c.to_string()).collect(),
                 bearer: session_bearer,
+                ..SessionPolicy::default()
             },
             api_key: ApiKeyPolicy {
                 header: header.to_string(),
@@ -198,11 +199,13 @@ prop_compose! {
             },
             credentials: CredentialsPolicy {
                 multiple: if deny_multiple { Multiple::Deny } else { Multiple::First },
+                ..CredentialsPolicy::default()
             },
             actions: match actions {
                 None => authproof_engine::default_actions(),
                 Some(list) => list.into_iter().map(|(n, r)| (n.to_string(), r)).collect(),
             },
+            ..Policy::default()
         }
     }
 }

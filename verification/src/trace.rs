@@ -195,6 +195,7 @@ mod tests {
             policy: Policy {
                 credentials: authproof_engine::CredentialsPolicy {
                     multiple: authproof_engine::Multiple::Deny,
+                    ..Default::default()
                 },
                 ..Policy::default()
             },
