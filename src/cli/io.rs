@@ -532,10 +532,40 @@ fn temp_file(dir: &Path, base: &str) -> std::io::Result<(PathBuf, File)> {
 }
 
 /// The policy at `path`, or the default policy.
+///
+/// The secret that verifies signed session cookies (`cookie_format =
+/// "signed"`, docs/SPEC.md §5) never lives in the policy: it is taken from
+/// the environment — `AUTHPROOF_COOKIE_SECRET_FILE` (a file whose contents,
+/// minus one trailing newline, are the secret; it wins) or
+/// `AUTHPROOF_COOKIE_SECRET` — and attached to the loaded policy. It is
+/// never printed; an error names its source, never its value.
 pub fn policy(path: Option<&Path>) -> Result<Policy, CliError> {
-    let Some(path) = path else {
-        return Ok(Policy::default());
+    let policy = match path {
+        None => Policy::default(),
+        Some(path) => policy_file(path)?,
     };
+    Ok(policy.with_cookie_secret(cookie_secret()?))
+}
+
+/// The environment variable naming a file that holds the cookie secret.
+pub const SECRET_FILE_ENV: &str = "AUTHPROOF_COOKIE_SECRET_FILE";
+
+fn cookie_secret() -> Result<Option<authproof_engine::signed::CookieSecret>, CliError> {
+    use authproof_engine::signed::{cookie_secret, SECRET_ENV};
+    let file = match std::env::var_os(SECRET_FILE_ENV) {
+        Some(p) => Some((read(Path::new(&p))?, name(Path::new(&p)))),
+        None => None,
+    };
+    let env = std::env::var_os(SECRET_ENV).map(|v| v.into_encoded_bytes());
+    let source = match &file {
+        Some((_, n)) => n.clone(),
+        None => SECRET_ENV.to_string(),
+    };
+    cookie_secret(env.as_deref(), file.as_ref().map(|(b, _)| b.as_slice()))
+        .map_err(|e| CliError::Other(format!("{source}: {e}")))
+}
+
+fn policy_file(path: &Path) -> Result<Policy, CliError> {
     let bytes = read(path)?;
     let text = String::from_utf8(bytes).map_err(|_| {
         CliError::Input(InputError {
