@@ -644,6 +644,16 @@ function sessionExpiryBefore(tokenHash) {
   const v = row.expiresAt;
   return iso(v?.pg_timestamp ?? v);
 }
+// Keep the requests out of the creation second (docs/IMPORT.md §3, §4.1):
+// authproof floors a request's `at` to whole seconds and the importer rounds
+// every `createdAt` UP, so a request made in the same wall-clock second as
+// the last write would find credentials "created after" it (not found)
+// where better-auth, comparing milliseconds, finds them. Every write of the
+// seed is done by now: start answering at the next whole second.
+const lastWrite = Date.now();
+await sleep(Math.ceil(lastWrite / 1000) * 1000 - lastWrite + 20);
+facts.answers_not_before = new Date(Math.ceil(lastWrite / 1000) * 1000).toISOString();
+log(`answers start at ${new Date().toISOString()} (last write ${new Date(lastWrite).toISOString()})`);
 const tAns = Date.now();
 const reqLines = [];
 const ansLines = [];
