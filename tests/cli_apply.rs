@@ -1,7 +1,7 @@
 //! `authproof apply` as a user runs it: exit codes (SPEC §10), result lines
 //! (SPEC §8), `--out`, determinism and the text format.
 
-mod cli_common;
+use crate::cli_common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! `authproof decide` as a user runs it: exit codes (SPEC §10), the JSON
 //! decision (SPEC §7), the text format, determinism, and `policy default`.
 
-mod cli_common;
+use crate::cli_common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! file and the JSON path (or TOML key), prints nothing on stdout, never
 //! panics and never echoes a token.
 
-mod cli_common;
+use crate::cli_common;
 
 use cli_common::{root, run_in, Run};
 

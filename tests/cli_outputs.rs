@@ -11,7 +11,7 @@
 //!   1, never a panic or an abort;
 //! - file names in messages and reports never carry a raw escape sequence.
 
-mod cli_common;
+use crate::cli_common;
 
 use std::{
     io::{BufRead, BufReader, Read},

@@ -5,7 +5,7 @@
 //! backslashes (escapes are not processed inside an HTML block such as
 //! `<summary>`), the structure intact (details/summary, tables).
 
-mod cli_common;
+use crate::cli_common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! the right exit codes and readable reports, bad suites are refused like
 //! every input, recording round-trips without raw tokens, coverage.
 
-mod cli_common;
+use crate::cli_common;
 
 use std::path::Path;
 

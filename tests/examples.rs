@@ -3,7 +3,7 @@
 //! states for it (parsed from its tables, not copied here), plus that no
 //! output ever contains a raw token of the examples.
 
-mod cli_common;
+use crate::cli_common;
 
 use std::collections::BTreeSet;
 
