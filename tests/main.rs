@@ -3,9 +3,9 @@
 //! `authproof` (`env!("CARGO_BIN_EXE_authproof")`) or the libraries
 //! behind it. `cli_common` is the one helper that runs the CLI.
 
-mod cli_common;
 mod cli_apply;
 mod cli_bounds;
+mod cli_common;
 mod cli_decide;
 mod cli_diff;
 mod cli_errors;

@@ -3,7 +3,7 @@
 //! two apply, the earlier-listed one wins), `no_change`, and that a rejection
 //! leaves the snapshot byte-identical (checked by `rejected` on every case).
 
-mod common;
+use crate::common;
 
 use authproof_engine::{load, Policy, State};
 use common::*;

@@ -3,7 +3,7 @@
 //! a key with a revocation scheduled in the future). These tests kill
 //! mutants cargo-mutants found surviving the rest of the suite.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! The explanation helps a human: it names the credential's channel, the
 //! record and the rule that decided — and never the token.
 
-mod common;
+use crate::common;
 
 use common::*;
 

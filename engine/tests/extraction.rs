@@ -2,7 +2,7 @@
 //! (if any) a presented token resolves to. A token matches only when the
 //! SHA-256 of its exact bytes is the record's `token_sha256`.
 
-mod common;
+use crate::common;
 
 use authproof_engine::{load, Policy};
 use common::*;

@@ -2,7 +2,7 @@
 //! shape of the original incident, plus the two scenarios every suite must
 //! contain (cross-tenant resume; blast radius of a stricter key policy).
 
-mod common;
+use crate::common;
 
 use authproof_engine::{load, Policy, State};
 use common::*;

@@ -2,7 +2,7 @@
 //! key) and says what was expected, and never echoes a string value (it may
 //! be a secret pasted into the wrong field).
 
-mod common;
+use crate::common;
 
 use authproof_engine::load::{self, InputError};
 use common::*;

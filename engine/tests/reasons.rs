@@ -3,7 +3,7 @@
 //! `empty_capabilities` modes, a replacing `actions` table and point-in-time
 //! semantics. Fixture: `Snap::base()` (see tests/common).
 
-mod common;
+use crate::common;
 
 use authproof_engine::{Policy, Reason};
 use common::*;

@@ -7,7 +7,7 @@
 //! cookie) with the secret of `targets/better-auth/seed.mjs`, so the engine
 //! is checked against the real format, not against its own signer.
 
-mod common;
+use crate::common;
 
 use authproof_engine::signed::{self, CookieSecret};
 use authproof_engine::{load, Candidate, CookieFormat, Policy};

@@ -6,7 +6,7 @@
 //! 2026-05-31T00:00:00Z; default ttl 30d, refresh_after 1d, so the refresh
 //! threshold is 2026-05-31 - 30d + 1d = 2026-05-02T00:00:00Z.
 
-mod common;
+use crate::common;
 
 use authproof_engine::Policy;
 use common::*;

@@ -1,6 +1,6 @@
 //! Schema, URLs, import and export on both backends.
 
-mod common;
+use crate::common;
 
 use authproof_engine::{load, Policy, Snapshot};
 use authproof_store::{schema::SCHEMA_VERSION, Store, StoreError, Url};

@@ -15,7 +15,7 @@
 //!   the journaled results and the final state the database holds (the
 //!   execution was serializable in that order).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -7,7 +7,7 @@
 //! engine's exactly (explanations included) and its exported snapshot equals
 //! the engine's `to_snapshot()`, byte for byte as JSON.
 
-mod common;
+use crate::common;
 
 use std::cell::RefCell;
 

@@ -2,7 +2,7 @@
 //! tried, and never prints a credential of the URL or a raw control
 //! character.
 
-mod common;
+use crate::common;
 
 use authproof_store::{redact, ConnectFailure, Store, StoreError};
 

@@ -16,7 +16,7 @@
 //! Needs Node and `npm ci` in targets/better-auth: without them the test
 //! FAILS, unless `AUTHPROOF_SKIP_NODE=1` says to leave it out.
 
-mod common;
+use crate::common;
 
 use std::{
     collections::{BTreeMap, BTreeSet},

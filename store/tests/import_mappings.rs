@@ -6,7 +6,7 @@
 //! rows were made from find their records through the default policy, with
 //! the reason the row's state calls for. No raw token in any output.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

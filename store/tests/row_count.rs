@@ -6,7 +6,7 @@
 //! retry, and leave the database as it was (the whole command rolls back,
 //! including the writes before the skipped one).
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -8,7 +8,7 @@
 //! (`duplicate_token` by a record of the other kind, `duplicate_id` of a
 //! key owned by someone else, a membership that only starts later).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
