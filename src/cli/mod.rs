@@ -12,6 +12,7 @@ mod explore;
 mod generate;
 mod io;
 mod mutants;
+mod output;
 mod replay;
 mod snapshot;
 mod test;
