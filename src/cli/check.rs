@@ -49,7 +49,7 @@ pub struct Args {
     format: CheckFormat,
     /// Inject an engine fault (F01..F16) to see the check catch it.
     #[cfg(feature = "faults")]
-    #[arg(long, value_name = "F", hide = true, value_parser = parse_fault)]
+    #[arg(long, value_name = "F", value_parser = parse_fault)]
     inject: Option<authproof_engine::Fault>,
 }
 

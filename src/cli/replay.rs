@@ -26,7 +26,7 @@ pub struct Args {
     target: Option<PathBuf>,
     /// Inject an engine fault (F01..F16), as `check --inject` did.
     #[cfg(feature = "faults")]
-    #[arg(long, value_name = "F", hide = true, value_parser = super::check::parse_fault)]
+    #[arg(long, value_name = "F", value_parser = super::check::parse_fault)]
     inject: Option<authproof_engine::Fault>,
 }
 

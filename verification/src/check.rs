@@ -295,12 +295,19 @@ pub struct Finding {
     /// Commands in the case before shrinking.
     pub original_steps: usize,
     pub shrink_attempts: u32,
+    /// The engine fault the run injected: the replay must inject it too, or
+    /// it replays the correct engine and says "held".
+    pub fault: Option<Fault>,
 }
 
 impl Finding {
-    /// The command that reproduces the finding.
+    /// The command that reproduces the finding (with `--inject` when the
+    /// run injected a fault: that flag needs a `--features faults` build).
     pub fn replay_command(&self) -> String {
-        format!("authproof replay {}", shell_path(&self.path))
+        match self.fault {
+            None => format!("authproof replay {}", shell_path(&self.path)),
+            Some(f) => format!("authproof replay {} --inject {f:?}", shell_path(&self.path)),
+        }
     }
 }
 
@@ -426,6 +433,7 @@ fn finding(
         trace,
         original_steps,
         shrink_attempts,
+        fault: cfg.fault,
     }
 }
 
@@ -707,6 +715,35 @@ fn xml(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The replay hint of a run with an injected fault injects it too:
+    /// without `--inject` the replay runs the correct engine and says "held".
+    #[test]
+    fn replay_command_names_the_injected_fault() {
+        let mut f = Finding {
+            failure: Failure::Invariant(crate::Invariant::PreciseReasons),
+            step: Some(0),
+            message: String::new(),
+            trace: Trace {
+                policy: Policy::default(),
+                snapshot: authproof_engine::Snapshot::default(),
+                steps: Vec::new(),
+            },
+            path: PathBuf::from("authproof-out/I5-0.json"),
+            original_steps: 1,
+            shrink_attempts: 0,
+            fault: None,
+        };
+        assert_eq!(
+            f.replay_command(),
+            "authproof replay authproof-out/I5-0.json"
+        );
+        f.fault = Some(Fault::F03);
+        assert_eq!(
+            f.replay_command(),
+            "authproof replay authproof-out/I5-0.json --inject F03"
+        );
+    }
 
     fn small(seed: u64) -> CheckConfig {
         CheckConfig {
