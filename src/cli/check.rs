@@ -27,6 +27,10 @@ pub enum CheckFormat {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  authproof check --cases 2000
+  authproof check --policy policies/better-auth.toml --seed 7 --time 60
+  authproof check --cases 5000 --format junit > check.xml")]
 pub struct Args {
     /// Check under this policy only; without it, cases draw the shipped
     /// default policy and variations of every SPEC §3 knob.

@@ -30,6 +30,10 @@ pub enum ConformFormat {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  authproof conform --target targets/store --cases 300
+  authproof conform --target targets/better-auth --time 60 --format json
+  authproof replay authproof-out/conform-I5-0-1.json --target targets/better-auth")]
 pub struct Args {
     /// The target: a directory holding target.toml, or a TOML file.
     #[arg(long, value_name = "DIR_OR_TOML")]

@@ -7,6 +7,10 @@ use authproof_verification::explore::{self, Config, ExploreReport, Universe};
 use super::{io, CliError, Outcome, PolicyArg};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  authproof explore --depth 3
+  authproof explore --depth 5 --shard 0/4 --max-states 2000000
+  authproof explore --policy policies/better-auth.toml --depth 3 --format json")]
 pub struct Args {
     #[command(flatten)]
     policy: PolicyArg,

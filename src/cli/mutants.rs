@@ -13,6 +13,9 @@ use authproof_verification::mutants::{self, CheckBudget, FuzzResult, Kill, Mutan
 use super::{io, CliError, Outcome};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  cargo run --features faults -- mutants
+  cargo run --features faults -- mutants --only F03 --format markdown")]
 pub struct Args {
     /// Only these faults (e.g. `F03,F08` or `F03-reencoded-token`).
     #[arg(long, value_delimiter = ',', value_parser = parse_fault)]

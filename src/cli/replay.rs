@@ -10,6 +10,10 @@ use serde_json::json;
 use super::{io, CliError, Format, Outcome, PolicyArg};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  authproof replay tests/regressions/F13-expiry-off-by-one.json
+  authproof replay authproof-out/I5-0.json --format json
+  authproof replay targets/better-auth/findings/conform-I5-0-5.json --target targets/better-auth")]
 pub struct Args {
     /// Trace file (JSON, `authproof-trace/1`).
     #[arg(value_name = "TRACE")]
