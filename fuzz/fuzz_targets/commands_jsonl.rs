@@ -9,7 +9,8 @@ fuzz_target!(|data: &[u8]| {
     authproof_fuzz::targets::commands_jsonl(data);
     let load = |b: &[u8]| load::commands_jsonl(b, "commands.jsonl");
     // One command line against the strict reader.
-    if !data.contains(&b'\n') {
+    // A blank document is zero commands in JSON Lines, not a JSON value.
+    if !data.contains(&b'\n') && data.iter().any(|b| !b.is_ascii_whitespace()) {
         strict::agree(data, load, "command");
         strict::as_array(data, load, "command");
         strict::with_duplicate(data, load, "command");
@@ -19,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
             load,
         );
     } else if let Err(e) = load(data) {
-        strict::assert_clean(&e, "commands.jsonl");
+        strict::assert_clean_in(data, &e, "commands.jsonl");
     }
 });
 
@@ -32,6 +33,29 @@ mod strict {
     /// The planted secret and number: no error may ever contain them.
     pub const SECRET: &str = "sk_live_PLANTEDfuzzSecret01";
     pub const NUMBER: u64 = 271_828_182_845_904;
+
+    /// Whether the fuzzer's input already holds a marker (the dictionary and
+    /// the seeds carry them): it may then sit in an object key, and key
+    /// names are echoed (escaped) by design (docs/SPEC.md §1.1) — only
+    /// values the oracle itself planted are checked for.
+    pub fn has_marker(doc: &[u8]) -> bool {
+        let has = |m: &[u8]| doc.windows(m.len()).any(|w| w == m);
+        has(b"PLANTED") || has(b"271828182845904")
+    }
+
+    /// [`assert_clean`] for an error on `doc`: markers only when `doc` had
+    /// none of its own; control characters always.
+    pub fn assert_clean_in(doc: &[u8], e: &InputError, what: &str) {
+        if has_marker(doc) {
+            let text = format!("{e}");
+            assert!(
+                !text.chars().any(|c| c.is_control() && c != '\n'),
+                "{what}: an input error holds a raw control character"
+            );
+        } else {
+            assert_clean(e, what);
+        }
+    }
 
     pub fn assert_clean(e: &InputError, what: &str) {
         let text = format!("{e}");
@@ -97,13 +121,16 @@ mod strict {
             }
         }
         if let Err(e) = &typed {
-            assert_clean(e, what);
+            assert_clean_in(doc, e, what);
         }
     }
 
     /// Each value of `doc` in turn (chosen by `k`) replaced by the planted
     /// secret or number: whatever the loader says must not contain it.
     pub fn planted<T>(doc: &[u8], k: usize, load: impl Fn(&[u8]) -> Result<T, InputError>) {
+        if has_marker(doc) {
+            return;
+        }
         let Ok(mut v) = serde_json::from_slice::<Value>(doc) else {
             return;
         };

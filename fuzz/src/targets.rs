@@ -455,7 +455,8 @@ pub fn credentials(data: &[u8]) {
         let public = fixed.public.contains(&s)
             || serde_json::to_string(&policy).expect("json").contains(&s)
             || s.contains(&req.action)
-            || req.action.contains(&s);
+            || req.action.contains(&s)
+            || from_elsewhere(state, &policy, &req, &s);
         if !public {
             panic!(
                 "I9: the decision contains a presented header value ({} bytes)",
@@ -463,6 +464,35 @@ pub fn credentials(data: &[u8]) {
             );
         }
     }
+}
+
+/// Whether `s` is in the decision for another reason than being presented:
+/// the same request with every occurrence of `s` in its header values masked
+/// (same length) still yields an output containing `s` — a reason code or a
+/// word of the explanation (`not_a_member`), not the header value. A leak
+/// (F14) disappears with the mask. Deciding twice is the oracle: a list of
+/// the explanation's words would drift from the engine.
+fn from_elsewhere(
+    state: &authproof_engine::State,
+    policy: &Policy,
+    req: &Request,
+    s: &str,
+) -> bool {
+    let mask = "Q".repeat(s.len());
+    let Ok(headers) = Headers::new(
+        req.headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.replace(s, &mask))),
+    ) else {
+        return false;
+    };
+    let masked = Request {
+        headers,
+        ..req.clone()
+    };
+    serde_json::to_string(&state.decide(policy, &masked))
+        .expect("json")
+        .contains(s)
 }
 
 // ------------------------------------------------------- engine vs model
