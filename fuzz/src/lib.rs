@@ -22,6 +22,7 @@
 
 pub mod harness;
 pub mod input;
+pub mod strict;
 pub mod targets;
 
 pub use harness::{fault_from_env, run};
