@@ -64,12 +64,22 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
     // never loses a counterexample found minutes later.
     let out_dir = io::OutputDir::prepare(&a.out)?;
     let tty = std::io::stderr().is_terminal();
+    // A moving line on a terminal (nothing when stderr is not one): inside a
+    // level every 1,024 nodes, and a line of its own when a level ends.
     let report = explore::explore(&universe, &policy, &cfg, &mut |l| {
-        if tty {
-            eprintln!(
-                "depth {}: {} states, {} transitions, frontier {}",
-                l.depth, l.states, l.transitions, l.frontier
-            );
+        if !tty {
+            return;
+        }
+        let secs = l.elapsed.as_secs_f64();
+        let rate = l.transitions as f64 / secs.max(1e-9);
+        let line = format!(
+            "depth {}: {}/{} nodes, {} states, {} transitions ({rate:.0}/s), next frontier {}, {secs:.1} s",
+            l.depth, l.expanded, l.of, l.states, l.transitions, l.frontier
+        );
+        if l.done {
+            eprintln!("\r{line}\x1b[K");
+        } else {
+            eprint!("\r{line}\x1b[K");
         }
     });
     let trace_path = match &report.counterexample {

@@ -461,7 +461,15 @@ pub struct Level {
     pub depth: usize,
     pub states: u64,
     pub transitions: u64,
+    /// The next level's frontier so far.
     pub frontier: usize,
+    /// Nodes of this level expanded, of `of` (equal when `done`).
+    pub expanded: usize,
+    pub of: usize,
+    /// The level is finished; otherwise this is a report from inside it
+    /// (every 1,024 nodes), for a moving progress line.
+    pub done: bool,
+    pub elapsed: StdDuration,
 }
 
 /// A shortest counterexample.
@@ -681,7 +689,19 @@ pub fn explore(
             }
             i += 1;
         }
-        for node in &frontier {
+        for (expanded, node) in frontier.iter().enumerate() {
+            if expanded % 1024 == 1023 {
+                progress(&Level {
+                    depth,
+                    states: report.states,
+                    transitions: report.transitions,
+                    frontier: next_frontier.len(),
+                    expanded,
+                    of: frontier.len(),
+                    done: false,
+                    elapsed: start.elapsed(),
+                });
+            }
             if cfg.time_limit.is_some_and(|t| start.elapsed() > t) {
                 report.timed_out = true;
                 break;
@@ -734,6 +754,10 @@ pub fn explore(
             states: report.states,
             transitions: report.transitions,
             frontier: next_frontier.len(),
+            expanded: frontier.len(),
+            of: frontier.len(),
+            done: true,
+            elapsed: start.elapsed(),
         });
         if report.limit_reached || report.timed_out || next_frontier.is_empty() {
             break;
