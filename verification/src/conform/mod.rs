@@ -76,7 +76,7 @@ impl Default for ConformConfig {
 
 /// One distinct finding: a cause, its shrunk trace, how often it was met.
 #[derive(Clone, Debug)]
-pub struct Finding {
+pub struct ServiceFinding {
     pub failure: Failure,
     /// The op of the failing step.
     pub op: String,
@@ -95,7 +95,7 @@ pub struct Finding {
     pub shrink_attempts: u32,
 }
 
-impl Finding {
+impl ServiceFinding {
     /// `I2 authenticate: expected DENY session_revoked, observed ALLOW`.
     pub fn summary(&self) -> String {
         format!(
@@ -128,7 +128,7 @@ pub struct ConformReport {
     pub cases: u64,
     pub elapsed: Duration,
     pub coverage: Coverage,
-    pub findings: Vec<Finding>,
+    pub findings: Vec<ServiceFinding>,
     /// Failing cases beyond `max_findings` distinct causes, not shrunk.
     pub unshrunk: u64,
     /// Time spent shrinking (not counted in steps/s).
@@ -425,7 +425,7 @@ pub fn run(
     let started = Instant::now();
     let mut shrinking = Duration::ZERO;
     let mut coverage = Coverage::default();
-    let mut findings: Vec<Finding> = Vec::new();
+    let mut findings: Vec<ServiceFinding> = Vec::new();
     let mut seen: BTreeMap<(String, String, String, String), usize> = BTreeMap::new();
     let mut unshrunk = 0u64;
     let mut done = 0u64;
@@ -469,7 +469,7 @@ pub fn run(
                 if let Some(i) = step {
                     trace.steps.truncate(i + 1);
                 }
-                let f = Finding {
+                let f = ServiceFinding {
                     failure: want,
                     op,
                     expected,
@@ -533,7 +533,7 @@ impl ConformReport {
     }
 
     /// `authproof replay <trace> --target <target>` for a finding.
-    pub fn replay_command(&self, f: &Finding, target_arg: &str) -> String {
+    pub fn replay_command(&self, f: &ServiceFinding, target_arg: &str) -> String {
         format!(
             "authproof replay {} --target {}",
             check::shell_path(&f.path),
@@ -683,7 +683,7 @@ impl ConformReport {
         let mut failures = 0;
         for inv in crate::Invariant::ALL {
             let name = format!("{} {}", inv.id(), inv.name());
-            let mine: Vec<&Finding> = self
+            let mine: Vec<&ServiceFinding> = self
                 .findings
                 .iter()
                 .filter(|f| f.failure == Failure::Invariant(inv))
