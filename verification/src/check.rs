@@ -696,7 +696,9 @@ impl CheckReport {
     }
 }
 
-fn xml(s: &str) -> String {
+/// Text for an XML attribute or element (JUnit reports); control characters
+/// other than newline and tab are dropped.
+pub(crate) fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {
