@@ -18,5 +18,7 @@
 pub mod invariants;
 pub mod model;
 
-pub use invariants::{check_step, DecisionProjection, History, Invariant, Step, Violation};
+pub use invariants::{
+    check_step, check_step_whole, DecisionProjection, History, Invariant, Step, Violation,
+};
 pub use model::Model;

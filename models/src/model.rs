@@ -10,6 +10,8 @@
 //! Choices the first spec left open are written into `docs/SPEC.md`; the comments
 //! say which ones. Nothing here is tuned for speed.
 
+use std::sync::Arc;
+
 use authproof_engine::snapshot::{ApiKey, Membership, Resource, Session, Tenant, User};
 use authproof_engine::{
     ActionRule, Candidate, Change, Command, CommandResult, CookieFormat, CredentialKind,
@@ -22,7 +24,9 @@ use serde_json::Value;
 /// The reference model: a policy and the state as plain vectors.
 #[derive(Clone, Debug)]
 pub struct Model {
-    policy: Policy,
+    /// Shared: a model is cloned per explored transition, its policy never
+    /// changes.
+    policy: Arc<Policy>,
     taken_at: Option<Timestamp>,
     tenants: Vec<Tenant>,
     users: Vec<User>,
@@ -39,7 +43,7 @@ impl Model {
     /// the model does not check it again.
     pub fn new(snapshot: &Snapshot, policy: &Policy) -> Model {
         Model {
-            policy: policy.clone(),
+            policy: Arc::new(policy.clone()),
             taken_at: snapshot.taken_at,
             tenants: snapshot.tenants.clone(),
             users: snapshot.users.clone(),

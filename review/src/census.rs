@@ -28,6 +28,7 @@ use authproof_engine::{
     CredentialKind, Decision, Id, Policy, Presented, Reason, Request, State, Timestamp, Via,
 };
 
+use crate::progress::Progress;
 use crate::tally::{CaseTally, Example, SourceKind};
 
 /// A credential of the census: a key or a session of the snapshot.
@@ -148,6 +149,19 @@ pub fn census(
     origin: &str,
     threads: usize,
 ) -> CaseTally {
+    census_counted(state, old, new, at, origin, threads, &Progress::new())
+}
+
+/// [`census`], adding each credential's cases to `progress` as it is taken up.
+pub(crate) fn census_counted(
+    state: &State,
+    old: &Policy,
+    new: &Policy,
+    at: Timestamp,
+    origin: &str,
+    threads: usize,
+    progress: &Progress,
+) -> CaseTally {
     let idx = TenantIndex::new(state);
     let creds: Vec<Cred<'_>> = state
         .api_keys()
@@ -176,6 +190,7 @@ pub fn census(
         at,
         origin,
         idx,
+        progress,
     };
     let threads = threads.clamp(1, 64);
     if threads == 1 || creds.len() < 1024 {
@@ -203,6 +218,7 @@ pub fn census(
 }
 
 struct Census<'s, 'p> {
+    progress: &'s Progress,
     state: &'s State,
     policies: [&'p Policy; 2],
     actions: Vec<&'p str>,
@@ -282,6 +298,7 @@ impl<'s, 'p> Census<'s, 'p> {
         for cred in creds {
             let tenants = self.idx.tenants_for(cred.user, cred.bound);
             let nt = tenants.len();
+            self.progress.add((nt * na * nc) as u64);
             local.clear();
             slots.clear();
             slots.resize(2 * 2 * na * nt, usize::MAX);

@@ -19,6 +19,7 @@ use authproof_engine::{Command, Op, Policy, Request, Snapshot};
 use authproof_verification::explore::{self as explorer, Universe};
 use serde::Serialize;
 
+use crate::progress::Progress;
 use crate::tally::SourceKind;
 
 /// Which policy.
@@ -50,13 +51,23 @@ pub struct InvariantCheck {
 }
 
 /// I1–I10 under `policy` on the explorer's small universe to `depth`.
-pub fn invariants_explore(policy: &Policy, side: Side, depth: usize) -> InvariantCheck {
+/// Transitions checked are added to `progress` as the search goes.
+pub fn invariants_explore(
+    policy: &Policy,
+    side: Side,
+    depth: usize,
+    progress: &Progress,
+) -> InvariantCheck {
     let universe = Universe::for_policy(policy);
     let cfg = explorer::Config {
         depth,
         ..explorer::Config::default()
     };
-    let report = explorer::explore(&universe, policy, &cfg, &mut |_| {});
+    let mut counted = 0;
+    let report = explorer::explore(&universe, policy, &cfg, &mut |level| {
+        progress.add(level.transitions - counted);
+        counted = level.transitions;
+    });
     let cx = report.counterexample;
     InvariantCheck {
         policy: side,

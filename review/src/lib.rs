@@ -23,7 +23,8 @@
 //! - [`blast`] — the keys, sessions, users and tenants a group touches;
 //! - [`report`] — the merged, sorted [`ReviewReport`] (its JSON is
 //!   docs/DIFF.md's `authproof-diff/1`); `render` — text and Markdown;
-//! - [`pipeline`] — [`run`]: accepted inputs in, report out.
+//! - [`pipeline`] — [`run`]: accepted inputs in, report out;
+//! - [`progress`] — counters the pipeline bumps for a progress line.
 //!
 //! Everything is sorted: the same inputs give byte-identical reports,
 //! whatever the thread count. A report never holds a token.
@@ -42,6 +43,7 @@ pub mod census;
 pub mod error;
 pub mod invariants;
 pub mod pipeline;
+pub mod progress;
 mod render;
 pub mod report;
 pub mod requests;
@@ -59,6 +61,7 @@ pub use pipeline::{
     run, run_with_progress, RequestsInput, ReviewConfig, SnapshotInput, Stage,
     DEFAULT_EXPLORE_DEPTH,
 };
+pub use progress::{Progress, Sample};
 pub use render::FIRST_IDS;
 pub use report::{FailOn, Group, ReviewReport, SourceInfo, Summary, FORMAT, MAX_IDS};
 pub use requests::requests;

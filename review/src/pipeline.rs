@@ -24,12 +24,13 @@ use std::fmt;
 
 use authproof_engine::{Policy, Request, Snapshot, State, Timestamp};
 
-use crate::census::{census, census_size};
+use crate::census::{census_counted, census_size};
 use crate::error::ReviewError;
 use crate::invariants::{
     invariants_explore, invariants_requests, records, skipped_for_size, InvariantCheck, Side,
     HARNESS_MAX_RECORDS,
 };
+use crate::progress::Progress;
 use crate::report::{FailOn, ReviewReport, SourceInfo, MAX_IDS};
 use crate::requests::requests;
 use crate::scope::{explore, ExploreStats};
@@ -176,13 +177,13 @@ impl fmt::Display for Stage<'_> {
 
 /// Runs the review of `config`: see the module documentation.
 pub fn run(config: &ReviewConfig) -> Result<ReviewReport, ReviewError> {
-    run_with_progress(config, &mut |_| {})
+    run_with_progress(config, &Progress::new())
 }
 
-/// [`run`], telling `progress` what it starts.
+/// [`run`], keeping `progress` up to date for another thread to draw.
 pub fn run_with_progress(
     config: &ReviewConfig,
-    progress: &mut dyn FnMut(Stage<'_>),
+    progress: &Progress,
 ) -> Result<ReviewReport, ReviewError> {
     let (old, new) = (&config.old, &config.new);
     let first = config.snapshots.first();
@@ -191,11 +192,23 @@ pub fn run_with_progress(
     }
     let mut sources = Vec::new();
     for snap in &config.snapshots {
-        progress(Stage::Census {
-            origin: &snap.origin,
-            cases: census_size(&snap.state, old, new),
-        });
-        let tally = census(&snap.state, old, new, snap.at, &snap.origin, config.threads);
+        let cases = census_size(&snap.state, old, new);
+        progress.begin(
+            Stage::Census {
+                origin: &snap.origin,
+                cases,
+            },
+            cases,
+        );
+        let tally = census_counted(
+            &snap.state,
+            old,
+            new,
+            snap.at,
+            &snap.origin,
+            config.threads,
+            progress,
+        );
         sources.push((
             source(SourceKind::Census, &snap.origin, Some(snap.at), None),
             tally,
@@ -203,11 +216,15 @@ pub fn run_with_progress(
     }
     if let Some(snap) = first {
         for file in &config.requests {
-            progress(Stage::Requests {
-                origin: &file.origin,
-                count: file.requests.len(),
-            });
+            progress.begin(
+                Stage::Requests {
+                    origin: &file.origin,
+                    count: file.requests.len(),
+                },
+                file.requests.len() as u64,
+            );
             let tally = requests(&snap.state, old, new, &file.requests, &file.origin);
+            progress.add(file.requests.len() as u64);
             sources.push((
                 source(SourceKind::Requests, &file.origin, None, None),
                 tally,
@@ -215,11 +232,11 @@ pub fn run_with_progress(
         }
     }
     let depth = config.explore_depth;
-    progress(Stage::SmallScope { depth });
+    progress.begin(Stage::SmallScope { depth }, 0);
     let ((tally, stats), explored) = std::thread::scope(|scope| {
-        let old_check = scope.spawn(|| invariants_explore(old, Side::Old, depth));
-        let new_check = scope.spawn(|| invariants_explore(new, Side::New, depth));
-        let compared = explore(old, new, depth);
+        let old_check = scope.spawn(|| invariants_explore(old, Side::Old, depth, progress));
+        let new_check = scope.spawn(|| invariants_explore(new, Side::New, depth, progress));
+        let compared = explore(old, new, depth, progress);
         let checks = [old_check, new_check].map(|h| h.join().expect("explore thread"));
         (compared, checks)
     });

@@ -21,6 +21,7 @@ use authproof_engine::{Policy, Snapshot, State, Timestamp};
 use authproof_verification::explore::{self as explorer, Universe};
 use serde::Serialize;
 
+use crate::progress::Progress;
 use crate::requests::request_example;
 use crate::tally::{CaseTally, SourceKind};
 
@@ -47,7 +48,12 @@ pub fn universes(old: &Policy, new: &Policy) -> Vec<Universe> {
 /// Every request of the small universe in every state reachable within
 /// `depth` commands under the old policy or the new one, decided under
 /// both.
-pub fn explore(old: &Policy, new: &Policy, depth: usize) -> (CaseTally, ExploreStats) {
+pub fn explore(
+    old: &Policy,
+    new: &Policy,
+    depth: usize,
+    progress: &Progress,
+) -> (CaseTally, ExploreStats) {
     let mut tally = CaseTally::new();
     let mut stats = ExploreStats { depth, states: 0 };
     for universe in universes(old, new) {
@@ -63,6 +69,7 @@ pub fn explore(old: &Policy, new: &Policy, depth: usize) -> (CaseTally, ExploreS
         }
         for (snap, at) in states {
             stats.states += 1;
+            progress.add(1);
             let n = stats.states;
             let state = State::from_snapshot(snap).expect("reachable states are well formed");
             for req in universe.requests(at) {
@@ -92,7 +99,7 @@ mod tests {
     #[test]
     fn explore_sees_the_unbound_switch() {
         let (old, new) = policies();
-        let (t, stats) = explore(&old, &new, 1);
+        let (t, stats) = explore(&old, &new, 1, &Progress::new());
         assert!(stats.states > 1);
         assert!(t.count(DecisionChange::NewlyDenied) > 0);
         assert_eq!(t.count(DecisionChange::NewlyAllowed), 0);

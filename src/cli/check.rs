@@ -4,15 +4,11 @@
 //! arguments, draws the progress bar, writes the shrunk counterexample trace
 //! to `--out` and prints the report.
 
-use std::{
-    io::{IsTerminal, Write as _},
-    path::PathBuf,
-    time::{Duration, Instant},
-};
+use std::{path::PathBuf, time::Duration};
 
 use authproof_verification::check::{self, CheckConfig, DEFAULT_CASES, DRAWN_POLICIES};
 
-use super::{io, CliError, Outcome, PolicyArg};
+use super::{io, progress::Line, CliError, Outcome, PolicyArg};
 
 /// Report format of `check`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -63,47 +59,24 @@ pub fn parse_fault(s: &str) -> Result<authproof_engine::Fault, String> {
     authproof_engine::Fault::parse(s).ok_or_else(|| "expected a fault id F01..F16".to_string())
 }
 
-/// A bar on stderr, only when it is a terminal.
-struct Progress {
-    on: bool,
-    last: Instant,
-    started: Instant,
-}
-
-impl Progress {
-    fn tick(&mut self, done: u64, total: Option<u64>, time: Option<f64>) {
-        if !self.on || self.last.elapsed() < Duration::from_millis(100) {
-            return;
-        }
-        self.last = Instant::now();
-        let secs = self.started.elapsed().as_secs_f64();
-        let frac = match (total, time) {
-            (Some(t), Some(l)) => (done as f64 / t as f64).max(secs / l),
-            (Some(t), None) => done as f64 / t as f64,
-            (None, Some(l)) => secs / l,
-            (None, None) => 0.0,
-        }
-        .clamp(0.0, 1.0);
-        let width = 30;
-        let filled = (frac * width as f64) as usize;
-        let mut e = std::io::stderr().lock();
-        let _ = write!(
-            e,
-            "\r[{}{}] {:3.0}%  {done} cases  {secs:.1} s ",
-            "#".repeat(filled),
-            ".".repeat(width - filled),
-            frac * 100.0
-        );
-        let _ = e.flush();
+/// `[#####.....]  42%  1234 cases  3.1 s`: the fraction is of `--cases` or
+/// of `--time`, whichever is further along.
+fn bar(done: u64, total: Option<u64>, time: Option<f64>, secs: f64) -> String {
+    let frac = match (total, time) {
+        (Some(t), Some(l)) => (done as f64 / t as f64).max(secs / l),
+        (Some(t), None) => done as f64 / t as f64,
+        (None, Some(l)) => secs / l,
+        (None, None) => 0.0,
     }
-
-    fn done(&self) {
-        if self.on {
-            let mut e = std::io::stderr().lock();
-            let _ = write!(e, "\r{}\r", " ".repeat(70));
-            let _ = e.flush();
-        }
-    }
+    .clamp(0.0, 1.0);
+    let width = 30;
+    let filled = (frac * width as f64) as usize;
+    format!(
+        "[{}{}] {:3.0}%  {done} cases  {secs:.1} s",
+        "#".repeat(filled),
+        ".".repeat(width - filled),
+        frac * 100.0
+    )
 }
 
 pub fn run(a: Args) -> Result<Outcome, CliError> {
@@ -137,16 +110,14 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
         out: a.out.clone(),
         ..CheckConfig::default()
     };
-    let mut progress = Progress {
-        on: std::io::stderr().is_terminal(),
-        last: Instant::now(),
-        started: Instant::now(),
-    };
+    let mut line = Line::stderr();
     // Checked before the run: a violation found after minutes must not be
     // lost to an output directory that cannot be written.
     let out_dir = io::OutputDir::prepare(&a.out)?;
-    let report = check::run(&cfg, &label, &mut |done| progress.tick(done, cases, a.time));
-    progress.done();
+    let report = check::run(&cfg, &label, &mut |done| {
+        line.update(|secs| bar(done, cases, a.time, secs));
+    });
+    line.clear();
     let report = report.map_err(|e| CliError::Other(error_chain(&e)))?;
     // The report goes to stdout even if writing the trace fails: a found
     // violation is always reported; the write error then ends the run.

@@ -7,9 +7,9 @@
 //! report.
 
 use std::{
-    io::{BufRead, IsTerminal, Write as _},
+    io::{BufRead, Write as _},
     path::PathBuf,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use authproof_engine::{Command as Cmd, Policy, Snapshot};
@@ -17,7 +17,7 @@ use authproof_store::Store;
 use authproof_verification::conform::{self, ConformConfig, TargetSpec, PROTOCOL};
 use serde_json::{json, Value};
 
-use super::{io, CliError, Outcome, PolicyArg};
+use super::{io, progress::Line, CliError, Outcome, PolicyArg};
 
 /// Report format of `conform`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -96,26 +96,11 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
         out: a.out.clone(),
         ..ConformConfig::default()
     };
-    let on = std::io::stderr().is_terminal();
-    let started = Instant::now();
-    let mut last = Instant::now();
+    let mut line = Line::stderr();
     let report = conform::run(&spec, &cfg, &mut |done, found| {
-        if on && last.elapsed() >= Duration::from_millis(200) {
-            last = Instant::now();
-            let mut e = std::io::stderr().lock();
-            let _ = write!(
-                e,
-                "\r\x1b[2Kconform: {done} cases, {found} finding(s), {:.0} s",
-                started.elapsed().as_secs_f64()
-            );
-            let _ = e.flush();
-        }
+        line.update(|secs| format!("conform: {done} cases, {found} finding(s), {secs:.0} s"));
     });
-    if on {
-        let mut e = std::io::stderr().lock();
-        let _ = write!(e, "\r\x1b[2K");
-        let _ = e.flush();
-    }
+    line.clear();
     let report = report.map_err(|e| CliError::Other(super::check::error_chain(&e)))?;
     if !report.findings.is_empty() {
         std::fs::create_dir_all(&a.out).map_err(|error| CliError::Io {

@@ -5,7 +5,7 @@
 //! review, writes the counterexample traces of broken invariants to
 //! `--traces DIR`, and prints the report.
 
-use std::{io::IsTerminal, path::PathBuf};
+use std::path::PathBuf;
 
 use clap::builder::RangedU64ValueParser;
 
@@ -15,7 +15,11 @@ use authproof_review::{
     SnapshotInput,
 };
 
-use super::{io, CliError, Outcome};
+use super::{
+    io,
+    progress::{self, Line},
+    CliError, Outcome,
+};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum DiffFormat {
@@ -101,13 +105,6 @@ const MAX_THREADS: u64 = 64;
 /// Largest `--max-ids`.
 const MAX_MAX_IDS: u64 = 10_000_000;
 
-/// Progress on stderr, only when it is a terminal (SPEC §10).
-fn progress(msg: &str) {
-    if std::io::stderr().is_terminal() {
-        eprintln!("diff: {msg}");
-    }
-}
-
 pub fn run(a: Args) -> Result<Outcome, CliError> {
     // Outputs are checked before anything is read or decided.
     let out_file = a.out.as_deref().map(io::Output::create).transpose()?;
@@ -129,8 +126,9 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
     let mut config = ReviewConfig::new(io::name(&a.old), old, io::name(&a.new), new);
     // Read and accept every input before the first decision: an input
     // error prints no partial report.
+    let mut loading = Line::stderr();
     for path in &a.snapshot {
-        progress(&format!("loading {}", io::name(path)));
+        loading.show(&format!("diff: loading {}", io::name(path)));
         let snap = load::parse_snapshot(&io::read(path)?, &io::name(path))?;
         config
             .snapshots
@@ -153,8 +151,23 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
     }
     config.max_ids = a.max_ids;
 
-    let mut report = review::run_with_progress(&config, &mut |stage| {
-        progress(&stage.to_string());
+    drop(loading);
+    let counters = review::Progress::new();
+    let line = |secs: f64| {
+        let s = counters.sample();
+        let rate = progress::count((s.done as f64 / secs.max(1e-3)) as u64);
+        let done = progress::count(s.done);
+        match s.total {
+            0 => format!("diff: {}: {done} done, {rate}/s, {secs:.1} s", s.stage),
+            total => format!(
+                "diff: {}: {done} ({:.0}%), {rate}/s, {secs:.1} s",
+                s.stage,
+                100.0 * s.done as f64 / total as f64
+            ),
+        }
+    };
+    let mut report = progress::while_drawing(Line::stderr(), line, || {
+        review::run_with_progress(&config, &counters)
     })
     .map_err(input_error)?;
     write_traces(&mut report.invariants, &traces)?;

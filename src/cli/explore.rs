@@ -1,15 +1,20 @@
 //! `authproof explore`: exhaustive small-scope exploration.
 
-use std::{io::IsTerminal, path::PathBuf};
+use std::path::PathBuf;
 
 use authproof_verification::explore::{self, Config, ExploreReport, Universe};
 
-use super::{io, CliError, Outcome, PolicyArg};
+use super::{
+    io,
+    progress::{self, Line},
+    CliError, Outcome, PolicyArg,
+};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   authproof explore --depth 3
   authproof explore --depth 5 --shard 0/4 --max-states 2000000
+  authproof explore --depth 7 --time 600 --threads 2
   authproof explore --policy policies/better-auth.toml --depth 3 --format json")]
 pub struct Args {
     #[command(flatten)]
@@ -29,10 +34,24 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ExploreFormat::Text)]
     format: ExploreFormat,
+    /// Stop after this many seconds; the report says the depth completed
+    /// (exit 3 unless `--allow-incomplete`). 0.001 to 10^7.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_secs)]
+    time: Option<f64>,
+    /// Worker threads (default: every core); the result does not depend on it. 1 to 256.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
     /// Exit 0 even when a bound stopped the search before `--depth` was
     /// covered (the report still says how deep it got).
     #[arg(long)]
     allow_incomplete: bool,
+}
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.001..=1e7).contains(&v) => Ok(v),
+        _ => Err("expected a number of seconds from 0.001 to 10000000".into()),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -58,28 +77,35 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
         depth: a.depth,
         shard: a.shard,
         max_states: a.max_states,
+        time_limit: a.time.map(std::time::Duration::from_secs_f64),
+        threads: a.threads.map_or(Config::default().threads, usize::from),
         ..Config::default()
     };
     // The output directory is checked before the search, so a bad --out
     // never loses a counterexample found minutes later.
     let out_dir = io::OutputDir::prepare(&a.out)?;
-    let tty = std::io::stderr().is_terminal();
     // A moving line on a terminal (nothing when stderr is not one): inside a
-    // level every 1,024 nodes, and a line of its own when a level ends.
+    // level after every batch, and a line that stays when a level ends.
+    let mut line = Line::stderr();
     let report = explore::explore(&universe, &policy, &cfg, &mut |l| {
-        if !tty {
-            return;
-        }
-        let secs = l.elapsed.as_secs_f64();
-        let rate = l.transitions as f64 / secs.max(1e-9);
-        let line = format!(
-            "depth {}: {}/{} nodes, {} states, {} transitions ({rate:.0}/s), next frontier {}, {secs:.1} s",
-            l.depth, l.expanded, l.of, l.states, l.transitions, l.frontier
-        );
+        let text = |secs: f64| {
+            let rate = progress::count((l.transitions as f64 / secs.max(1e-3)) as u64);
+            let mem = progress::rss_mib().map_or(String::new(), |m| format!(", {m} MiB"));
+            format!(
+                "depth {}: {}/{} nodes, {} states, {} transitions ({rate}/s), next frontier {}, {secs:.1} s{mem}",
+                l.depth,
+                l.expanded,
+                l.of,
+                progress::count(l.states),
+                progress::count(l.transitions),
+                progress::count(l.frontier as u64),
+            )
+        };
         if l.done {
-            eprintln!("\r{line}\x1b[K");
+            let secs = line.secs();
+            line.keep(&text(secs));
         } else {
-            eprint!("\r{line}\x1b[K");
+            line.update(text);
         }
     });
     let trace_path = match &report.counterexample {

@@ -13,6 +13,7 @@ mod generate;
 mod io;
 mod mutants;
 mod output;
+mod progress;
 mod replay;
 mod snapshot;
 mod test;

@@ -37,7 +37,9 @@ pub mod mutants;
 pub mod synth;
 pub mod trace;
 
-pub use authproof_models::{check_step, History, Invariant, Model, Step, Violation};
+pub use authproof_models::{
+    check_step, check_step_whole, History, Invariant, Model, Step, Violation,
+};
 pub use error::Error;
 pub use lockstep::{inject_fault, Implementation, Lockstep};
 pub use trace::Trace;

@@ -208,8 +208,23 @@ pub struct Observed<'a> {
 /// would print it. The only place a step is checked, for [`Lockstep`] and
 /// for `explore`'s forking search alike.
 pub fn judge(history: &mut History, o: Observed<'_>) -> Vec<Violation> {
+    judge_with(history, o, check_step)
+}
+
+/// [`judge`] with every invariant on whole states
+/// ([`check_step_whole`](crate::check_step_whole)): for tests that prove the
+/// incremental check equal to it.
+pub fn judge_whole(history: &mut History, o: Observed<'_>) -> Vec<Violation> {
+    judge_with(history, o, crate::check_step_whole)
+}
+
+fn judge_with(
+    history: &mut History,
+    o: Observed<'_>,
+    check: fn(&mut History, &Step<'_>) -> Vec<Violation>,
+) -> Vec<Violation> {
     let output = serde_json::to_string(o.result).expect("results serialize");
-    check_step(
+    check(
         history,
         &Step {
             policy: o.policy,

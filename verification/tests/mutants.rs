@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
-use authproof_engine::Fault;
+use authproof_engine::{Fault, Policy};
 use authproof_verification::{
+    explore::{self, Universe},
     lockstep::{self, Failure},
     mutants::{by_check, by_explore, CheckBudget},
     Trace,
@@ -41,6 +42,43 @@ fn every_fault_is_killed_by_check_and_explore() {
                 fixed.held(),
                 "{fault}: the fixed engine fails its counterexample"
             );
+        }
+    }
+}
+
+/// The parallel search keeps the sequential order: for every fault, one
+/// thread and three find the same shortest counterexample, and the
+/// incremental invariant check agrees with the whole-state one on every
+/// transition on the way (`cross_check` panics otherwise).
+#[test]
+fn explore_is_the_same_on_any_thread_count() {
+    let policy = Policy::default();
+    let universe = Universe::for_policy(&policy);
+    for fault in Fault::ALL {
+        for depth in 1..=3 {
+            let run = |threads, cross_check| {
+                let cfg = explore::Config {
+                    depth,
+                    fault: Some(fault),
+                    threads,
+                    cross_check,
+                    ..explore::Config::default()
+                };
+                explore::explore(&universe, &policy, &cfg, &mut |_| {})
+            };
+            let (one, three) = (run(1, true), run(3, false));
+            assert_eq!(
+                (one.states, one.transitions),
+                (three.states, three.transitions),
+                "{fault} at depth {depth}"
+            );
+            let (a, b) = (one.counterexample, three.counterexample);
+            assert_eq!(a.is_some(), b.is_some(), "{fault} at depth {depth}");
+            if let (Some(a), Some(b)) = (a, b) {
+                assert_eq!((a.steps, &a.trace), (b.steps, &b.trace), "{fault}");
+                assert_eq!(a.violation, b.violation, "{fault}");
+                break;
+            }
         }
     }
 }

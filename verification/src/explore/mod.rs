@@ -1,0 +1,737 @@
+//! Exhaustive small-scope exploration.
+//!
+//! Random testing finds most bugs; exhaustive search of a small universe
+//! proves their absence up to a bound and, being breadth-first, returns the
+//! *shortest* counterexample. The universe is deliberately tiny but dense in
+//! the places bugs live: two tenants holding a resource with the same id, a
+//! legacy key next to a bound one, sessions with and without an active
+//! tenant, tokens full of `/ + = %`, every header shape, and clock values on
+//! the exact expiry and sliding-refresh boundaries.
+//!
+//! Every move is either a command (the [`Universe::ops`] and
+//! [`Universe::requests`] alphabets, applied at the current time) or a tick
+//! of the clock to the next of [`Universe::times`]. Each command runs on the
+//! engine and the reference model side by side, and every invariant is
+//! checked on every transition by the harness's one step judge
+//! ([`judge`](crate::lockstep::judge)).
+//!
+//! How the search stays cheap, and the alternatives rejected:
+//!
+//! - **States are deduplicated by fingerprint**: the snapshot's structural
+//!   hash plus the clock index, two fixed-key SipHashes making 128 bits (no
+//!   JSON). The visited set holds fingerprints only. The invariant history
+//!   kept for a state is that of the first (shortest) path reaching it.
+//! - **Parent links, not paths**: a kept state records the command that
+//!   reached it and its parent's link (8 bytes); the path of a
+//!   counterexample is rebuilt from the links when one is found.
+//! - **Frontier nodes are packed** ([`packed`]): each distinct record and
+//!   history is stored once and a node holds their numbers, a few dozen
+//!   bytes instead of a 5 KB snapshot.
+//! - **Level-synchronous, on every core**: a level is expanded in batches;
+//!   the nodes of a batch are expanded in parallel (engine, model and
+//!   invariants are pure), then their transitions are merged into the
+//!   visited set *in the sequential order* (node, then move). So the states
+//!   kept, the counts and the counterexample are the same for any thread
+//!   count, and the counterexample is still a shortest one: a level is
+//!   finished before the next starts, unlike a work-stealing search
+//!   (stateright's) whose first counterexample need not be shortest.
+//!
+//! Memory is bounded by `max_states`: when the visited set is full, the
+//! search finishes the level it is on without adding states and reports the
+//! last depth it completed — a bound, not a crash. `time_limit` stops the
+//! search between batches the same way.
+
+mod packed;
+mod universe;
+
+use std::{
+    collections::HashSet,
+    sync::atomic::{AtomicUsize, Ordering},
+    time::{Duration as StdDuration, Instant},
+};
+
+use authproof_engine::{Command, CommandResult, Fault, Op, Policy, Snapshot, State, Timestamp};
+use serde::Serialize;
+
+use crate::{
+    lockstep::{inject_fault, judge, judge_whole, Observed},
+    History, Model, Trace, Violation,
+};
+use packed::{Packed, Store};
+pub use universe::{Universe, TOKENS};
+
+/// How to explore.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Maximum number of commands on a path (ticks are free).
+    pub depth: usize,
+    /// `(i, n)`: explore only paths whose first move index is `i` mod `n`.
+    pub shard: (usize, usize),
+    /// Visited-set bound; see the module docs.
+    pub max_states: usize,
+    /// A fault to inject into the engine (needs the `faults` feature).
+    pub fault: Option<Fault>,
+    /// Stop at the first violation (the shortest, by BFS order).
+    pub stop_at_first: bool,
+    /// Give up after this long; the report says the depth completed.
+    pub time_limit: Option<StdDuration>,
+    /// Worker threads expanding a level (at least one); the result does
+    /// not depend on it.
+    pub threads: usize,
+    /// Also judge every transition with the whole-state invariant check
+    /// ([`judge_whole`](crate::lockstep::judge_whole)) and panic if it
+    /// disagrees with the incremental one. For tests: it costs a second check.
+    pub cross_check: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            depth: 4,
+            shard: (0, 1),
+            max_states: 1_000_000,
+            fault: None,
+            stop_at_first: true,
+            time_limit: None,
+            threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            cross_check: false,
+        }
+    }
+}
+
+/// Progress after each level.
+#[derive(Clone, Debug, Serialize)]
+pub struct Level {
+    pub depth: usize,
+    pub states: u64,
+    pub transitions: u64,
+    /// The next level's frontier so far.
+    pub frontier: usize,
+    /// Nodes of this level expanded, of `of` (equal when `done`).
+    pub expanded: usize,
+    pub of: usize,
+    /// The level is finished; otherwise this is a report from inside it
+    /// (every 1,024 nodes), for a moving progress line.
+    pub done: bool,
+    pub elapsed: StdDuration,
+    /// Distinct records and histories the packed states share.
+    pub stored: usize,
+}
+
+/// A shortest counterexample.
+#[derive(Clone, Debug, Serialize)]
+pub struct Counterexample {
+    pub violation: Violation,
+    /// The trace (SPEC §10 format), ready for `authproof replay`.
+    pub trace: serde_json::Value,
+    /// Number of commands in the trace.
+    pub steps: usize,
+}
+
+/// What a search did.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExploreReport {
+    /// Distinct states visited.
+    pub states: u64,
+    /// Commands run (engine + model + invariants each).
+    pub transitions: u64,
+    /// The deepest level fully explored.
+    pub depth_completed: usize,
+    /// The state bound was reached.
+    pub limit_reached: bool,
+    /// The time limit was reached.
+    pub timed_out: bool,
+    #[serde(serialize_with = "secs")]
+    pub elapsed: StdDuration,
+    pub counterexample: Option<Counterexample>,
+}
+
+fn secs<S: serde::Serializer>(d: &StdDuration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+impl ExploreReport {
+    /// Transitions per second.
+    pub fn rate(&self) -> f64 {
+        self.transitions as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// One node of the search: a packed state, the clock, and how it was
+/// reached. The engine and model states are not kept: both equal the
+/// snapshot (I5 checks that on every step, and a violating state is never
+/// kept), so they are rebuilt from it when the node is expanded.
+#[derive(Clone)]
+struct Node {
+    state: Packed,
+    clock: usize,
+    /// The last command on the path, in [`Search::links`]; `ROOT` for none.
+    link: u32,
+    /// Commands on the path.
+    steps: usize,
+    /// Index of the first move, for sharding.
+    first: Option<usize>,
+}
+
+/// A parent link: the command that reached a state, as the move index and
+/// the clock it ran at, and the link of the state it ran on. A path is
+/// rebuilt from these only when a counterexample is reported.
+#[derive(Clone, Copy)]
+struct Link {
+    parent: u32,
+    mv: u16,
+    clock: u16,
+}
+
+const ROOT: u32 = u32::MAX;
+
+/// The engine on `snapshot`, with `fault` injected.
+fn engine(snapshot: &Snapshot, fault: Option<Fault>) -> State {
+    let mut s = State::from_snapshot(snapshot.clone()).expect("universe snapshot is well formed");
+    inject_fault(&mut s, fault);
+    s
+}
+
+fn fingerprint(snapshot: &Snapshot, clock: usize) -> u128 {
+    use std::hash::{Hash, Hasher};
+    // Two independent 64-bit SipHashes (fixed keys, so deterministic) make
+    // a 128-bit fingerprint; a collision would merge two states, at odds of
+    // about n²/2¹²⁹ for n states.
+    let mut a = std::hash::DefaultHasher::new();
+    let mut b = std::hash::DefaultHasher::new();
+    0xa5u8.hash(&mut b);
+    for h in [&mut a, &mut b] {
+        snapshot.hash(h);
+        clock.hash(h);
+    }
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+}
+
+/// A state a transition reached, not known before its batch.
+struct Child {
+    snapshot: Snapshot,
+    history: History,
+    fingerprint: u128,
+}
+
+/// What one transition gave.
+struct Transition {
+    mv: usize,
+    violation: Option<Violation>,
+    child: Option<Child>,
+}
+
+/// The node being expanded: its snapshot, history, and both implementations
+/// rebuilt on it.
+struct Expanding<'a> {
+    node: &'a Node,
+    cross_check: bool,
+    snapshot: Snapshot,
+    history: History,
+    engine: State,
+    model: Model,
+}
+
+/// Runs one command on both implementations and checks every invariant.
+/// Returns the state reached, or `None` when the state did not change (it
+/// is then already known, so the search does not keep it).
+fn step(
+    x: &Expanding<'_>,
+    policy: &Policy,
+    cmd: &Command,
+) -> (Option<(Snapshot, History)>, Vec<Violation>) {
+    // A request without effects changes nothing on either side: decide on
+    // the node itself instead of copying it. `apply` on `authenticate` is
+    // exactly `decide` plus its effects, so the checked result is the same.
+    if let Some(req) = cmd.request() {
+        let decision = x.engine.decide(policy, &req);
+        if decision.effects.is_empty() {
+            let wrap = |d| CommandResult::Decision {
+                op: "authenticate".into(),
+                decision: Box::new(d),
+            };
+            let engine_result = wrap(decision);
+            let model_result = wrap(x.model.decide(&req));
+            let mut history = x.history.clone();
+            let violations = check(
+                &mut history,
+                x,
+                policy,
+                cmd,
+                (&engine_result, &x.snapshot),
+                (&model_result, &x.snapshot),
+            );
+            return (None, violations);
+        }
+    }
+    let mut engine = x.engine.clone();
+    let engine_result = engine.apply(policy, cmd);
+    let after = engine.to_snapshot();
+    let mut model = x.model.clone();
+    let model_result = model.apply(cmd);
+    let model_after = model.snapshot();
+    let mut history = x.history.clone();
+    let violations = check(
+        &mut history,
+        x,
+        policy,
+        cmd,
+        (&engine_result, &after),
+        (&model_result, &model_after),
+    );
+    if after == x.snapshot {
+        return (None, violations);
+    }
+    (Some((after, history)), violations)
+}
+
+/// Judges a transition from the node with the harness's step judge.
+fn check(
+    history: &mut History,
+    x: &Expanding<'_>,
+    policy: &Policy,
+    cmd: &Command,
+    (result, after): (&CommandResult, &Snapshot),
+    (model, model_after): (&CommandResult, &Snapshot),
+) -> Vec<Violation> {
+    let observed = || Observed {
+        policy,
+        index: x.node.steps,
+        command: cmd,
+        before: &x.snapshot,
+        after,
+        result,
+        model,
+        model_after,
+    };
+    if x.cross_check {
+        let mut whole_history = history.clone();
+        let whole = judge_whole(&mut whole_history, observed());
+        let changed = judge(history, observed());
+        assert_eq!(
+            changed, whole,
+            "incremental and whole-state checks disagree"
+        );
+        assert_eq!(*history, whole_history, "histories disagree");
+        return changed;
+    }
+    judge(history, observed())
+}
+
+/// Nodes expanded between two merges. Large enough that starting the
+/// worker threads is noise, small enough that a batch's children (held
+/// until the merge) stay a few MB and progress moves.
+const BATCH: usize = 512;
+
+/// A breadth-first search in progress.
+struct Search<'a> {
+    universe: &'a Universe,
+    policy: &'a Policy,
+    cfg: &'a Config,
+    moves: Vec<Option<&'a Op>>,
+    store: Store,
+    seen: HashSet<u128>,
+    links: Vec<Link>,
+    report: ExploreReport,
+    start: Instant,
+}
+
+impl Search<'_> {
+    /// Expands `node`: every move of its shard, judged, with the children
+    /// not already seen before this batch.
+    fn expand(&self, node: &Node) -> Vec<Transition> {
+        let (shard, shards) = (self.cfg.shard.0, self.cfg.shard.1.max(1));
+        let (snapshot, history) = self.store.unpack(&node.state);
+        let x = Expanding {
+            node,
+            cross_check: self.cfg.cross_check,
+            engine: engine(&snapshot, self.cfg.fault),
+            model: Model::new(&snapshot, self.policy),
+            snapshot,
+            history,
+        };
+        let at = self.universe.times[node.clock];
+        let mut out = Vec::new();
+        for (mv, op) in self.moves.iter().enumerate() {
+            let Some(op) = op else { continue };
+            if node.first.unwrap_or(mv) % shards != shard {
+                continue;
+            }
+            let cmd = Command {
+                at,
+                op: (*op).clone(),
+            };
+            let (child, mut violations) = step(&x, self.policy, &cmd);
+            let violation = (!violations.is_empty()).then(|| violations.swap_remove(0));
+            let child = child.and_then(|(snapshot, history)| {
+                let fingerprint = fingerprint(&snapshot, node.clock);
+                (!self.seen.contains(&fingerprint)).then_some(Child {
+                    snapshot,
+                    history,
+                    fingerprint,
+                })
+            });
+            let stop = violation.is_some() && self.cfg.stop_at_first;
+            out.push(Transition {
+                mv,
+                violation,
+                child,
+            });
+            if stop {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Expands `nodes` on the configured threads; results in node order.
+    fn expand_all(&self, nodes: &[Node]) -> Vec<Vec<Transition>> {
+        let threads = self.cfg.threads.clamp(1, nodes.len().max(1));
+        if threads == 1 {
+            return nodes.iter().map(|n| self.expand(n)).collect();
+        }
+        let next = AtomicUsize::new(0);
+        let mut slots: Vec<Option<Vec<Transition>>> = Vec::new();
+        slots.resize_with(nodes.len(), || None);
+        let parts: Vec<Vec<(usize, Vec<Transition>)>> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(node) = nodes.get(i) else { break };
+                            mine.push((i, self.expand(node)));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("explore worker"))
+                .collect()
+        });
+        for (i, t) in parts.into_iter().flatten() {
+            slots[i] = Some(t);
+        }
+        slots
+            .into_iter()
+            .map(|t| t.expect("every node expanded"))
+            .collect()
+    }
+
+    /// The commands of the path ending with `link`.
+    fn path(&self, mut link: u32) -> Vec<Command> {
+        let mut path = Vec::new();
+        while link != ROOT {
+            let l = self.links[link as usize];
+            let op = self.moves[l.mv as usize].expect("links name commands");
+            path.push(Command {
+                at: self.universe.times[l.clock as usize],
+                op: op.clone(),
+            });
+            link = l.parent;
+        }
+        path.reverse();
+        path
+    }
+
+    fn level(&self, depth: usize, next: usize, expanded: usize, of: usize, done: bool) -> Level {
+        Level {
+            depth,
+            states: self.report.states,
+            transitions: self.report.transitions,
+            frontier: next,
+            expanded,
+            of,
+            done,
+            elapsed: self.start.elapsed(),
+            stored: self.store.len(),
+        }
+    }
+}
+
+/// Breadth-first search of `universe` under `policy`.
+pub fn explore(
+    universe: &Universe,
+    policy: &Policy,
+    cfg: &Config,
+    progress: &mut dyn FnMut(&Level),
+) -> ExploreReport {
+    let mut search = Search {
+        universe,
+        policy,
+        cfg,
+        moves: universe.moves().collect(),
+        store: Store::default(),
+        seen: HashSet::new(),
+        links: Vec::new(),
+        report: ExploreReport {
+            states: 1,
+            transitions: 0,
+            depth_completed: 0,
+            limit_reached: false,
+            timed_out: false,
+            elapsed: StdDuration::ZERO,
+            counterexample: None,
+        },
+        start: Instant::now(),
+    };
+    assert!(
+        search.moves.len() <= usize::from(u16::MAX)
+            && universe.times.len() <= usize::from(u16::MAX),
+        "universe alphabets fit a link"
+    );
+    let root = Node {
+        state: search
+            .store
+            .pack(&universe.snapshot, &History::new(&universe.snapshot)),
+        clock: 0,
+        link: ROOT,
+        steps: 0,
+        first: None,
+    };
+    search.seen.insert(fingerprint(&universe.snapshot, 0));
+    let mut frontier = vec![root];
+    'levels: for depth in 1..=cfg.depth {
+        let mut next: Vec<Node> = Vec::new();
+        // Ticks do not count toward depth: close the frontier under them.
+        let mut i = 0;
+        while i < frontier.len() {
+            let node = &frontier[i];
+            if node.clock + 1 < universe.times.len() {
+                let mut later = node.clone();
+                later.clock += 1;
+                let (snapshot, _) = search.store.unpack(&later.state);
+                if search.seen.insert(fingerprint(&snapshot, later.clock)) {
+                    search.report.states += 1;
+                    frontier.push(later);
+                }
+            }
+            i += 1;
+        }
+        for (b, batch) in frontier.chunks(BATCH).enumerate() {
+            if cfg.time_limit.is_some_and(|t| search.start.elapsed() > t) {
+                search.report.timed_out = true;
+                break;
+            }
+            let expanded = search.expand_all(batch);
+            // Merge in node order, then move order: the sequential search's
+            // order, so counts, the first violation and the states kept do
+            // not depend on the thread count.
+            for (node, transitions) in batch.iter().zip(expanded) {
+                for t in transitions {
+                    search.report.transitions += 1;
+                    let first = node.first.unwrap_or(t.mv);
+                    if let Some(violation) = t.violation {
+                        if search.report.counterexample.is_none() {
+                            let mut path = search.path(node.link);
+                            path.push(Command {
+                                at: universe.times[node.clock],
+                                op: search.moves[t.mv].expect("a command").clone(),
+                            });
+                            search.report.counterexample = Some(Counterexample {
+                                steps: path.len(),
+                                trace: trace(policy, &universe.snapshot, &path),
+                                violation,
+                            });
+                        }
+                        if cfg.stop_at_first {
+                            break 'levels;
+                        }
+                        continue;
+                    }
+                    let Some(child) = t.child else { continue };
+                    if search.seen.len() >= cfg.max_states {
+                        search.report.limit_reached = true;
+                        continue;
+                    }
+                    if search.seen.insert(child.fingerprint) {
+                        search.report.states += 1;
+                        let link =
+                            u32::try_from(search.links.len()).expect("fewer than 2^32 links");
+                        search.links.push(Link {
+                            parent: node.link,
+                            mv: t.mv as u16,
+                            clock: node.clock as u16,
+                        });
+                        next.push(Node {
+                            state: search.store.pack(&child.snapshot, &child.history),
+                            clock: node.clock,
+                            link,
+                            steps: node.steps + 1,
+                            first: Some(first),
+                        });
+                    }
+                }
+            }
+            let done = ((b + 1) * BATCH).min(frontier.len());
+            if done < frontier.len() {
+                progress(&search.level(depth, next.len(), done, frontier.len(), false));
+            }
+        }
+        if !search.report.limit_reached && !search.report.timed_out {
+            search.report.depth_completed = depth;
+        }
+        progress(&search.level(depth, next.len(), frontier.len(), frontier.len(), true));
+        if search.report.limit_reached || search.report.timed_out || next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    search.report.elapsed = search.start.elapsed();
+    search.report
+}
+
+/// A trace in the SPEC §10 format, as JSON ([`Trace::to_value`]).
+pub fn trace(policy: &Policy, snapshot: &Snapshot, steps: &[Command]) -> serde_json::Value {
+    Trace {
+        policy: policy.clone(),
+        snapshot: snapshot.clone(),
+        steps: steps.to_vec(),
+    }
+    .to_value()
+}
+
+/// Distinct states reachable within `depth` commands, with the clock value
+/// each was reached at (for `diff`'s exhaustive comparison). Invariants are
+/// not checked here.
+pub fn reachable(universe: &Universe, policy: &Policy, depth: usize) -> Vec<(Snapshot, Timestamp)> {
+    let mut seen: HashSet<u128> = HashSet::new();
+    let mut out = Vec::new();
+    let mut visit = |s: &State, clock: usize| {
+        let snap = s.to_snapshot();
+        let new = seen.insert(fingerprint(&snap, clock));
+        if new {
+            out.push((snap, universe.times[clock]));
+        }
+        new
+    };
+    let root = engine(&universe.snapshot, None);
+    visit(&root, 0);
+    let mut frontier = vec![(root, 0usize)];
+    for level in 0..=depth {
+        // Ticks are free: close the frontier under them.
+        let mut i = 0;
+        while i < frontier.len() {
+            let clock = frontier[i].1 + 1;
+            if clock < universe.times.len() && visit(&frontier[i].0, clock) {
+                let later = (frontier[i].0.clone(), clock);
+                frontier.push(later);
+            }
+            i += 1;
+        }
+        if level == depth {
+            break;
+        }
+        let mut next = Vec::new();
+        for (s, clock) in &frontier {
+            let at = universe.times[*clock];
+            for op in universe.ops.iter().chain(universe.requests.iter()) {
+                let mut child = s.clone();
+                let r = child.apply(policy, &Command { at, op: op.clone() });
+                if !matches!(r, CommandResult::Rejected { .. }) && visit(&child, *clock) {
+                    next.push((child, *clock));
+                }
+            }
+        }
+        frontier = next;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn universe_is_well_formed_and_boundary_dense() {
+        let u = Universe::small();
+        assert!(State::from_snapshot(u.snapshot.clone()).is_ok());
+        assert!(u.times.windows(2).all(|w| w[0] < w[1]));
+        let s1 = &u.snapshot.sessions[0];
+        assert!(
+            u.times.contains(&s1.expires_at),
+            "exact expiry is a clock value"
+        );
+        for (_, t) in TOKENS {
+            assert!(t.contains('/') && t.contains('+') && t.contains('='));
+        }
+    }
+
+    #[test]
+    fn shallow_search_holds_and_is_deterministic() {
+        let u = Universe::small();
+        let cfg = Config {
+            depth: 2,
+            ..Config::default()
+        };
+        let a = explore(&u, &Policy::default(), &cfg, &mut |_| {});
+        assert!(a.counterexample.is_none(), "{:?}", a.counterexample);
+        assert_eq!(a.depth_completed, 2);
+        let b = explore(&u, &Policy::default(), &cfg, &mut |_| {});
+        assert_eq!((a.states, a.transitions), (b.states, b.transitions));
+    }
+
+    #[test]
+    fn threads_and_incremental_checks_do_not_change_the_result() {
+        let u = Universe::small();
+        let run = |threads, cross_check| {
+            let cfg = Config {
+                depth: 2,
+                threads,
+                cross_check,
+                ..Config::default()
+            };
+            explore(&u, &Policy::default(), &cfg, &mut |_| {})
+        };
+        // `cross_check` panics if the incremental invariant check and the
+        // whole-state one disagree on any transition.
+        let one = run(1, true);
+        let many = run(3, false);
+        assert_eq!(
+            (one.states, one.transitions, one.depth_completed),
+            (many.states, many.transitions, many.depth_completed)
+        );
+        assert!(one.counterexample.is_none() && many.counterexample.is_none());
+    }
+
+    #[test]
+    fn shards_cover_the_same_transitions() {
+        let u = Universe::small();
+        let all = explore(
+            &u,
+            &Policy::default(),
+            &Config {
+                depth: 1,
+                ..Config::default()
+            },
+            &mut |_| {},
+        );
+        let parts: u64 = (0..3)
+            .map(|i| {
+                explore(
+                    &u,
+                    &Policy::default(),
+                    &Config {
+                        depth: 1,
+                        shard: (i, 3),
+                        ..Config::default()
+                    },
+                    &mut |_| {},
+                )
+                .transitions
+            })
+            .sum();
+        assert_eq!(parts, all.transitions);
+    }
+
+    #[test]
+    fn reachable_includes_the_start() {
+        let u = Universe::small();
+        let states = reachable(&u, &Policy::default(), 1);
+        assert_eq!(states[0].0, u.snapshot);
+        assert!(states.len() > u.times.len());
+    }
+}

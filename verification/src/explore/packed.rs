@@ -1,0 +1,191 @@
+//! Compact search states: every distinct record stored once.
+//!
+//! A search node needs its snapshot and its invariant history to be expanded
+//! later. Kept as values they cost about 5 KB a node (strings, vectors, a
+//! token digest per key and session), so depth 5 would not fit in memory.
+//! But a search over one small universe meets few distinct *records*: key k1
+//! enabled or disabled, revoked at one of a handful of clock values, bound to
+//! t1 or t2 — a few dozen versions of each record in all. So each distinct
+//! record (and each distinct history) is stored once, in a [`Store`], and a
+//! node keeps only their numbers: a few dozen bytes.
+//!
+//! Rejected: a byte encoding of the snapshot (serde into a binary format):
+//! smaller than JSON, still a copy of every string per node; storing the
+//! path and replaying it from the root to expand a node: no state per node
+//! at all, but every expansion would rerun up to `depth` commands on the
+//! engine, the model and the invariants.
+//!
+//! Packing happens only where the search is sequential (its merge), so the
+//! tables need no lock; the parallel expansion only reads them.
+
+use std::{collections::HashMap, hash::Hash};
+
+use authproof_engine::{
+    snapshot::{ApiKey, Membership, Resource, Session, Tenant, User},
+    Snapshot, Timestamp,
+};
+
+use crate::History;
+
+/// Each distinct value once, named by its position.
+struct Table<T> {
+    values: Vec<T>,
+    index: HashMap<T, u32>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table {
+            values: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+}
+
+impl<T: Hash + Eq + Clone> Table<T> {
+    fn intern(&mut self, v: &T) -> u32 {
+        if let Some(&i) = self.index.get(v) {
+            return i;
+        }
+        let i = u32::try_from(self.values.len()).expect("fewer than 2^32 distinct records");
+        self.values.push(v.clone());
+        self.index.insert(v.clone(), i);
+        i
+    }
+
+    fn get(&self, i: u32) -> &T {
+        &self.values[i as usize]
+    }
+}
+
+/// The records and histories a search has met.
+#[derive(Default)]
+pub(super) struct Store {
+    taken_at: Table<Option<Timestamp>>,
+    tenants: Table<Tenant>,
+    users: Table<User>,
+    memberships: Table<Membership>,
+    api_keys: Table<ApiKey>,
+    sessions: Table<Session>,
+    resources: Table<Resource>,
+    histories: Table<History>,
+}
+
+/// A snapshot and history as numbers into a [`Store`]: `taken_at`, the
+/// history, the six section lengths, then each section's records in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Packed(Box<[u32]>);
+
+const HEADER: usize = 8;
+
+impl Store {
+    /// Packs `snapshot` and `history`, adding what is new to the tables.
+    pub(super) fn pack(&mut self, snapshot: &Snapshot, history: &History) -> Packed {
+        // Destructured without `..`: a new snapshot field does not compile
+        // until it is packed.
+        let Snapshot {
+            taken_at,
+            tenants,
+            users,
+            memberships,
+            api_keys,
+            sessions,
+            resources,
+        } = snapshot;
+        let len = |n: usize| u32::try_from(n).expect("section fits u32");
+        let mut out = Vec::with_capacity(
+            HEADER
+                + tenants.len()
+                + users.len()
+                + memberships.len()
+                + api_keys.len()
+                + sessions.len()
+                + resources.len(),
+        );
+        out.push(self.taken_at.intern(taken_at));
+        out.push(self.histories.intern(history));
+        out.extend(
+            [
+                tenants.len(),
+                users.len(),
+                memberships.len(),
+                api_keys.len(),
+                sessions.len(),
+                resources.len(),
+            ]
+            .map(len),
+        );
+        out.extend(tenants.iter().map(|r| self.tenants.intern(r)));
+        out.extend(users.iter().map(|r| self.users.intern(r)));
+        out.extend(memberships.iter().map(|r| self.memberships.intern(r)));
+        out.extend(api_keys.iter().map(|r| self.api_keys.intern(r)));
+        out.extend(sessions.iter().map(|r| self.sessions.intern(r)));
+        out.extend(resources.iter().map(|r| self.resources.intern(r)));
+        Packed(out.into_boxed_slice())
+    }
+
+    /// The snapshot and history `packed` stands for.
+    pub(super) fn unpack(&self, packed: &Packed) -> (Snapshot, History) {
+        let p = &packed.0;
+        let mut at = HEADER;
+        let mut section = |n: u32| {
+            let s = &p[at..at + n as usize];
+            at += n as usize;
+            s
+        };
+        let (t, u, m, k, s, r) = (p[2], p[3], p[4], p[5], p[6], p[7]);
+        let (t, u, m, k, s, r) = (
+            section(t),
+            section(u),
+            section(m),
+            section(k),
+            section(s),
+            section(r),
+        );
+        let snapshot = Snapshot {
+            taken_at: *self.taken_at.get(p[0]),
+            tenants: t.iter().map(|&i| self.tenants.get(i).clone()).collect(),
+            users: u.iter().map(|&i| self.users.get(i).clone()).collect(),
+            memberships: m.iter().map(|&i| self.memberships.get(i).clone()).collect(),
+            api_keys: k.iter().map(|&i| self.api_keys.get(i).clone()).collect(),
+            sessions: s.iter().map(|&i| self.sessions.get(i).clone()).collect(),
+            resources: r.iter().map(|&i| self.resources.get(i).clone()).collect(),
+        };
+        (snapshot, self.histories.get(p[1]).clone())
+    }
+
+    /// Distinct values stored, all tables together.
+    pub(super) fn len(&self) -> usize {
+        self.taken_at.values.len()
+            + self.tenants.values.len()
+            + self.users.values.len()
+            + self.memberships.values.len()
+            + self.api_keys.values.len()
+            + self.sessions.values.len()
+            + self.resources.values.len()
+            + self.histories.values.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::Universe;
+
+    #[test]
+    fn unpack_inverts_pack_and_shares_records() {
+        let u = Universe::small();
+        let mut store = Store::default();
+        let h = History::new(&u.snapshot);
+        let a = store.pack(&u.snapshot, &h);
+        assert_eq!(store.unpack(&a), (u.snapshot.clone(), h.clone()));
+        let before = store.len();
+        let mut other = u.snapshot.clone();
+        other.users[0].banned = true;
+        let b = store.pack(&other, &h);
+        assert_ne!(a, b);
+        assert_eq!(store.unpack(&b).0, other);
+        assert_eq!(store.len(), before + 1, "only the changed record is new");
+        assert_eq!(store.pack(&u.snapshot, &h), a, "packing is canonical");
+    }
+}
