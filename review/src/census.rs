@@ -516,6 +516,21 @@ mod tests {
     }
 
     #[test]
+    fn progress_counts_every_case_once_on_any_thread_count() {
+        let snap = synth::snapshot(&shape());
+        let state = State::from_snapshot(snap.clone()).unwrap();
+        let (old, new) = policies();
+        let at = snap.taken_at.unwrap();
+        let size = census_size(&state, &old, &new);
+        assert!(size > 0);
+        for threads in [1, 3] {
+            let progress = Progress::new();
+            census_counted(&state, &old, &new, at, "s", threads, &progress);
+            assert_eq!(progress.sample().done, size, "{threads} threads");
+        }
+    }
+
+    #[test]
     fn blast_radius_is_exactly_the_legacy_keys() {
         let snap = synth::snapshot(&shape());
         let state = State::from_snapshot(snap.clone()).unwrap();

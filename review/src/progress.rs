@@ -10,9 +10,12 @@
 //! The counters never influence the work: the report is the same whether or
 //! not anybody samples them.
 
-use std::sync::{
-    atomic::{AtomicU64, Ordering},
-    Mutex,
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex,
+    },
+    time::{Duration, Instant},
 };
 
 use crate::pipeline::Stage;
@@ -20,7 +23,8 @@ use crate::pipeline::Stage;
 /// Shared progress of one review.
 #[derive(Debug, Default)]
 pub struct Progress {
-    stage: Mutex<String>,
+    /// The stage and when it began.
+    stage: Mutex<(String, Option<Instant>)>,
     done: AtomicU64,
     total: AtomicU64,
 }
@@ -35,6 +39,8 @@ pub struct Sample {
     pub done: u64,
     /// Units this stage has in all, when known in advance (0 otherwise).
     pub total: u64,
+    /// Time since the stage began.
+    pub elapsed: Duration,
 }
 
 impl Progress {
@@ -45,7 +51,7 @@ impl Progress {
     /// Starts `stage` of `total` units (0 when not known).
     pub(crate) fn begin(&self, stage: Stage<'_>, total: u64) {
         let mut s = self.stage.lock().unwrap_or_else(|p| p.into_inner());
-        *s = stage.to_string();
+        *s = (stage.to_string(), Some(Instant::now()));
         self.done.store(0, Ordering::Relaxed);
         self.total.store(total, Ordering::Relaxed);
     }
@@ -57,9 +63,10 @@ impl Progress {
 
     /// The current stage and counters.
     pub fn sample(&self) -> Sample {
-        let stage = self.stage.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let (stage, began) = self.stage.lock().unwrap_or_else(|p| p.into_inner()).clone();
         Sample {
             stage,
+            elapsed: began.map_or(Duration::ZERO, |t| t.elapsed()),
             done: self.done.load(Ordering::Relaxed),
             total: self.total.load(Ordering::Relaxed),
         }

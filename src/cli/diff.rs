@@ -155,7 +155,11 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
     let counters = review::Progress::new();
     let line = |secs: f64| {
         let s = counters.sample();
-        let rate = progress::count((s.done as f64 / secs.max(1e-3)) as u64);
+        if s.stage.is_empty() {
+            return format!("diff: starting, {secs:.1} s");
+        }
+        let rate = s.done as f64 / s.elapsed.as_secs_f64().max(1e-3);
+        let rate = progress::count(rate as u64);
         let done = progress::count(s.done);
         match s.total {
             0 => format!("diff: {}: {done} done, {rate}/s, {secs:.1} s", s.stage),
