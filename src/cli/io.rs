@@ -13,7 +13,7 @@ use std::{
     path::Path,
 };
 
-use authproof_engine::{load, load::InputError, Policy, State};
+use authproof_engine::{load, Policy, State};
 
 pub use super::output::{print, stdout_error, write, Output, OutputDir};
 
@@ -33,8 +33,9 @@ pub const STDIN_NAME: &str = "(stdin)";
 pub enum CliError {
     /// A file could not be read or written.
     Io { file: String, error: std::io::Error },
-    /// A file's contents are not valid input.
-    Input(InputError),
+    /// A file's contents are not valid input (the engine's error names
+    /// the file).
+    Input(authproof_engine::Error),
     /// Anything else worth a message (bad arguments, …).
     Other(String),
 }
@@ -51,8 +52,8 @@ impl fmt::Display for CliError {
     }
 }
 
-impl From<InputError> for CliError {
-    fn from(e: InputError) -> Self {
+impl From<authproof_engine::Error> for CliError {
+    fn from(e: authproof_engine::Error) -> Self {
         CliError::Input(e)
     }
 }
@@ -281,12 +282,7 @@ fn cookie_secret() -> Result<Option<authproof_engine::signed::CookieSecret>, Cli
 fn policy_file(path: &Path) -> Result<Policy, CliError> {
     let bytes = read(path)?;
     let text = String::from_utf8(bytes).map_err(|_| {
-        CliError::Input(InputError {
-            file: name(path),
-            line: None,
-            path: "(file)".into(),
-            message: "not UTF-8 text".into(),
-        })
+        authproof_engine::Error::at_path("(file)", "not UTF-8 text").in_file(name(path), None)
     })?;
     Ok(load::policy(&text, &name(path))?)
 }

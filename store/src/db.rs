@@ -122,7 +122,7 @@ pub enum StoreError {
         known: i64,
     },
     /// The snapshot to import breaks SPEC §2 integrity.
-    Integrity(authproof_engine::FieldError),
+    Integrity(authproof_engine::Error),
     /// A row that cannot be a record (a value out of range, bad JSON).
     Corrupt(String),
     /// A write of the engine's `changes` affected a different number of

@@ -25,7 +25,7 @@ use std::fmt;
 
 use authproof_engine::{
     snapshot::{ApiKey, Membership, Resource, Session, Tenant, User},
-    FieldError, Id, Snapshot, State, Timestamp, TokenHash,
+    Error, Id, Snapshot, State, Timestamp, TokenHash,
 };
 use serde::Serialize;
 
@@ -63,7 +63,7 @@ pub enum ImportError {
         why: String,
     },
     /// The imported snapshot breaks SPEC §2 integrity: an importer bug.
-    Integrity(FieldError),
+    Integrity(Error),
 }
 
 impl fmt::Display for ImportError {
