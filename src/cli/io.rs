@@ -29,6 +29,12 @@ pub const MAX_INPUT_ENV: &str = "AUTHPROOF_MAX_INPUT_BYTES";
 pub const STDIN_NAME: &str = "(stdin)";
 
 /// An error that ends the run with exit code 1.
+///
+/// The binary's own error, the end of every chain: the libraries' errors
+/// (one per crate, opaque, causes chained) become one of these, worded for
+/// the command line and printed once as `error: …`. A plain enum: nothing
+/// outside the binary sees it, and `main` only asks
+/// [`is_closed_stdout`](CliError::is_closed_stdout).
 #[derive(Debug)]
 pub enum CliError {
     /// A file could not be read or written.
