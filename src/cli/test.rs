@@ -78,7 +78,7 @@ fn usage(m: &str) -> CliError {
     CliError::Other(m.to_string())
 }
 
-fn from_suite(e: suite::Error) -> CliError {
+fn from_suite(e: authproof_review::Error) -> CliError {
     match e.input() {
         Some(input) if e.kind() == authproof_review::ErrorKind::Input => {
             CliError::Input(input.clone())

@@ -31,6 +31,10 @@ use std::path::{Path, PathBuf};
 use authproof_engine::{
     load, Command, Effect, Policy, Request, Snapshot, State, Verdict, DEFAULT_POLICY_TOML,
 };
+
+// A suite fails to load when a file cannot be read (`ErrorKind::Read`) or
+// its input is not valid (`ErrorKind::Input`): the crate's one error.
+use crate::Error;
 use serde_json::Value;
 
 pub use coverage::Coverage;
@@ -53,11 +57,6 @@ pub enum Mode {
     /// Expectations may be absent; raw tokens are turned into references.
     Record,
 }
-
-/// The review crate's error: a suite fails to load when a file cannot be
-/// read ([`ErrorKind::Read`](crate::ErrorKind::Read)) or its input is not
-/// valid ([`ErrorKind::Input`](crate::ErrorKind::Input)).
-pub use crate::Error;
 
 /// A request or command as written, in JSON form, with where it was written.
 /// Its token references are unresolved (and, when recording, its raw tokens
