@@ -9,12 +9,16 @@
 //!
 //! *Why opaque* (a struct with accessors, its kind private, after
 //! `regex-automata`): callers only ever print an engine error or move it to
-//! another file and line; none branches on why an id was refused. A public
-//! enum (the six types this replaced) made every new check a breaking change
-//! and let callers build errors that skip the two rules every message keeps:
-//! it **never echoes an input value** (serde's quoted values are removed,
-//! [`redact_values`]) and it **escapes control characters** when displayed,
-//! so a file name or JSON key never writes an escape sequence to a terminal.
+//! another file and line; none branches on why an id was refused. Rejected:
+//! one public type per concern with public fields (what this replaced: six
+//! types, every new check a breaking change, and callers could build
+//! errors that skip the two rules every message keeps); a
+//! `Box<dyn Error>` or `anyhow` (callers could no longer ask where). The
+//! rules: it **never echoes an input value** (serde's quoted values are
+//! removed, [`redact_values`]) and it **escapes control characters** when
+//! displayed, so a file name or JSON key never writes an escape sequence to
+//! a terminal. Constructors from other crates ([`Error::at_path`]) take a
+//! message they promise holds no value; the escaping holds for every error.
 //!
 //! *Why no [`source`](std::error::Error::source)*: the causes are serde,
 //! serde_json and toml errors, whose messages quote the input (a token
