@@ -8,6 +8,8 @@ use std::{borrow::Borrow, fmt};
 
 use serde::{de, Deserialize, Deserializer, Serialize};
 
+use crate::{error::ErrorKind, Error};
+
 /// The longest accepted id, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
 
@@ -17,15 +19,16 @@ pub const MAX_ID_BYTES: usize = 128;
 pub struct Id(String);
 
 impl Id {
-    /// Validates `s` as an id.
-    pub fn new(s: impl Into<String>) -> Result<Id, IdError> {
+    /// Validates `s` as an id. The error says which rule `s` breaks,
+    /// without quoting it.
+    pub fn new(s: impl Into<String>) -> Result<Id, Error> {
         let s = s.into();
         if s.is_empty() {
-            Err(IdError::Empty)
+            Err(Error::new(ErrorKind::IdEmpty))
         } else if s.len() > MAX_ID_BYTES {
-            Err(IdError::TooLong)
+            Err(Error::new(ErrorKind::IdTooLong))
         } else if s.chars().any(char::is_control) {
-            Err(IdError::Control)
+            Err(Error::new(ErrorKind::IdControl))
         } else {
             Ok(Id(s))
         }
@@ -95,17 +98,6 @@ impl<'de> Deserialize<'de> for Id {
     }
 }
 
-/// Why a string is not an id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum IdError {
-    #[error("an id must not be empty")]
-    Empty,
-    #[error("an id must be at most 128 bytes")]
-    TooLong,
-    #[error("an id must not contain control characters")]
-    Control,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,10 +106,15 @@ mod tests {
     fn rules() {
         assert!(Id::new("acme").is_ok());
         assert!(Id::new("a/b+c=d%").is_ok());
-        assert_eq!(Id::new(""), Err(IdError::Empty));
-        assert_eq!(Id::new("x".repeat(129)), Err(IdError::TooLong));
+        let refused = |s: String| Id::new(s).unwrap_err().kind().clone();
+        assert_eq!(refused("".into()), ErrorKind::IdEmpty);
+        assert_eq!(refused("x".repeat(129)), ErrorKind::IdTooLong);
         assert!(Id::new("x".repeat(128)).is_ok());
-        assert_eq!(Id::new("a\nb"), Err(IdError::Control));
+        assert_eq!(refused("a\nb".into()), ErrorKind::IdControl);
+        assert_eq!(
+            Id::new("").unwrap_err().to_string(),
+            "an id must not be empty"
+        );
     }
 
     #[test]

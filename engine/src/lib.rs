@@ -15,6 +15,11 @@
 //! The contract is the repository's `docs/SPEC.md` (formats, decision
 //! procedure, commands, invariants, CLI).
 //!
+//! Everything the engine refuses — a file in [`load`], an [`Id`], a
+//! [`Timestamp`], a [`Duration`], a [`CookieSecret`], a [`Policy`] value —
+//! is one [`Error`]: where (file, line, JSON path or TOML key) and what was
+//! expected, never the input value itself.
+//!
 //! ```
 //! use authproof_engine::{load, Policy, Reason};
 //!
@@ -37,7 +42,7 @@
 //! let late = load::request(br#"{"at": "2026-05-31T00:00:00Z", "action": "workspace.read",
 //!   "headers": {"cookie": "better-auth.session_token=abc"}}"#, "request.json")?;
 //! assert_eq!(state.decide(&policy, &late).reason, Some(Reason::SessionExpired));
-//! # Ok::<(), authproof_engine::load::InputError>(())
+//! # Ok::<(), authproof_engine::Error>(())
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations)]
@@ -47,6 +52,7 @@ mod command;
 pub mod credential;
 mod decide;
 mod decision;
+mod error;
 pub mod fault;
 mod id;
 pub mod load;
@@ -60,20 +66,21 @@ mod state;
 mod time;
 mod token;
 
-pub use command::{Command, FieldError, Op};
+pub use command::{Command, Op};
 pub use decision::{CredentialRef, Decision, Effect, Reason, Verdict};
+pub use error::Error;
 pub use fault::Fault;
-pub use id::{Id, IdError, MAX_ID_BYTES};
+pub use id::{Id, MAX_ID_BYTES};
 pub use outcome::{Change, CommandResult, RecordRef, Rejection};
 pub use policy::{
     default_actions, is_http_token, ActionRule, ApiKeyPolicy, Candidate, CookieFormat,
-    CredentialKind, CredentialsPolicy, EmptyCapabilities, Multiple, Policy, PolicyValueError,
-    SessionPolicy, TenantRule, Unbound, DEFAULT_POLICY_TOML,
+    CredentialKind, CredentialsPolicy, EmptyCapabilities, Multiple, Policy, SessionPolicy,
+    TenantRule, Unbound, DEFAULT_POLICY_TOML,
 };
 pub use presented::{Presented, Via};
 pub use request::{Headers, Request};
 pub use signed::CookieSecret;
 pub use snapshot::Snapshot;
 pub use state::State;
-pub use time::{Duration, TimeError, Timestamp, MAX_DURATION_SECS};
+pub use time::{Duration, Timestamp, MAX_DURATION_SECS};
 pub use token::{is_valid_token, Token, TokenHash};

@@ -1,71 +1,13 @@
 //! Reading inputs: snapshot, policy, requests and commands, from bytes.
 //!
 //! The engine does no I/O; the caller reads a file and hands its bytes and
-//! its name here. Every error is an [`InputError`] naming the file, the line
+//! its name here. Every error is an [`Error`] naming the file, the line
 //! for JSON Lines, and the JSON path (or TOML key), with what was expected —
 //! never the offending value itself, which might be a secret.
 
 use std::fmt;
 
-use crate::{command::json_path, Command, FieldError, Policy, Request, Snapshot, State};
-
-/// An input error: which file, where in it, and what was wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InputError {
-    pub file: String,
-    /// 1-based line, for JSON Lines inputs.
-    pub line: Option<usize>,
-    /// JSON path (`$.api_keys[3].tenant`) or TOML key (`session.ttl`).
-    pub path: String,
-    pub message: String,
-}
-
-impl InputError {
-    fn new(file: &str, line: Option<usize>, e: FieldError) -> InputError {
-        InputError {
-            file: file.to_string(),
-            line,
-            path: e.path,
-            message: e.message,
-        }
-    }
-}
-
-impl fmt::Display for InputError {
-    /// `file[:line]: path: message`, with control characters escaped: a
-    /// file name or a JSON key never writes an escape sequence raw to a
-    /// terminal.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (file, path, message) = (
-            Escaped(&self.file),
-            Escaped(&self.path),
-            Escaped(&self.message),
-        );
-        match self.line {
-            Some(l) => write!(f, "{file}:{l}: {path}: {message}"),
-            None => write!(f, "{file}: {path}: {message}"),
-        }
-    }
-}
-
-/// Displays a string with control characters (and bidirectional
-/// overrides) escaped as `\u{…}`.
-struct Escaped<'a>(&'a str);
-
-impl fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
-                write!(f, "{}", c.escape_unicode())?;
-            } else {
-                fmt::Write::write_char(f, c)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for InputError {}
+use crate::{command::json_path, Command, Error, Policy, Request, Snapshot, State};
 
 /// Deserializes JSON with the path of the first error.
 ///
@@ -95,7 +37,10 @@ struct Located {
     /// (errors found after parsing, such as integrity).
     line: Option<usize>,
     column: Option<usize>,
-    error: FieldError,
+    /// JSON path.
+    path: String,
+    /// What was expected, redacted.
+    message: String,
 }
 
 impl Located {
@@ -106,47 +51,41 @@ impl Located {
         let (line, column) = (e.line(), e.column());
         let suffix = format!(" at line {line} column {column}");
         let message = text.strip_suffix(&suffix).unwrap_or(&text);
-        let mut error = FieldError::from_path(String::new(), message);
+        let message = crate::error::redact_values(message);
         // `duplicate field `x``: the path names the repeated key itself.
-        if let Some(field) = error
-            .message
+        if let Some(field) = message
             .strip_prefix("duplicate field `")
             .and_then(|r| r.split('`').next())
         {
-            let field = field.to_string();
-            error.message =
-                format!("duplicate key `{field}`: a key may appear only once in an object");
             return Located {
                 line: (line > 0).then_some(line),
                 column: (line > 0).then_some(column),
-                error: FieldError::new(push_key(&path, &field), error.message),
+                path: push_key(&path, field),
+                message: format!(
+                    "duplicate key `{field}`: a key may appear only once in an object"
+                ),
             };
         }
-        error.path = path;
         Located {
             line: (line > 0).then_some(line),
             column: (line > 0).then_some(column),
-            error,
+            path,
+            message,
         }
     }
 
     /// The input error, in `file`. `line_base` is the file line of a JSON
     /// Lines record (the document's own line is then always 1).
-    fn into_input(self, file: &str, line_base: Option<usize>) -> InputError {
+    fn into_input(self, file: &str, line_base: Option<usize>) -> Error {
         let line = match line_base {
             Some(n) => Some(n),
             None => self.line,
         };
-        let mut message = self.error.message;
+        let mut message = self.message;
         if let Some(c) = self.column.filter(|&c| c > 0) {
             message.push_str(&format!(" (column {c})"));
         }
-        InputError {
-            file: file.to_string(),
-            line,
-            path: self.error.path,
-            message,
-        }
+        Error::invalid(self.path, message).in_file(file, line)
     }
 }
 
@@ -173,7 +112,7 @@ fn push_key(path: &str, key: &str) -> String {
 ///
 /// This is the one JSON reader for untyped input (command lines, traces):
 /// every typed loader here is as strict (objects only, no repeated key).
-pub fn json_value(bytes: &[u8], file: &str) -> Result<serde_json::Value, InputError> {
+pub fn json_value(bytes: &[u8], file: &str) -> Result<serde_json::Value, Error> {
     strict_value(bytes).map_err(|e| e.into_input(file, None))
 }
 
@@ -183,7 +122,7 @@ pub fn json_value_at_line(
     bytes: &[u8],
     file: &str,
     line: usize,
-) -> Result<serde_json::Value, InputError> {
+) -> Result<serde_json::Value, Error> {
     strict_value(bytes).map_err(|e| e.into_input(file, Some(line)))
 }
 
@@ -197,7 +136,7 @@ fn strict_value(bytes: &[u8]) -> Result<serde_json::Value, Located> {
     value.map_err(|e| {
         let mut l = Located::serde(track.render(), &e);
         if track.duplicate {
-            l.error.message = "duplicate key: a key may appear only once in an object".to_string();
+            l.message = "duplicate key: a key may appear only once in an object".to_string();
         }
         l
     })
@@ -312,18 +251,18 @@ pub(crate) mod strict {
 }
 
 /// Parses `snapshot.json` (format only, no integrity).
-pub fn parse_snapshot(bytes: &[u8], file: &str) -> Result<Snapshot, InputError> {
+pub fn parse_snapshot(bytes: &[u8], file: &str) -> Result<Snapshot, Error> {
     json(bytes).map_err(|e| e.into_input(file, None))
 }
 
 /// Parses `snapshot.json` and checks its integrity (SPEC §2).
-pub fn snapshot(bytes: &[u8], file: &str) -> Result<State, InputError> {
+pub fn snapshot(bytes: &[u8], file: &str) -> Result<State, Error> {
     let s = parse_snapshot(bytes, file)?;
-    State::from_snapshot(s).map_err(|e| InputError::new(file, None, e))
+    State::from_snapshot(s).map_err(|e| e.in_file(file, None))
 }
 
 /// Parses `policy.toml`; the empty file is the default policy.
-pub fn policy(text: &str, file: &str) -> Result<Policy, InputError> {
+pub fn policy(text: &str, file: &str) -> Result<Policy, Error> {
     let de = toml::Deserializer::new(text);
     let policy = serde_path_to_error::deserialize::<_, Policy>(de).map_err(|e| {
         let path = e.path().to_string();
@@ -340,20 +279,10 @@ pub fn policy(text: &str, file: &str) -> Result<Policy, InputError> {
         } else {
             path
         };
-        InputError {
-            file: file.to_string(),
-            line,
-            path: key,
-            // Redacted like JSON errors: a TOML value may be a secret too.
-            message: crate::command::redact_values(&toml_message(&inner)),
-        }
+        // Redacted like JSON errors: a TOML value may be a secret too.
+        Error::invalid(key, crate::error::redact_values(&toml_message(&inner))).in_file(file, line)
     })?;
-    policy.validate().map_err(|e| InputError {
-        file: file.to_string(),
-        line: None,
-        path: e.key,
-        message: e.message.to_string(),
-    })?;
+    policy.validate().map_err(|e| e.in_file(file, None))?;
     Ok(policy)
 }
 
@@ -391,26 +320,19 @@ fn toml_message(e: &toml::de::Error) -> String {
 }
 
 /// Parses a policy given as JSON (the form traces carry).
-pub fn policy_json(value: serde_json::Value, file: &str) -> Result<Policy, InputError> {
-    let policy: Policy = serde_path_to_error::deserialize(value).map_err(|e| {
-        InputError::new(
-            file,
-            None,
-            FieldError::from_path(e.path().to_string(), e.inner()),
-        )
-    })?;
+pub fn policy_json(value: serde_json::Value, file: &str) -> Result<Policy, Error> {
+    let policy: Policy = serde_path_to_error::deserialize(value)
+        .map_err(|e| Error::at_serde_path(&e.path().to_string(), e.inner()).in_file(file, None))?;
     policy.validate().map_err(|e| {
-        InputError::new(
-            file,
-            None,
-            FieldError::new(format!("$.{}", e.key), e.message),
-        )
+        // The key of `validate` as a JSON path: `$.session.ttl`.
+        let path = format!("$.{}", e.path().unwrap_or_default());
+        e.with_path(path).in_file(file, None)
     })?;
     Ok(policy)
 }
 
 /// Parses one `request.json`.
-pub fn request(bytes: &[u8], file: &str) -> Result<Request, InputError> {
+pub fn request(bytes: &[u8], file: &str) -> Result<Request, Error> {
     json(bytes).map_err(|e| e.into_input(file, None))
 }
 
@@ -424,28 +346,30 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 }
 
 /// Parses a JSON Lines file of requests.
-pub fn requests_jsonl(bytes: &[u8], file: &str) -> Result<Vec<Request>, InputError> {
+pub fn requests_jsonl(bytes: &[u8], file: &str) -> Result<Vec<Request>, Error> {
     lines(bytes)
         .map(|(n, l)| json(l).map_err(|e| e.into_input(file, Some(n))))
         .collect()
 }
 
 /// Parses a JSON Lines file of commands, checking that `at` never goes back.
-pub fn commands_jsonl(bytes: &[u8], file: &str) -> Result<Vec<Command>, InputError> {
+pub fn commands_jsonl(bytes: &[u8], file: &str) -> Result<Vec<Command>, Error> {
     let mut out: Vec<Command> = Vec::new();
     for (n, l) in lines(bytes) {
         let value = json_value_at_line(l, file, n)?;
-        let cmd = Command::from_value(value).map_err(|e| InputError::new(file, Some(n), e))?;
-        check_order(out.last(), &cmd).map_err(|e| InputError::new(file, Some(n), e))?;
+        let cmd = Command::from_value(value).map_err(|e| e.in_file(file, Some(n)))?;
+        check_order(out.last(), &cmd).map_err(|e| e.in_file(file, Some(n)))?;
         out.push(cmd);
     }
     Ok(out)
 }
 
 /// Commands must have non-decreasing `at` (SPEC §8).
-pub fn check_order(prev: Option<&Command>, next: &Command) -> Result<(), FieldError> {
+/// The error is at `$.at`, with no file: the caller knows where the
+/// command was written.
+pub fn check_order(prev: Option<&Command>, next: &Command) -> Result<(), Error> {
     match prev {
-        Some(p) if next.at < p.at => Err(FieldError::new(
+        Some(p) if next.at < p.at => Err(Error::at_path(
             "$.at",
             // The times are not echoed: like any value, they are input.
             "commands must have non-decreasing `at`: earlier than the previous command's",
@@ -465,8 +389,11 @@ mod tests {
     fn toml_syntax_errors_have_a_message() {
         // Found by the policy_toml fuzz target: `message()` is empty here.
         let e = super::policy("ttl=", "p.toml").unwrap_err();
-        assert!(!e.message.trim().is_empty(), "{e}");
-        assert!(!e.message.contains("ttl="), "the input is not echoed: {e}");
+        assert!(!e.message().trim().is_empty(), "{e}");
+        assert!(
+            !e.message().contains("ttl="),
+            "the input is not echoed: {e}"
+        );
     }
 }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{signed::CookieSecret, Duration};
+use crate::{error::ErrorKind, signed::CookieSecret, Duration, Error};
 
 /// The default policy, as shipped in `policies/default.toml`.
 pub const DEFAULT_POLICY_TOML: &str = include_str!("../../policies/default.toml");
@@ -391,23 +391,18 @@ pub fn is_http_token(s: &str) -> bool {
         })
 }
 
-/// A policy value that can never work: where, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PolicyValueError {
-    /// The key's path without a root: `session.cookies[1]`.
-    pub key: String,
-    pub message: &'static str,
-}
-
 impl Policy {
     /// Refuses values that load but can never work (docs/INPUTS.md): a
     /// cookie name that no `cookie` header can carry, an API-key header
     /// that is no header name or is one of the other credential channels,
     /// an API-key prefix that is empty (every Bearer token would be an API
     /// key) or holds characters no token has, a session lifetime of zero.
-    /// The message never quotes the value.
-    pub fn validate(&self) -> Result<(), PolicyValueError> {
-        let err = |key: String, message| Err(PolicyValueError { key, message });
+    /// The message never quotes the value; the error's
+    /// [`path`](Error::path) is the key without a root
+    /// (`session.cookies[1]`).
+    pub fn validate(&self) -> Result<(), Error> {
+        let err =
+            |key: String, message| Err(Error::new(ErrorKind::PolicyValue(message)).with_path(key));
         if self.session.ttl.secs() == 0 {
             return err(
                 "session.ttl".into(),

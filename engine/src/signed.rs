@@ -27,7 +27,8 @@ use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 
 use crate::credential::Malformed;
-use crate::is_valid_token;
+use crate::error::ErrorKind;
+use crate::{is_valid_token, Error};
 
 type HmacSha256 = Hmac<sha2_hmac::Sha256>;
 
@@ -53,30 +54,14 @@ pub const SECRET_ENV: &str = "AUTHPROOF_COOKIE_SECRET";
 #[derive(Clone)]
 pub struct CookieSecret(Vec<u8>);
 
-/// Why a cookie secret was refused. The message never quotes the secret.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SecretError {
-    /// The secret is empty (an empty environment variable, an empty file).
-    Empty,
-}
-
-impl fmt::Display for SecretError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SecretError::Empty => f.write_str("the cookie secret is empty"),
-        }
-    }
-}
-
-impl std::error::Error for SecretError {}
-
 impl CookieSecret {
     /// A secret from its exact bytes (better-auth signs with the UTF-8
-    /// bytes of its secret string).
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<CookieSecret, SecretError> {
+    /// bytes of its secret string). An empty secret (an empty environment
+    /// variable, an empty file) is refused; the error never quotes it.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<CookieSecret, Error> {
         let bytes = bytes.into();
         if bytes.is_empty() {
-            return Err(SecretError::Empty);
+            return Err(Error::new(ErrorKind::SecretEmpty));
         }
         Ok(CookieSecret(bytes))
     }
@@ -84,7 +69,7 @@ impl CookieSecret {
     /// A secret from a file's contents: one trailing line ending (`\n` or
     /// `\r\n`) is removed, nothing else (so a file written by `echo` or by
     /// `targets/better-auth/seed.mjs` works).
-    pub fn from_file_contents(bytes: &[u8]) -> Result<CookieSecret, SecretError> {
+    pub fn from_file_contents(bytes: &[u8]) -> Result<CookieSecret, Error> {
         let bytes = bytes
             .strip_suffix(b"\n")
             .map(|b| b.strip_suffix(b"\r").unwrap_or(b))
@@ -126,7 +111,7 @@ impl Eq for CookieSecret {}
 pub fn cookie_secret(
     env: Option<&[u8]>,
     file: Option<&[u8]>,
-) -> Result<Option<CookieSecret>, SecretError> {
+) -> Result<Option<CookieSecret>, Error> {
     match (file, env) {
         (Some(contents), _) => CookieSecret::from_file_contents(contents).map(Some),
         (None, Some(value)) => CookieSecret::new(value).map(Some),
@@ -358,8 +343,13 @@ mod tests {
             cookie_secret(Some(b"env"), None),
             Ok(Some(CookieSecret::new("env").unwrap()))
         );
-        assert_eq!(cookie_secret(None, Some(b"\n")), Err(SecretError::Empty));
-        assert_eq!(cookie_secret(Some(b""), None), Err(SecretError::Empty));
+        let empty = Err(Error::new(ErrorKind::SecretEmpty));
+        assert_eq!(cookie_secret(None, Some(b"\n")), empty);
+        assert_eq!(cookie_secret(Some(b""), None), empty);
+        assert_eq!(
+            cookie_secret(Some(b""), None).unwrap_err().to_string(),
+            "the cookie secret is empty"
+        );
         assert_eq!(
             CookieSecret::from_file_contents(b"a\n\n").unwrap().expose(),
             b"a\n"

@@ -16,7 +16,7 @@ use indexmap::{Equivalent, IndexMap};
 
 use crate::{
     snapshot::{ApiKey, Membership, Resource, Session, Snapshot, Tenant, User},
-    FieldError, Id, Timestamp, TokenHash,
+    Error, Id, Timestamp, TokenHash,
 };
 
 /// Key of a record identified by two ids: (user, tenant) or (tenant, id).
@@ -136,7 +136,7 @@ pub struct State {
 impl State {
     /// Builds the state, checking SPEC §2 integrity. The error names the
     /// offending record by JSON path and the rule it breaks.
-    pub fn from_snapshot(s: Snapshot) -> Result<State, FieldError> {
+    pub fn from_snapshot(s: Snapshot) -> Result<State, Error> {
         // Pre-sized: no rehashing or regrowing while loading, and no
         // capacity left over from doubling.
         let mut st = State {
@@ -179,7 +179,7 @@ impl State {
             st.tenant_exists(&m.tenant, || at("tenant"))?;
             let key = Pair(m.user.clone(), m.tenant.clone());
             if let Some(j) = st.memberships.get_index_of(&key) {
-                return Err(FieldError::new(
+                return Err(Error::at_path(
                     format!("$.memberships[{i}]"),
                     format_args!(
                         "duplicate membership: the same user and tenant as $.memberships[{j}] (rule: unique (user, tenant) memberships)"
@@ -216,7 +216,7 @@ impl State {
                 st.tenant_exists(t, || at("tenant"))?;
             }
             if x.created_at > x.expires_at {
-                return Err(FieldError::new(
+                return Err(Error::at_path(
                     at("expires_at"),
                     "the session expires before it is created (rule: created_at <= expires_at)",
                 ));
@@ -230,7 +230,7 @@ impl State {
             st.user_exists(&r.owner, || at("owner"))?;
             let key = Pair(r.tenant.clone(), r.id.clone());
             if let Some(j) = st.resources.get_index_of(&key) {
-                return Err(FieldError::new(
+                return Err(Error::at_path(
                     format!("$.resources[{i}]"),
                     format_args!(
                         "duplicate resource: the same tenant and id as $.resources[{j}] (rule: unique (tenant, id) resources)"
@@ -351,7 +351,7 @@ impl State {
     }
 
     // The JSON path is built only on error: loading checks every record.
-    fn user_exists(&self, id: &Id, path: impl FnOnce() -> String) -> Result<(), FieldError> {
+    fn user_exists(&self, id: &Id, path: impl FnOnce() -> String) -> Result<(), Error> {
         if self.users.contains_key(id) {
             Ok(())
         } else {
@@ -359,7 +359,7 @@ impl State {
         }
     }
 
-    fn tenant_exists(&self, id: &Id, path: impl FnOnce() -> String) -> Result<(), FieldError> {
+    fn tenant_exists(&self, id: &Id, path: impl FnOnce() -> String) -> Result<(), Error> {
         if self.tenants.contains_key(id) {
             Ok(())
         } else {
@@ -367,7 +367,7 @@ impl State {
         }
     }
 
-    fn token_unique(&self, h: &TokenHash, path: impl FnOnce() -> String) -> Result<(), FieldError> {
+    fn token_unique(&self, h: &TokenHash, path: impl FnOnce() -> String) -> Result<(), Error> {
         match self.by_token.get(h) {
             None => Ok(()),
             Some(slot) => {
@@ -377,7 +377,7 @@ impl State {
                     Slot::ApiKey(i) => format!("$.api_keys[{i}]"),
                     Slot::Session(i) => format!("$.sessions[{i}]"),
                 };
-                Err(FieldError::new(
+                Err(Error::at_path(
                     path(),
                     format_args!(
                         "token_sha256 is already used by {other} (rule: token_sha256 unique across keys and sessions)"
@@ -390,8 +390,8 @@ impl State {
 
 // Integrity errors name records by JSON path, never by a value read from
 // the input (an id field may hold a pasted secret): docs/INPUTS.md.
-fn dup(path: String, what: &str, earlier: String) -> FieldError {
-    FieldError::new(
+fn dup(path: String, what: &str, earlier: String) -> Error {
+    Error::at_path(
         path,
         format_args!(
             "duplicate {what} id: the same as {earlier}.id (rule: unique ids per collection)"
@@ -399,8 +399,8 @@ fn dup(path: String, what: &str, earlier: String) -> FieldError {
     )
 }
 
-fn dangling(path: String, what: &str) -> FieldError {
-    FieldError::new(
+fn dangling(path: String, what: &str) -> Error {
+    Error::at_path(
         path,
         format_args!("dangling reference: no {what} has this id (rule: every reference resolves)"),
     )

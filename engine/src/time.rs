@@ -15,6 +15,8 @@ use std::fmt;
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::{error::ErrorKind, Error};
+
 /// A point in time: whole seconds since 1970-01-01T00:00:00Z.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(i64);
@@ -60,15 +62,16 @@ impl Timestamp {
 
     /// Parses an RFC 3339 timestamp; offsets are converted to UTC and
     /// fractional seconds are floored.
-    pub fn parse(s: &str) -> Result<Timestamp, TimeError> {
+    pub fn parse(s: &str) -> Result<Timestamp, Error> {
         if let Some(t) = Timestamp::parse_plain_utc(s.as_bytes()) {
             return Ok(t);
         }
         let odt = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| TimeError::Timestamp)?;
+            .map_err(|_| Error::new(ErrorKind::Timestamp))?;
         // `unix_timestamp` floors toward negative infinity for the whole
         // second, which is what "fractional seconds are floored" means.
-        Timestamp::from_unix(odt.unix_timestamp()).ok_or(TimeError::TimestampRange)
+        Timestamp::from_unix(odt.unix_timestamp())
+            .ok_or_else(|| Error::new(ErrorKind::TimestampRange))
     }
 }
 
@@ -204,22 +207,23 @@ impl Duration {
     }
 
     /// Parses `"<n>s"`, `"<n>m"`, `"<n>h"` or `"<n>d"`.
-    pub fn parse(s: &str) -> Result<Duration, TimeError> {
+    pub fn parse(s: &str) -> Result<Duration, Error> {
         let unit = match s.as_bytes().last() {
             Some(b's') => 1,
             Some(b'm') => 60,
             Some(b'h') => 3600,
             Some(b'd') => 86_400,
-            _ => return Err(TimeError::Duration),
+            _ => return Err(Error::new(ErrorKind::Duration)),
         };
         let digits = &s[..s.len() - 1];
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(TimeError::Duration);
+            return Err(Error::new(ErrorKind::Duration));
         }
-        let n: i64 = digits.parse().map_err(|_| TimeError::DurationRange)?;
+        let range = || Error::new(ErrorKind::DurationRange);
+        let n: i64 = digits.parse().map_err(|_| range())?;
         n.checked_mul(unit)
             .and_then(Duration::from_secs)
-            .ok_or(TimeError::DurationRange)
+            .ok_or_else(range)
     }
 }
 
@@ -257,30 +261,18 @@ impl<'de> Deserialize<'de> for Duration {
                 Duration::parse(s).map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<Duration, E> {
-                Duration::from_secs(n).ok_or_else(|| E::custom(TimeError::DurationRange))
+                Duration::from_secs(n)
+                    .ok_or_else(|| E::custom(Error::new(ErrorKind::DurationRange)))
             }
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<Duration, E> {
                 i64::try_from(n)
                     .ok()
                     .and_then(Duration::from_secs)
-                    .ok_or_else(|| E::custom(TimeError::DurationRange))
+                    .ok_or_else(|| E::custom(Error::new(ErrorKind::DurationRange)))
             }
         }
         d.deserialize_any(V)
     }
-}
-
-/// Why a timestamp or duration was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum TimeError {
-    #[error("expected an RFC 3339 timestamp such as \"2026-05-28T12:00:00Z\"")]
-    Timestamp,
-    #[error("timestamp outside 0000-01-01T00:00:00Z..9999-12-31T23:59:59Z")]
-    TimestampRange,
-    #[error("expected a duration: \"<n>s\", \"<n>m\", \"<n>h\", \"<n>d\" or whole seconds")]
-    Duration,
-    #[error("duration out of range (0 to 10000 years)")]
-    DurationRange,
 }
 
 #[cfg(test)]
@@ -307,8 +299,10 @@ mod tests {
         assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59Z");
         assert_eq!(Timestamp::MIN.to_string(), "0000-01-01T00:00:00Z");
         assert_eq!(
-            Timestamp::parse("0000-01-01T00:00:00+01:00"),
-            Err(TimeError::TimestampRange)
+            Timestamp::parse("0000-01-01T00:00:00+01:00")
+                .unwrap_err()
+                .kind(),
+            &ErrorKind::TimestampRange
         );
         assert!(Timestamp::parse("2026-05-28").is_err());
         assert!(Timestamp::parse("not a time").is_err());

@@ -1036,7 +1036,7 @@ fn commands_must_have_non_decreasing_at() {
     let text = lines.join("\n");
     let e = load::commands_jsonl(text.as_bytes(), "commands.jsonl").unwrap_err();
     assert_eq!(
-        (e.file.as_str(), e.line, e.path.as_str()),
+        (e.file().unwrap(), e.line(), e.path().unwrap()),
         ("commands.jsonl", Some(5), "$.at")
     );
     assert!(e.to_string().starts_with("commands.jsonl:5:"), "{e}");

@@ -3,7 +3,7 @@
 //! input kind, one field at a time; whatever the loader says about it must
 //! not contain it. Integrity errors name records by JSON path and index.
 
-use authproof_engine::load::{self, InputError};
+use authproof_engine::{load, Error};
 use serde_json::{json, Value};
 
 const SECRET: &str = "sk_live_PLANTEDsecret0123";
@@ -13,7 +13,7 @@ const HASH: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f200
 const HASH2: &str = "cb8379ac2098aa165029e3938a51da0bcecfc008fd6795f401178647f96c5b34";
 
 #[track_caller]
-fn clean(e: &InputError, what: &str) {
+fn clean(e: &Error, what: &str) {
     let text = format!("{e} {e:?}");
     assert!(
         !text.contains("PLANTED") && !text.contains(&NUMBER.to_string()),
@@ -151,7 +151,7 @@ fn snapshot_integrity_errors_name_records_not_values() {
             .err()
             .unwrap_or_else(|| panic!("{what}: should not load"));
         clean(&e, &what);
-        assert!(e.path.contains(path), "{what}: {e}");
+        assert!(e.path().unwrap().contains(path), "{what}: {e}");
     }
 }
 
@@ -219,7 +219,7 @@ fn command_fields() {
     let text = "{\"at\":\"2026-05-28T12:00:00Z\",\"op\":\"create_user\",\"user\":\"u\"}\n\
          {\"at\":\"2026-05-28T11:59:59Z\",\"op\":\"create_user\",\"user\":\"v\"}\n";
     let e = load::commands_jsonl(text.as_bytes(), "c.jsonl").unwrap_err();
-    assert_eq!((e.line, e.path.as_str()), (Some(2), "$.at"), "{e}");
+    assert_eq!((e.line(), e.path().unwrap()), (Some(2), "$.at"), "{e}");
     assert!(!e.to_string().contains("11:59:59"), "{e}");
 }
 

@@ -1,19 +1,23 @@
 //! Issue 12: policy values that can never work are refused at load, with
 //! the key's path; TOML errors point at the right line.
 
-use authproof_engine::load::{self, InputError};
+use authproof_engine::{load, Error};
 
 #[track_caller]
-fn refused(toml: &str, path: &str) -> InputError {
+fn refused(toml: &str, path: &str) -> Error {
     let e = load::policy(toml, "p.toml").unwrap_err();
-    assert_eq!(e.file, "p.toml");
-    assert_eq!(e.path, path, "{toml:?}: {e}");
-    assert!(!e.message.is_empty());
+    assert_eq!(e.file().unwrap(), "p.toml");
+    assert_eq!(e.path().unwrap(), path, "{toml:?}: {e}");
+    assert!(!e.message().is_empty());
     // The same policy as JSON (the form traces carry) is refused the same way.
     let value: toml::Value = toml::from_str(toml).unwrap();
     let json = serde_json::to_value(value).unwrap();
     let j = load::policy_json(json, "trace.json").unwrap_err();
-    assert_eq!(j.path, format!("$.{path}"), "{toml:?} as JSON: {j}");
+    assert_eq!(
+        j.path().unwrap(),
+        format!("$.{path}"),
+        "{toml:?} as JSON: {j}"
+    );
     e
 }
 
@@ -87,18 +91,18 @@ fn session_ttl_must_be_positive() {
 fn toml_errors_name_the_right_line() {
     let text = "version = 1\n[session]\nttl = \"1h\"\ncolour = \"red\"\n";
     let e = load::policy(text, "p.toml").unwrap_err();
-    assert_eq!(e.line, Some(4), "{e}");
+    assert_eq!(e.line(), Some(4), "{e}");
     let text = "version = 1\n[session]\nttl = \"1h\"\nttl = \"2h\"\n";
     let e = load::policy(text, "p.toml").unwrap_err();
-    assert_eq!(e.line, Some(4), "{e}");
+    assert_eq!(e.line(), Some(4), "{e}");
     let text = "[session]\n\n\nbearer = 3\n";
     let e = load::policy(text, "p.toml").unwrap_err();
-    assert_eq!(e.line, Some(4), "{e}");
+    assert_eq!(e.line(), Some(4), "{e}");
     let text = "[session]\n[session]\n";
     let e = load::policy(text, "p.toml").unwrap_err();
-    assert_eq!(e.line, Some(2), "{e}");
+    assert_eq!(e.line(), Some(2), "{e}");
     let e = load::policy("colour = 1\n", "p.toml").unwrap_err();
-    assert_eq!(e.line, Some(1), "{e}");
+    assert_eq!(e.line(), Some(1), "{e}");
 }
 
 fn toml_str(s: &str) -> String {

@@ -338,12 +338,12 @@ fn credential_order_must_name_each_candidate_once() {
         r#"[]"#,
     ] {
         let e = load::policy(&format!("[credentials]\norder = {bad}\n"), "p.toml").unwrap_err();
-        assert_eq!(e.path, "credentials.order", "{e}");
+        assert_eq!(e.path().unwrap(), "credentials.order", "{e}");
     }
     let e = load::policy("[credentials]\norder = [\"header\"]\n", "p.toml").unwrap_err();
-    assert!(e.path.starts_with("credentials.order"), "{e}");
+    assert!(e.path().unwrap().starts_with("credentials.order"), "{e}");
     let e = load::policy("[session]\ncookie_format = \"hmac\"\n", "p.toml").unwrap_err();
-    assert_eq!(e.path, "session.cookie_format", "{e}");
+    assert_eq!(e.path().unwrap(), "session.cookie_format", "{e}");
     // A policy built in code with a repeat reads it once, the missing one last.
     let mut p = Policy::default();
     p.credentials.order = vec![Candidate::Authorization, Candidate::Authorization];

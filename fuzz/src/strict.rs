@@ -3,7 +3,7 @@
 //! the typed loaders agree (duplicate keys refused, objects only), and no
 //! error echoes a value the oracle planted or a raw control character.
 
-use authproof_engine::load::{self, InputError};
+use authproof_engine::{load, Error};
 use serde_json::Value;
 
 /// The planted secret and number: no error may ever contain them.
@@ -21,7 +21,7 @@ pub fn has_marker(doc: &[u8]) -> bool {
 
 /// [`assert_clean`] for an error on `doc`: markers only when `doc` had
 /// none of its own; control characters always.
-pub fn assert_clean_in(doc: &[u8], e: &InputError, what: &str) {
+pub fn assert_clean_in(doc: &[u8], e: &Error, what: &str) {
     if has_marker(doc) {
         let text = format!("{e}");
         assert!(
@@ -33,7 +33,7 @@ pub fn assert_clean_in(doc: &[u8], e: &InputError, what: &str) {
     }
 }
 
-pub fn assert_clean(e: &InputError, what: &str) {
+pub fn assert_clean(e: &Error, what: &str) {
     let text = format!("{e}");
     assert!(
         !text.contains("PLANTED") && !text.contains("271828182845904"),
@@ -82,11 +82,11 @@ pub fn plant(v: &mut Value, k: usize) -> bool {
 /// refuses for a duplicate key is never loaded (no "last wins"), and
 /// what the typed loader accepts is an object (never serde's positional
 /// array form). `load` parses one document.
-pub fn agree<T>(doc: &[u8], load: impl Fn(&[u8]) -> Result<T, InputError>, what: &str) {
+pub fn agree<T>(doc: &[u8], load: impl Fn(&[u8]) -> Result<T, Error>, what: &str) {
     let strict = load::json_value(doc, "doc.json");
     let typed = load(doc);
     if let Err(e) = &strict {
-        if e.message.contains("duplicate") {
+        if e.message().contains("duplicate") {
             assert!(typed.is_err(), "{what}: a duplicate key was accepted: {e}");
         }
     }
@@ -103,7 +103,7 @@ pub fn agree<T>(doc: &[u8], load: impl Fn(&[u8]) -> Result<T, InputError>, what:
 
 /// Each value of `doc` in turn (chosen by `k`) replaced by the planted
 /// secret or number: whatever the loader says must not contain it.
-pub fn planted<T>(doc: &[u8], k: usize, load: impl Fn(&[u8]) -> Result<T, InputError>) {
+pub fn planted<T>(doc: &[u8], k: usize, load: impl Fn(&[u8]) -> Result<T, Error>) {
     if has_marker(doc) {
         return;
     }
@@ -120,7 +120,7 @@ pub fn planted<T>(doc: &[u8], k: usize, load: impl Fn(&[u8]) -> Result<T, InputE
 
 /// The same document with its first object turned into an array of its
 /// values (serde's positional form) must not load.
-pub fn as_array<T>(doc: &[u8], load: impl Fn(&[u8]) -> Result<T, InputError>, what: &str) {
+pub fn as_array<T>(doc: &[u8], load: impl Fn(&[u8]) -> Result<T, Error>, what: &str) {
     let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(doc) else {
         return;
     };
@@ -133,7 +133,7 @@ pub fn as_array<T>(doc: &[u8], load: impl Fn(&[u8]) -> Result<T, InputError>, wh
 }
 
 /// The same document with its first key repeated must not load.
-pub fn with_duplicate<T>(doc: &[u8], load: impl Fn(&[u8]) -> Result<T, InputError>, what: &str) {
+pub fn with_duplicate<T>(doc: &[u8], load: impl Fn(&[u8]) -> Result<T, Error>, what: &str) {
     let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(doc) else {
         return;
     };

@@ -88,9 +88,18 @@ pub fn policy_toml(data: &[u8]) {
             assert!(back == p, "policy changed in a JSON round trip");
         }
         Err(e) => {
-            assert!(!e.file.is_empty(), "an input error names no file");
-            assert!(!e.path.is_empty(), "an input error names no path");
-            assert!(!e.message.trim().is_empty(), "an input error says nothing");
+            assert!(
+                !e.file().unwrap_or_default().is_empty(),
+                "an input error names no file"
+            );
+            assert!(
+                !e.path().unwrap_or_default().is_empty(),
+                "an input error names no path"
+            );
+            assert!(
+                !e.message().trim().is_empty(),
+                "an input error says nothing"
+            );
         }
     }
 }
@@ -142,10 +151,16 @@ fn only_floats_differ(a: &[Command], b: &[Command]) -> bool {
 }
 
 /// An input error must say where and what.
-fn clear_error(e: &load::InputError) {
-    assert!(!e.file.is_empty(), "an input error names no file");
-    assert!(!e.path.is_empty(), "an input error names no path");
-    assert!(!e.message.is_empty(), "an input error has no message");
+fn clear_error(e: &authproof_engine::Error) {
+    assert!(
+        !e.file().unwrap_or_default().is_empty(),
+        "an input error names no file"
+    );
+    assert!(
+        !e.path().unwrap_or_default().is_empty(),
+        "an input error names no path"
+    );
+    assert!(!e.message().is_empty(), "an input error has no message");
 }
 
 // ------------------------------------------------------------ credentials

@@ -111,7 +111,14 @@ pub fn invariants_requests(
         .collect();
     steps.sort_by_key(|c| c.at);
     match authproof_verification::lockstep::run(policy, snapshot, &steps) {
-        Err(e) => check.skipped = Some(format!("not replayable: {}", e.message)),
+        Err(e) => {
+            // The input error's message (its path is the harness's), or
+            // the harness's own error.
+            let why = e
+                .input()
+                .map_or_else(|| e.to_string(), |i| i.message().to_string());
+            check.skipped = Some(format!("not replayable: {why}"));
+        }
         Ok(run) => {
             check.steps = run.steps.len() as u64;
             if let Some((index, v)) = run.first_violation() {

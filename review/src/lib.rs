@@ -53,7 +53,7 @@ pub mod tally;
 
 pub use blast::{BlastRadius, IdCount};
 pub use census::{actions, census, census_size, channels, describe};
-pub use error::ReviewError;
+pub use error::{Error, ErrorKind};
 pub use invariants::{
     invariants_explore, invariants_requests, InvariantCheck, Side, HARNESS_MAX_RECORDS,
 };

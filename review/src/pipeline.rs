@@ -25,7 +25,7 @@ use std::fmt;
 use authproof_engine::{Policy, Request, Snapshot, State, Timestamp};
 
 use crate::census::{census_counted, census_size};
-use crate::error::ReviewError;
+use crate::error::Error;
 use crate::invariants::{
     invariants_explore, invariants_requests, records, skipped_for_size, InvariantCheck, Side,
     HARNESS_MAX_RECORDS,
@@ -59,16 +59,16 @@ impl SnapshotInput {
         origin: impl Into<String>,
         snapshot: Snapshot,
         at: Option<Timestamp>,
-    ) -> Result<SnapshotInput, ReviewError> {
+    ) -> Result<SnapshotInput, Error> {
         let origin = origin.into();
         let records = records(&snapshot);
         let replay = (records <= HARNESS_MAX_RECORDS).then(|| snapshot.clone());
         let state = match State::from_snapshot(snapshot) {
             Ok(state) => state,
-            Err(source) => return Err(ReviewError::Integrity { origin, source }),
+            Err(source) => return Err(Error::integrity(origin, source)),
         };
         let Some(at) = at.or(state.taken_at()) else {
-            return Err(ReviewError::NoCensusTime { origin });
+            return Err(Error::no_census_time(origin));
         };
         Ok(SnapshotInput {
             origin,
@@ -176,7 +176,7 @@ impl fmt::Display for Stage<'_> {
 }
 
 /// Runs the review of `config`: see the module documentation.
-pub fn run(config: &ReviewConfig) -> Result<ReviewReport, ReviewError> {
+pub fn run(config: &ReviewConfig) -> Result<ReviewReport, Error> {
     run_with_progress(config, &Progress::new())
 }
 
@@ -184,11 +184,11 @@ pub fn run(config: &ReviewConfig) -> Result<ReviewReport, ReviewError> {
 pub fn run_with_progress(
     config: &ReviewConfig,
     progress: &Progress,
-) -> Result<ReviewReport, ReviewError> {
+) -> Result<ReviewReport, Error> {
     let (old, new) = (&config.old, &config.new);
     let first = config.snapshots.first();
     if !config.requests.is_empty() && first.is_none() {
-        return Err(ReviewError::RequestsWithoutSnapshot);
+        return Err(Error::requests_without_snapshot());
     }
     let mut sources = Vec::new();
     for snap in &config.snapshots {

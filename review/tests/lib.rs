@@ -6,7 +6,7 @@ use std::error::Error as _;
 
 use authproof_engine::{Headers, Id, Policy, Request, Snapshot, Unbound};
 use authproof_review::{
-    run, DecisionChange, FailOn, RequestsInput, ReviewConfig, ReviewError, ReviewReport,
+    run, DecisionChange, ErrorKind, FailOn, RequestsInput, ReviewConfig, ReviewReport,
     SnapshotInput, SourceKind,
 };
 use authproof_verification::synth;
@@ -199,13 +199,19 @@ fn inputs_are_rejected_with_a_reason() {
         origin: "r".into(),
         requests: Vec::new(),
     });
-    assert!(matches!(run(&c), Err(ReviewError::RequestsWithoutSnapshot)));
+    assert_eq!(
+        run(&c).map(|_| ()).map_err(|e| e.kind()),
+        Err(ErrorKind::RequestsWithoutSnapshot)
+    );
 
     // No census time.
     let mut untimed = snap.clone();
     untimed.taken_at = None;
     let e = SnapshotInput::new("s.json", untimed.clone(), None).unwrap_err();
-    assert!(matches!(&e, ReviewError::NoCensusTime { origin } if origin == "s.json"));
+    assert_eq!(
+        (e.kind(), e.origin()),
+        (ErrorKind::NoCensusTime, Some("s.json"))
+    );
     SnapshotInput::new("s.json", untimed, snap.taken_at).expect("a census time given");
 
     // Integrity, with the engine's error as the source.
@@ -215,4 +221,9 @@ fn inputs_are_rejected_with_a_reason() {
     assert!(e.to_string().starts_with("s.json: "));
     let source = e.source().expect("chained").to_string();
     assert!(source.contains("memberships[0].user"), "{source}");
+    assert_eq!(e.kind(), ErrorKind::Integrity);
+    assert_eq!(
+        e.input().and_then(|i| i.path()),
+        Some("$.memberships[0].user")
+    );
 }

@@ -161,3 +161,24 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    /// The CLI prints an error with its causes: each crate's error keeps
+    /// its cause out of its own message and chains it through `source()`.
+    #[test]
+    fn errors_print_with_their_sources() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = authproof_verification::Error::implementation(Some(2), io);
+        assert_eq!(
+            error_chain(&e),
+            "the implementation failed on step 2: no such file"
+        );
+        // The engine's input error ends a chain: printed once.
+        let input = authproof_engine::Error::at_path("$.at", "too early");
+        let e = authproof_verification::Error::from(input);
+        assert_eq!(error_chain(&e), "$.at: too early");
+    }
+}

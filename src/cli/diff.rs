@@ -11,7 +11,7 @@ use clap::builder::RangedU64ValueParser;
 
 use authproof_engine::{load, Timestamp};
 use authproof_review::{
-    self as review, FailOn, InvariantCheck, RequestsInput, ReviewConfig, ReviewError, Side,
+    self as review, ErrorKind, FailOn, InvariantCheck, RequestsInput, ReviewConfig, Side,
     SnapshotInput,
 };
 
@@ -193,20 +193,19 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
 
 /// A rejected input, in the words and the error kind the CLI has always
 /// used for it.
-fn input_error(e: ReviewError) -> CliError {
-    match e {
-        ReviewError::Integrity { origin, source } => CliError::Input(load::InputError {
-            file: origin,
-            line: None,
-            path: source.path,
-            message: source.message,
-        }),
-        ReviewError::NoCensusTime { origin } => CliError::Other(format!(
+fn input_error(e: review::Error) -> CliError {
+    let origin = e.origin().unwrap_or_default();
+    match (e.kind(), e.input()) {
+        (ErrorKind::Integrity, Some(source)) => {
+            CliError::Input(source.clone().in_file(origin, None))
+        }
+        (ErrorKind::NoCensusTime, _) => CliError::Other(format!(
             "{origin}: the snapshot has no taken_at; give the census time with --at"
         )),
-        ReviewError::RequestsWithoutSnapshot => {
+        (ErrorKind::RequestsWithoutSnapshot, _) => {
             CliError::Other("--requests needs a --snapshot to decide against".into())
         }
+        _ => CliError::Other(super::check::error_chain(&e)),
     }
 }
 

@@ -13,7 +13,7 @@ use std::{
     path::Path,
 };
 
-use authproof_engine::{load, load::InputError, Policy, State};
+use authproof_engine::{load, Policy, State};
 
 pub use super::output::{print, stdout_error, write, Output, OutputDir};
 
@@ -29,12 +29,19 @@ pub const MAX_INPUT_ENV: &str = "AUTHPROOF_MAX_INPUT_BYTES";
 pub const STDIN_NAME: &str = "(stdin)";
 
 /// An error that ends the run with exit code 1.
+///
+/// The binary's own error, the end of every chain: the libraries' errors
+/// (one per crate, opaque, causes chained) become one of these, worded for
+/// the command line and printed once as `error: …`. A plain enum: nothing
+/// outside the binary sees it, and `main` only asks
+/// [`is_closed_stdout`](CliError::is_closed_stdout).
 #[derive(Debug)]
 pub enum CliError {
     /// A file could not be read or written.
     Io { file: String, error: std::io::Error },
-    /// A file's contents are not valid input.
-    Input(InputError),
+    /// A file's contents are not valid input (the engine's error names
+    /// the file).
+    Input(authproof_engine::Error),
     /// Anything else worth a message (bad arguments, …).
     Other(String),
 }
@@ -51,8 +58,8 @@ impl fmt::Display for CliError {
     }
 }
 
-impl From<InputError> for CliError {
-    fn from(e: InputError) -> Self {
+impl From<authproof_engine::Error> for CliError {
+    fn from(e: authproof_engine::Error) -> Self {
         CliError::Input(e)
     }
 }
@@ -281,12 +288,7 @@ fn cookie_secret() -> Result<Option<authproof_engine::signed::CookieSecret>, Cli
 fn policy_file(path: &Path) -> Result<Policy, CliError> {
     let bytes = read(path)?;
     let text = String::from_utf8(bytes).map_err(|_| {
-        CliError::Input(InputError {
-            file: name(path),
-            line: None,
-            path: "(file)".into(),
-            message: "not UTF-8 text".into(),
-        })
+        authproof_engine::Error::at_path("(file)", "not UTF-8 text").in_file(name(path), None)
     })?;
     Ok(load::policy(&text, &name(path))?)
 }

@@ -106,16 +106,10 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
             .and_then(|spec| authproof_verification::conform::replay(&spec, &trace)),
         None => lockstep::run_engine(&trace.policy, &trace.snapshot, &trace.steps, fault),
     };
-    let run = run.map_err(|e| match e {
-        Error::InvalidTrace { path, message } => {
-            CliError::Input(authproof_engine::load::InputError {
-                file: file.clone(),
-                line: None,
-                path,
-                message,
-            })
-        }
-        other => CliError::Other(super::check::error_chain(&other)),
+    let run = run.map_err(|e| match e.input() {
+        // The trace is not valid input: the error's path is in the trace.
+        Some(input) => CliError::Input(input.clone().in_file(file.as_str(), None)),
+        None => CliError::Other(super::check::error_chain(&e)),
     })?;
     let first = run.first_violation();
     let out = match a.format {

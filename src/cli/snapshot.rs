@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use authproof_store::{Store, StoreError};
+use authproof_store::{ErrorKind, Store};
 
 use super::{io, CliError, Outcome};
 
@@ -118,10 +118,10 @@ pub fn open_existing(url: &str) -> Result<Store, CliError> {
 
 /// A store error as a CLI error (exit 1), naming the database. Connection
 /// and URL errors already name it (masked); others get the masked URL.
-pub fn db_error(url: &str, e: StoreError) -> CliError {
-    match e {
-        StoreError::Url { .. } | StoreError::Connect { .. } => CliError::Other(e.to_string()),
-        e => CliError::Other(format!("{}: {e}", redact(url))),
+pub fn db_error(url: &str, e: authproof_store::Error) -> CliError {
+    match e.kind() {
+        ErrorKind::Url | ErrorKind::Connect => CliError::Other(e.to_string()),
+        _ => CliError::Other(format!("{}: {e}", redact(url))),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use authproof_engine::load::{self, InputError};
+use authproof_engine::load;
 use authproof_review::suite::{self, Coverage, LoadOptions, Mode, PolicySource};
 use clap::ValueEnum;
 use serde_json::Value;
@@ -78,10 +78,13 @@ fn usage(m: &str) -> CliError {
     CliError::Other(m.to_string())
 }
 
-fn from_suite(e: suite::Error) -> CliError {
-    match e {
-        suite::Error::Io { file, error } => CliError::Io { file, error },
-        suite::Error::Input(e) => CliError::Input(e),
+fn from_suite(e: authproof_review::Error) -> CliError {
+    match e.input() {
+        Some(input) if e.kind() == authproof_review::ErrorKind::Input => {
+            CliError::Input(input.clone())
+        }
+        // `file: error`, the I/O error chained.
+        _ => CliError::Other(super::check::error_chain(&e)),
     }
 }
 
@@ -112,12 +115,9 @@ fn load_suite(path: &Path, opts: &LoadOptions) -> Result<suite::Suite, CliError>
 
 fn utf8(bytes: Vec<u8>, file: &str) -> Result<String, CliError> {
     String::from_utf8(bytes).map_err(|_| {
-        CliError::Input(InputError {
-            file: file.to_string(),
-            line: None,
-            path: "(file)".into(),
-            message: "not UTF-8 text".into(),
-        })
+        authproof_engine::Error::at_path("(file)", "not UTF-8 text")
+            .in_file(file, None)
+            .into()
     })
 }
 

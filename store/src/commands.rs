@@ -9,7 +9,7 @@
 
 use authproof_engine::{Change, Command, CommandResult, Effect, Policy, RecordRef, State};
 
-use crate::{db::StoreError, db::Tx, slice::Slice, write};
+use crate::{db::Tx, error::Repr, slice::Slice, write, Error};
 
 /// What a command's transaction does at its end.
 pub(crate) struct Done {
@@ -25,10 +25,10 @@ pub(crate) fn apply(
     policy: &Policy,
     cmd: &Command,
     fault: Option<authproof_engine::Fault>,
-) -> Result<Done, StoreError> {
+) -> Result<Done, Error> {
     let slice = Slice::read(tx, policy, cmd)?;
     let mut state = State::from_snapshot(slice.snapshot())
-        .map_err(|e| StoreError::Corrupt(format!("the rows read for {}: {e}", cmd.op.name())))?;
+        .map_err(|e| Repr::Corrupt(format!("the rows read for {}: {e}", cmd.op.name())))?;
     #[cfg(feature = "faults")]
     state.inject(fault);
     #[cfg(not(feature = "faults"))]
@@ -47,7 +47,7 @@ pub(crate) fn apply(
                 let from = slice
                     .find_session(session)
                     .ok_or_else(|| {
-                        StoreError::UnknownChange(format!(
+                        Repr::UnknownChange(format!(
                             "refresh of session {session:?}, which the rows read do not hold"
                         ))
                     })?

@@ -14,7 +14,7 @@
 
 use std::{fmt, io, net::ToSocketAddrs, path::Path, time::Duration};
 
-use crate::db::StoreError;
+use crate::error::{Error, Repr};
 
 /// Which database a URL names.
 #[derive(Clone, PartialEq, Eq)]
@@ -50,8 +50,8 @@ impl Url {
     /// Parses a `--db` URL. PostgreSQL URLs are checked with the driver's
     /// own parser, so a malformed one fails here, with a message that
     /// never holds a credential.
-    pub fn parse(url: &str) -> Result<Url, StoreError> {
-        let refuse = |why: &str| StoreError::Url {
+    pub fn parse(url: &str) -> Result<Url, Error> {
+        let refuse = |why: &str| Repr::Url {
             url: if url.is_empty() {
                 "\"\"".to_string()
             } else {
@@ -62,7 +62,7 @@ impl Url {
         if let Some(path) = url.strip_prefix("sqlite:") {
             let path = path.strip_prefix("//").unwrap_or(path);
             if path.is_empty() {
-                return Err(refuse("sqlite: needs a path (or :memory:)"));
+                return Err(refuse("sqlite: needs a path (or :memory:)").into());
             }
             Ok(Url::Sqlite(path.to_string()))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -70,13 +70,12 @@ impl Url {
                 .map_err(|e| refuse(&driver_message(&e)))?;
             Ok(Url::Postgres(url.to_string()))
         } else if !url.contains("://") && url.contains('=') {
-            Err(refuse(
-                "key=value connection strings are not accepted: write postgres://…",
-            ))
+            Err(refuse("key=value connection strings are not accepted: write postgres://…").into())
         } else {
             Err(refuse(
                 "unsupported database URL: expected sqlite:PATH, postgres://… or postgresql://…",
-            ))
+            )
+            .into())
         }
     }
 }
@@ -340,8 +339,8 @@ impl fmt::Display for ConnectFailure {
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connects to the PostgreSQL server `url` names.
-pub(crate) fn connect_postgres(url: &str) -> Result<postgres::Client, StoreError> {
-    let mut config: postgres::Config = url.parse().map_err(|e| StoreError::Url {
+pub(crate) fn connect_postgres(url: &str) -> Result<postgres::Client, Error> {
+    let mut config: postgres::Config = url.parse().map_err(|e| Repr::Url {
         url: redact(url),
         why: driver_message(&e),
     })?;
@@ -350,11 +349,12 @@ pub(crate) fn connect_postgres(url: &str) -> Result<postgres::Client, StoreError
     }
     config.connect(postgres::NoTls).map_err(|e| {
         let (failure, detail) = classify(&e, &config);
-        StoreError::Connect {
+        Repr::Connect {
             url: redact(url),
             failure,
             detail,
         }
+        .into()
     })
 }
 
@@ -485,7 +485,7 @@ fn resolves(config: &postgres::Config) -> bool {
 }
 
 /// Opens the SQLite database at `path`, saying why it cannot be opened.
-pub(crate) fn open_sqlite(path: &str) -> Result<rusqlite::Connection, StoreError> {
+pub(crate) fn open_sqlite(path: &str) -> Result<rusqlite::Connection, Error> {
     let opened = if path == ":memory:" {
         rusqlite::Connection::open_in_memory()
     } else {
@@ -516,11 +516,12 @@ pub(crate) fn open_sqlite(path: &str) -> Result<rusqlite::Connection, StoreError
                 _ => (ConnectFailure::Other, printable(&e.to_string())),
             }
         };
-        StoreError::Connect {
+        Repr::Connect {
             url: format!("sqlite:{}", printable(path)),
             failure,
             detail,
         }
+        .into()
     })
 }
 

@@ -8,11 +8,9 @@
 //! `IS NOT DISTINCT FROM`; SQLite, whose write transactions are serialized
 //! as a whole (`BEGIN IMMEDIATE`), drops the lock markers and gets `IS`.
 
-use std::fmt;
-
 use postgres::types::{ToSql, Type};
 
-use crate::conn::{printable, ConnectFailure};
+use crate::error::{Driver, Error, Repr};
 
 /// One SQL value, as bound or read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,172 +61,40 @@ impl From<bool> for Val {
 pub(crate) struct Row(pub Vec<Val>);
 
 impl Row {
-    pub fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+    pub fn int(&self, i: usize) -> Result<Option<i64>, Error> {
         match &self.0[i] {
             Val::Int(v) => Ok(*v),
             Val::Null => Ok(None),
-            other => Err(StoreError::Corrupt(format!(
+            other => Err(Repr::Corrupt(format!(
                 "column {i}: expected an integer, found {other:?}"
-            ))),
+            ))
+            .into()),
         }
     }
 
-    pub fn text(&self, i: usize) -> Result<Option<String>, StoreError> {
+    pub fn text(&self, i: usize) -> Result<Option<String>, Error> {
         match &self.0[i] {
             Val::Text(v) => Ok(v.clone()),
             Val::Null => Ok(None),
-            _ => Err(StoreError::Corrupt(format!("column {i}: expected text"))),
+            _ => Err(Repr::Corrupt(format!("column {i}: expected text")).into()),
         }
     }
 
-    pub fn bool(&self, i: usize) -> Result<bool, StoreError> {
+    pub fn bool(&self, i: usize) -> Result<bool, Error> {
         match &self.0[i] {
             Val::Bool(b) => Ok(*b),
             Val::Int(Some(v)) => Ok(*v != 0),
-            _ => Err(StoreError::Corrupt(format!(
-                "column {i}: expected a boolean"
-            ))),
-        }
-    }
-}
-
-/// What can go wrong in a store. Messages never hold a token (the stores
-/// only ever see token hashes) nor a credential of a connection string
-/// (URLs are [`redact`](crate::redact)ed), and text from outside — URLs,
-/// server and driver messages — is [`printable`](crate::printable).
-#[derive(Debug)]
-pub enum StoreError {
-    /// The URL is neither `sqlite:PATH` nor a valid `postgres://…`.
-    Url {
-        /// The URL, redacted.
-        url: String,
-        why: String,
-    },
-    /// The database could not be reached or opened.
-    Connect {
-        /// The URL, redacted.
-        url: String,
-        failure: ConnectFailure,
-        /// Where it tried, and the server's or the system's words.
-        detail: String,
-    },
-    Sqlite(rusqlite::Error),
-    Postgres(postgres::Error),
-    /// `import` into a database that already holds records.
-    NotEmpty,
-    /// The database's schema is newer than this build knows.
-    SchemaTooNew {
-        found: i64,
-        known: i64,
-    },
-    /// The snapshot to import breaks SPEC §2 integrity.
-    Integrity(authproof_engine::FieldError),
-    /// A row that cannot be a record (a value out of range, bad JSON).
-    Corrupt(String),
-    /// A write of the engine's `changes` affected a different number of
-    /// rows than the change says (a row gone or different from the one the
-    /// transaction read and locked). The transaction is rolled back and the
-    /// error reported, never retried: it means something else writes the
-    /// database behind the store's back.
-    RowCount {
-        /// The change (as its JSON) or the insert that was written.
-        write: String,
-        expected: u64,
-        found: u64,
-    },
-    /// A change the store has no SQL for (a field without a column, a
-    /// created record the engine's state does not hold): a bug, reported.
-    UnknownChange(String),
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Url { url, why } => write!(f, "database URL {url}: {why}"),
-            StoreError::Connect {
-                url,
-                failure,
-                detail,
-            } => write!(f, "cannot connect to {url}: {failure}: {detail}"),
-            StoreError::Sqlite(e) => write!(f, "sqlite: {}", printable(&e.to_string())),
-            StoreError::Postgres(e) => match e.as_db_error() {
-                Some(db) => write!(
-                    f,
-                    "postgres: {} ({})",
-                    printable(db.message()),
-                    db.code().code()
-                ),
-                None => write!(f, "postgres: {}", printable(&e.to_string())),
-            },
-            StoreError::NotEmpty => {
-                f.write_str("the database already holds a snapshot; pass --replace to overwrite it")
-            }
-            StoreError::SchemaTooNew { found, known } => write!(
-                f,
-                "the database schema is version {found}, newer than this build's {known}"
-            ),
-            StoreError::Integrity(e) => write!(f, "snapshot integrity: {e}"),
-            StoreError::Corrupt(m) => write!(f, "corrupt row: {}", printable(m)),
-            StoreError::RowCount {
-                write,
-                expected,
-                found,
-            } => write!(
-                f,
-                "write affected {found} rows instead of {expected}, rolled back: {write}"
-            ),
-            StoreError::UnknownChange(m) => write!(f, "cannot write change: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            StoreError::Sqlite(e) => Some(e),
-            StoreError::Postgres(e) => Some(e),
-            StoreError::Integrity(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e)
-    }
-}
-
-impl From<postgres::Error> for StoreError {
-    fn from(e: postgres::Error) -> Self {
-        StoreError::Postgres(e)
-    }
-}
-
-impl StoreError {
-    /// Errors after which re-running the whole transaction is correct and
-    /// may succeed: PostgreSQL serialization failures, deadlocks, a unique
-    /// key taken by a concurrent transaction (the re-run then rejects with
-    /// `duplicate_id`), and SQLite's busy database.
-    pub(crate) fn retryable(&self) -> bool {
-        match self {
-            StoreError::Postgres(e) => e
-                .code()
-                .is_some_and(|c| matches!(c.code(), "40001" | "40P01" | "23505")),
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
-                e.code == rusqlite::ErrorCode::DatabaseBusy
-            }
-            _ => false,
+            _ => Err(Repr::Corrupt(format!("column {i}: expected a boolean")).into()),
         }
     }
 }
 
 /// A transaction of either backend.
 pub(crate) trait Tx {
-    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError>;
-    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError>;
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, Error>;
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, Error>;
 
-    fn query_opt(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>, StoreError> {
+    fn query_opt(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>, Error> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 }
@@ -265,27 +131,29 @@ fn sqlite_params(params: &[Val]) -> Vec<rusqlite::types::Value> {
 }
 
 impl Tx for SqliteTx<'_> {
-    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, Error> {
         use rusqlite::types::ValueRef;
-        let mut stmt = self.0.prepare_cached(&sqlite_sql(sql))?;
+        let mut stmt = self.0.prepare_cached(&sqlite_sql(sql)).db()?;
         let n = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(sqlite_params(params)))?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(sqlite_params(params)))
+            .db()?;
         let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
+        while let Some(r) = rows.next().db()? {
             let mut row = Vec::with_capacity(n);
             for i in 0..n {
-                row.push(match r.get_ref(i)? {
+                row.push(match r.get_ref(i).db()? {
                     ValueRef::Null => Val::Null,
                     ValueRef::Integer(v) => Val::Int(Some(v)),
                     ValueRef::Text(t) => Val::Text(Some(
                         std::str::from_utf8(t)
-                            .map_err(|_| StoreError::Corrupt("text column is not UTF-8".into()))?
+                            .map_err(|_| Repr::Corrupt("text column is not UTF-8".into()))?
                             .to_string(),
                     )),
                     ValueRef::Real(_) | ValueRef::Blob(_) => {
-                        return Err(StoreError::Corrupt(format!(
-                            "column {i}: unexpected real or blob"
-                        )))
+                        return Err(
+                            Repr::Corrupt(format!("column {i}: unexpected real or blob")).into(),
+                        )
                     }
                 });
             }
@@ -294,9 +162,11 @@ impl Tx for SqliteTx<'_> {
         Ok(out)
     }
 
-    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
-        let mut stmt = self.0.prepare_cached(&sqlite_sql(sql))?;
-        Ok(stmt.execute(rusqlite::params_from_iter(sqlite_params(params)))? as u64)
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, Error> {
+        let mut stmt = self.0.prepare_cached(&sqlite_sql(sql)).db()?;
+        Ok(stmt
+            .execute(rusqlite::params_from_iter(sqlite_params(params)))
+            .db()? as u64)
     }
 }
 
@@ -317,23 +187,23 @@ fn pg_params(params: &[Val]) -> Vec<Box<dyn ToSql + Sync>> {
 }
 
 impl Tx for PgTx<'_, '_> {
-    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, Error> {
         let boxed = pg_params(params);
         let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
-        let rows = self.0.query(pg_sql(sql).as_str(), &refs)?;
+        let rows = self.0.query(pg_sql(sql).as_str(), &refs).db()?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let mut row = Vec::with_capacity(r.len());
             for (i, c) in r.columns().iter().enumerate() {
                 let t = c.type_();
                 row.push(if *t == Type::INT8 {
-                    Val::Int(r.try_get(i)?)
+                    Val::Int(r.try_get(i).db()?)
                 } else if *t == Type::INT4 {
-                    Val::Int(r.try_get::<_, Option<i32>>(i)?.map(i64::from))
+                    Val::Int(r.try_get::<_, Option<i32>>(i).db()?.map(i64::from))
                 } else if *t == Type::BOOL {
-                    Val::Bool(r.try_get(i)?)
+                    Val::Bool(r.try_get(i).db()?)
                 } else {
-                    Val::Text(r.try_get(i)?)
+                    Val::Text(r.try_get(i).db()?)
                 });
             }
             out.push(Row(row));
@@ -341,9 +211,9 @@ impl Tx for PgTx<'_, '_> {
         Ok(out)
     }
 
-    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, Error> {
         let boxed = pg_params(params);
         let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
-        Ok(self.0.execute(pg_sql(sql).as_str(), &refs)?)
+        self.0.execute(pg_sql(sql).as_str(), &refs).db()
     }
 }

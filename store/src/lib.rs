@@ -25,6 +25,7 @@
 mod commands;
 mod conn;
 mod db;
+mod error;
 pub mod import;
 mod records;
 pub mod schema;
@@ -36,8 +37,9 @@ use std::fmt;
 use authproof_engine::{Command, CommandResult, Policy, Snapshot, State, Timestamp};
 
 pub use conn::{printable, redact, ConnectFailure, Url, CONNECT_TIMEOUT};
-pub use db::StoreError;
 use db::{PgTx, SqliteTx, Tx};
+use error::{Driver, Repr};
+pub use error::{Error, ErrorKind};
 
 enum Backend {
     Sqlite(rusqlite::Connection),
@@ -68,13 +70,14 @@ const RETRIES: usize = 50;
 impl Store {
     /// Connects to the database `url` names (see [`Url`]). Does not create
     /// or check the schema: call [`Store::migrate`]. A failure says why
-    /// ([`StoreError::Connect`], [`ConnectFailure`]) without a credential.
-    pub fn open(url: &str) -> Result<Store, StoreError> {
+    /// ([`ErrorKind::Connect`], [`ConnectFailure`]) without a credential.
+    pub fn open(url: &str) -> Result<Store, Error> {
         let backend = match Url::parse(url)? {
             Url::Sqlite(path) => {
                 let conn = conn::open_sqlite(&path)?;
-                conn.busy_timeout(std::time::Duration::from_secs(30))?;
-                conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;")?;
+                conn.busy_timeout(std::time::Duration::from_secs(30)).db()?;
+                conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;")
+                    .db()?;
                 Backend::Sqlite(conn)
             }
             Url::Postgres(u) => Backend::Postgres(Box::new(conn::connect_postgres(&u)?)),
@@ -110,15 +113,16 @@ impl Store {
 
     /// Creates the schema or applies the migrations it lacks; returns the
     /// schema version. Refuses a database newer than this build.
-    pub fn migrate(&mut self) -> Result<i64, StoreError> {
+    pub fn migrate(&mut self) -> Result<i64, Error> {
         let pg = matches!(self.backend, Backend::Postgres(_));
         self.batch(schema::BOOTSTRAP)?;
         let current = self.schema_version()?.unwrap_or(0);
         if current > schema::SCHEMA_VERSION {
-            return Err(StoreError::SchemaTooNew {
+            return Err(Repr::SchemaTooNew {
                 found: current,
                 known: schema::SCHEMA_VERSION,
-            });
+            }
+            .into());
         }
         for (i, m) in schema::MIGRATIONS.iter().enumerate() {
             let version = i as i64 + 1;
@@ -132,23 +136,26 @@ impl Store {
             };
             match &mut self.backend {
                 Backend::Sqlite(c) => {
-                    let tx =
-                        c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                    tx.execute_batch(&ddl)?;
+                    let tx = c
+                        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                        .db()?;
+                    tx.execute_batch(&ddl).db()?;
                     tx.execute(
                         "INSERT INTO schema_version (version) VALUES (?1)",
                         [version],
-                    )?;
-                    tx.commit()?;
+                    )
+                    .db()?;
+                    tx.commit().db()?;
                 }
                 Backend::Postgres(c) => {
-                    let mut tx = c.transaction()?;
-                    tx.batch_execute(&ddl)?;
+                    let mut tx = c.transaction().db()?;
+                    tx.batch_execute(&ddl).db()?;
                     tx.execute(
                         "INSERT INTO schema_version (version) VALUES ($1)",
                         &[&version],
-                    )?;
-                    tx.commit()?;
+                    )
+                    .db()?;
+                    tx.commit().db()?;
                 }
             }
         }
@@ -156,7 +163,7 @@ impl Store {
     }
 
     /// The highest applied migration, or `None` before the first.
-    pub fn schema_version(&mut self) -> Result<Option<i64>, StoreError> {
+    pub fn schema_version(&mut self) -> Result<Option<i64>, Error> {
         self.batch(schema::BOOTSTRAP)?;
         self.transact(|tx| {
             let r = tx.query_opt("SELECT MAX(version) FROM schema_version", &[])?;
@@ -164,10 +171,10 @@ impl Store {
         })
     }
 
-    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+    fn batch(&mut self, sql: &str) -> Result<(), Error> {
         match &mut self.backend {
-            Backend::Sqlite(c) => c.execute_batch(sql)?,
-            Backend::Postgres(c) => c.batch_execute(sql)?,
+            Backend::Sqlite(c) => c.execute_batch(sql).db()?,
+            Backend::Postgres(c) => c.batch_execute(sql).db()?,
         }
         Ok(())
     }
@@ -178,20 +185,21 @@ impl Store {
     /// error re-runs the whole transaction.
     fn transact<T>(
         &mut self,
-        mut f: impl FnMut(&mut dyn Tx) -> Result<(T, bool), StoreError>,
-    ) -> Result<T, StoreError> {
+        mut f: impl FnMut(&mut dyn Tx) -> Result<(T, bool), Error>,
+    ) -> Result<T, Error> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let r: Result<T, StoreError> = match &mut self.backend {
+            let r: Result<T, Error> = match &mut self.backend {
                 Backend::Sqlite(c) => (|| {
-                    let tx =
-                        c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let tx = c
+                        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                        .db()?;
                     let (v, commit) = f(&mut SqliteTx(&tx))?;
                     if commit {
-                        tx.commit()?;
+                        tx.commit().db()?;
                     } else {
-                        tx.rollback()?;
+                        tx.rollback().db()?;
                     }
                     Ok(v)
                 })(),
@@ -199,12 +207,13 @@ impl Store {
                     let mut tx = c
                         .build_transaction()
                         .isolation_level(postgres::IsolationLevel::ReadCommitted)
-                        .start()?;
+                        .start()
+                        .db()?;
                     let (v, commit) = f(&mut PgTx(&mut tx))?;
                     if commit {
-                        tx.commit()?;
+                        tx.commit().db()?;
                     } else {
-                        tx.rollback()?;
+                        tx.rollback().db()?;
                     }
                     Ok(v)
                 })(),
@@ -220,7 +229,7 @@ impl Store {
     }
 
     /// Whether the database holds no record and no `taken_at`.
-    pub fn is_empty(&mut self) -> Result<bool, StoreError> {
+    pub fn is_empty(&mut self) -> Result<bool, Error> {
         self.transact(|tx| {
             for table in schema::TABLES {
                 if tx
@@ -236,9 +245,9 @@ impl Store {
 
     /// Loads `snapshot` (integrity-checked as the engine does) in one
     /// transaction. A database that already holds records is refused with
-    /// [`StoreError::NotEmpty`] unless `replace`, which deletes them first.
-    pub fn import(&mut self, snapshot: &Snapshot, replace: bool) -> Result<(), StoreError> {
-        State::from_snapshot(snapshot.clone()).map_err(StoreError::Integrity)?;
+    /// [`ErrorKind::NotEmpty`] unless `replace`, which deletes them first.
+    pub fn import(&mut self, snapshot: &Snapshot, replace: bool) -> Result<(), Error> {
+        State::from_snapshot(snapshot.clone()).map_err(Repr::Integrity)?;
         self.transact(|tx| {
             let mut empty = true;
             for table in schema::TABLES {
@@ -251,7 +260,7 @@ impl Store {
             }
             if !empty {
                 if !replace {
-                    return Err(StoreError::NotEmpty);
+                    return Err(Repr::NotEmpty.into());
                 }
                 for table in schema::TABLES.iter().rev() {
                     tx.exec(&format!("DELETE FROM {table}"), &[])?;
@@ -286,7 +295,7 @@ impl Store {
     }
 
     /// The snapshot the database holds, records in insertion order.
-    pub fn export(&mut self) -> Result<Snapshot, StoreError> {
+    pub fn export(&mut self) -> Result<Snapshot, Error> {
         use records::*;
         self.transact(|tx| {
             let taken_at = tx
@@ -325,7 +334,7 @@ impl Store {
 
     /// Applies one command in one transaction under `policy`. A rejection
     /// rolls back (it wrote nothing anyway); `ok` and decisions commit.
-    pub fn apply(&mut self, policy: &Policy, cmd: &Command) -> Result<CommandResult, StoreError> {
+    pub fn apply(&mut self, policy: &Policy, cmd: &Command) -> Result<CommandResult, Error> {
         let journal = self.journal;
         let fault = self.fault;
         self.transact(|tx| {
@@ -347,7 +356,7 @@ impl Store {
     }
 
     /// The journal, `(seq, at, op, result JSON)` in sequence order.
-    pub fn journal(&mut self) -> Result<Vec<JournalEntry>, StoreError> {
+    pub fn journal(&mut self) -> Result<Vec<JournalEntry>, Error> {
         self.transact(|tx| {
             let rows = tx.query("SELECT seq, at, op, result FROM journal ORDER BY seq", &[])?;
             let mut out = Vec::with_capacity(rows.len());
@@ -358,7 +367,7 @@ impl Store {
                     at: records::ts(r.int(1)?, "journal.at")?,
                     op: r.text(2)?.unwrap_or_default(),
                     result: serde_json::from_str(&result)
-                        .map_err(|e| StoreError::Corrupt(format!("journal.result: {e}")))?,
+                        .map_err(|e| Repr::Corrupt(format!("journal.result: {e}")))?,
                 });
             }
             Ok((out, false))

@@ -4,23 +4,24 @@
 
 use authproof_engine::{snapshot, Id, Timestamp, TokenHash};
 
-use crate::db::{Row, StoreError, Tx, Val};
+use crate::db::{Row, Tx, Val};
+use crate::error::{Error, Repr};
 
-pub(crate) fn id(v: Option<String>, what: &str) -> Result<Id, StoreError> {
-    let s = v.ok_or_else(|| StoreError::Corrupt(format!("{what} is NULL")))?;
-    Id::new(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+pub(crate) fn id(v: Option<String>, what: &str) -> Result<Id, Error> {
+    let s = v.ok_or_else(|| Repr::Corrupt(format!("{what} is NULL")))?;
+    Ok(Id::new(s).map_err(|e| Repr::Corrupt(format!("{what}: {e}")))?)
 }
 
-pub(crate) fn opt_id(v: Option<String>, what: &str) -> Result<Option<Id>, StoreError> {
+pub(crate) fn opt_id(v: Option<String>, what: &str) -> Result<Option<Id>, Error> {
     v.map(|s| id(Some(s), what)).transpose()
 }
 
-pub(crate) fn ts(v: Option<i64>, what: &str) -> Result<Timestamp, StoreError> {
-    let s = v.ok_or_else(|| StoreError::Corrupt(format!("{what} is NULL")))?;
-    Timestamp::from_unix(s).ok_or_else(|| StoreError::Corrupt(format!("{what} out of range")))
+pub(crate) fn ts(v: Option<i64>, what: &str) -> Result<Timestamp, Error> {
+    let s = v.ok_or_else(|| Repr::Corrupt(format!("{what} is NULL")))?;
+    Ok(Timestamp::from_unix(s).ok_or_else(|| Repr::Corrupt(format!("{what} out of range")))?)
 }
 
-pub(crate) fn opt_ts(v: Option<i64>, what: &str) -> Result<Option<Timestamp>, StoreError> {
+pub(crate) fn opt_ts(v: Option<i64>, what: &str) -> Result<Option<Timestamp>, Error> {
     v.map(|s| ts(Some(s), what)).transpose()
 }
 
@@ -33,7 +34,7 @@ pub(crate) fn ot(x: Option<Timestamp>) -> Val {
 }
 
 pub(crate) const TENANT_COLS: &str = "id, suspended";
-pub(crate) fn tenant_row(r: &Row) -> Result<snapshot::Tenant, StoreError> {
+pub(crate) fn tenant_row(r: &Row) -> Result<snapshot::Tenant, Error> {
     Ok(snapshot::Tenant {
         id: id(r.text(0)?, "tenants.id")?,
         suspended: r.bool(1)?,
@@ -41,7 +42,7 @@ pub(crate) fn tenant_row(r: &Row) -> Result<snapshot::Tenant, StoreError> {
 }
 
 pub(crate) const USER_COLS: &str = "id, banned";
-pub(crate) fn user_row(r: &Row) -> Result<snapshot::User, StoreError> {
+pub(crate) fn user_row(r: &Row) -> Result<snapshot::User, Error> {
     Ok(snapshot::User {
         id: id(r.text(0)?, "users.id")?,
         banned: r.bool(1)?,
@@ -49,7 +50,7 @@ pub(crate) fn user_row(r: &Row) -> Result<snapshot::User, StoreError> {
 }
 
 pub(crate) const MEMBERSHIP_COLS: &str = "user_id, tenant_id, role, since";
-pub(crate) fn membership_row(r: &Row) -> Result<snapshot::Membership, StoreError> {
+pub(crate) fn membership_row(r: &Row) -> Result<snapshot::Membership, Error> {
     Ok(snapshot::Membership {
         user: id(r.text(0)?, "memberships.user_id")?,
         tenant: id(r.text(1)?, "memberships.tenant_id")?,
@@ -60,7 +61,7 @@ pub(crate) fn membership_row(r: &Row) -> Result<snapshot::Membership, StoreError
 
 pub(crate) const KEY_COLS: &str = "id, owner, tenant_id, token_sha256, prefix, capabilities, \
      enabled, name, created_at, expires_at, revoked_at, deleted_at";
-pub(crate) fn key_row(r: &Row) -> Result<snapshot::ApiKey, StoreError> {
+pub(crate) fn key_row(r: &Row) -> Result<snapshot::ApiKey, Error> {
     let hash = r.text(3)?.unwrap_or_default();
     let caps = r.text(5)?.unwrap_or_default();
     Ok(snapshot::ApiKey {
@@ -68,10 +69,10 @@ pub(crate) fn key_row(r: &Row) -> Result<snapshot::ApiKey, StoreError> {
         owner: id(r.text(1)?, "api_keys.owner")?,
         tenant: opt_id(r.text(2)?, "api_keys.tenant_id")?,
         token_sha256: TokenHash::from_hex(&hash)
-            .ok_or_else(|| StoreError::Corrupt("api_keys.token_sha256".into()))?,
+            .ok_or_else(|| Repr::Corrupt("api_keys.token_sha256".into()))?,
         prefix: r.text(4)?.unwrap_or_default(),
         capabilities: serde_json::from_str(&caps)
-            .map_err(|e| StoreError::Corrupt(format!("api_keys.capabilities: {e}")))?,
+            .map_err(|e| Repr::Corrupt(format!("api_keys.capabilities: {e}")))?,
         enabled: r.bool(6)?,
         name: r.text(7)?.unwrap_or_default(),
         created_at: ts(r.int(8)?, "api_keys.created_at")?,
@@ -83,14 +84,14 @@ pub(crate) fn key_row(r: &Row) -> Result<snapshot::ApiKey, StoreError> {
 
 pub(crate) const SESSION_COLS: &str =
     "id, user_id, tenant_id, token_sha256, created_at, expires_at, revoked_at";
-pub(crate) fn session_row(r: &Row) -> Result<snapshot::Session, StoreError> {
+pub(crate) fn session_row(r: &Row) -> Result<snapshot::Session, Error> {
     let hash = r.text(3)?.unwrap_or_default();
     Ok(snapshot::Session {
         id: id(r.text(0)?, "sessions.id")?,
         user: id(r.text(1)?, "sessions.user_id")?,
         tenant: opt_id(r.text(2)?, "sessions.tenant_id")?,
         token_sha256: TokenHash::from_hex(&hash)
-            .ok_or_else(|| StoreError::Corrupt("sessions.token_sha256".into()))?,
+            .ok_or_else(|| Repr::Corrupt("sessions.token_sha256".into()))?,
         created_at: ts(r.int(4)?, "sessions.created_at")?,
         expires_at: ts(r.int(5)?, "sessions.expires_at")?,
         revoked_at: opt_ts(r.int(6)?, "sessions.revoked_at")?,
@@ -98,7 +99,7 @@ pub(crate) fn session_row(r: &Row) -> Result<snapshot::Session, StoreError> {
 }
 
 pub(crate) const RESOURCE_COLS: &str = "tenant_id, id, owner, created_at";
-pub(crate) fn resource_row(r: &Row) -> Result<snapshot::Resource, StoreError> {
+pub(crate) fn resource_row(r: &Row) -> Result<snapshot::Resource, Error> {
     Ok(snapshot::Resource {
         tenant: id(r.text(0)?, "resources.tenant_id")?,
         id: id(r.text(1)?, "resources.id")?,
@@ -108,19 +109,20 @@ pub(crate) fn resource_row(r: &Row) -> Result<snapshot::Resource, StoreError> {
 }
 
 /// Runs one INSERT and checks that it wrote exactly one row.
-fn insert_one(tx: &mut dyn Tx, what: &str, sql: &str, params: &[Val]) -> Result<(), StoreError> {
+fn insert_one(tx: &mut dyn Tx, what: &str, sql: &str, params: &[Val]) -> Result<(), Error> {
     let n = tx.exec(sql, params)?;
     if n != 1 {
-        return Err(StoreError::RowCount {
+        return Err(Repr::RowCount {
             write: format!("insert {what}"),
             expected: 1,
             found: n,
-        });
+        }
+        .into());
     }
     Ok(())
 }
 
-pub(crate) fn insert_tenant(tx: &mut dyn Tx, x: &snapshot::Tenant) -> Result<(), StoreError> {
+pub(crate) fn insert_tenant(tx: &mut dyn Tx, x: &snapshot::Tenant) -> Result<(), Error> {
     insert_one(
         tx,
         &format!("tenant {:?}", x.id),
@@ -129,7 +131,7 @@ pub(crate) fn insert_tenant(tx: &mut dyn Tx, x: &snapshot::Tenant) -> Result<(),
     )
 }
 
-pub(crate) fn insert_user(tx: &mut dyn Tx, x: &snapshot::User) -> Result<(), StoreError> {
+pub(crate) fn insert_user(tx: &mut dyn Tx, x: &snapshot::User) -> Result<(), Error> {
     insert_one(
         tx,
         &format!("user {:?}", x.id),
@@ -138,10 +140,7 @@ pub(crate) fn insert_user(tx: &mut dyn Tx, x: &snapshot::User) -> Result<(), Sto
     )
 }
 
-pub(crate) fn insert_membership(
-    tx: &mut dyn Tx,
-    x: &snapshot::Membership,
-) -> Result<(), StoreError> {
+pub(crate) fn insert_membership(tx: &mut dyn Tx, x: &snapshot::Membership) -> Result<(), Error> {
     insert_one(
         tx,
         &format!("membership ({:?}, {:?})", x.user, x.tenant),
@@ -155,7 +154,7 @@ pub(crate) fn insert_membership(
     )
 }
 
-pub(crate) fn insert_key(tx: &mut dyn Tx, x: &snapshot::ApiKey) -> Result<(), StoreError> {
+pub(crate) fn insert_key(tx: &mut dyn Tx, x: &snapshot::ApiKey) -> Result<(), Error> {
     let hash = x.token_sha256.to_string();
     let what = format!("api key {:?}", x.id);
     insert_one(
@@ -188,7 +187,7 @@ pub(crate) fn insert_key(tx: &mut dyn Tx, x: &snapshot::ApiKey) -> Result<(), St
     )
 }
 
-pub(crate) fn insert_session(tx: &mut dyn Tx, x: &snapshot::Session) -> Result<(), StoreError> {
+pub(crate) fn insert_session(tx: &mut dyn Tx, x: &snapshot::Session) -> Result<(), Error> {
     let hash = x.token_sha256.to_string();
     let what = format!("session {:?}", x.id);
     insert_one(
@@ -214,7 +213,7 @@ pub(crate) fn insert_session(tx: &mut dyn Tx, x: &snapshot::Session) -> Result<(
     )
 }
 
-pub(crate) fn insert_resource(tx: &mut dyn Tx, x: &snapshot::Resource) -> Result<(), StoreError> {
+pub(crate) fn insert_resource(tx: &mut dyn Tx, x: &snapshot::Resource) -> Result<(), Error> {
     insert_one(
         tx,
         &format!("resource ({:?}, {:?})", x.tenant, x.id),

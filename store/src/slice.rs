@@ -27,7 +27,8 @@ use authproof_engine::{
 };
 
 use crate::{
-    db::{Row, StoreError, Tx, Val},
+    db::{Row, Tx, Val},
+    error::{Error, Repr},
     records::*,
 };
 
@@ -70,7 +71,7 @@ pub(crate) struct Slice {
 struct Kind<T> {
     table: &'static str,
     cols: &'static str,
-    decode: fn(&Row) -> Result<T, StoreError>,
+    decode: fn(&Row) -> Result<T, Error>,
 }
 
 const TENANTS: Kind<Tenant> = Kind {
@@ -105,7 +106,7 @@ const RESOURCES: Kind<Resource> = Kind {
 };
 
 /// The last record a read returned, if any.
-type Found<T> = Result<Option<T>, StoreError>;
+type Found<T> = Result<Option<T>, Error>;
 
 /// Reads the rows of `kind` where `cond` (in `seq` order, locked as `lock`
 /// says) into `into`; returns the last one.
@@ -130,7 +131,7 @@ fn fetch<T: Clone>(
     for r in tx.query(&sql, params)? {
         let seq = r
             .int(r.0.len() - 1)?
-            .ok_or_else(|| StoreError::Corrupt(format!("{table}.seq is NULL")))?;
+            .ok_or_else(|| Repr::Corrupt(format!("{table}.seq is NULL")))?;
         let x = decode(&r)?;
         last = Some(x.clone());
         into.insert(seq, x);
@@ -143,11 +144,7 @@ const BY_TOKEN: &str = "token_sha256 = ?1";
 
 impl Slice {
     /// The slice `cmd` needs, read in lock order, closed under references.
-    pub(crate) fn read(
-        tx: &mut dyn Tx,
-        policy: &Policy,
-        cmd: &Command,
-    ) -> Result<Slice, StoreError> {
+    pub(crate) fn read(tx: &mut dyn Tx, policy: &Policy, cmd: &Command) -> Result<Slice, Error> {
         let mut s = Slice::default();
         match &cmd.op {
             Op::CreateTenant { tenant } => {
@@ -305,7 +302,7 @@ impl Slice {
     /// slice, the engine answers `duplicate_token`. No lock: the primary
     /// key of `token_hashes` stops a concurrent mint or login of the same
     /// token (the loser is re-run and then finds it here).
-    fn token_users(&mut self, tx: &mut dyn Tx, hash: &TokenHash) -> Result<(), StoreError> {
+    fn token_users(&mut self, tx: &mut dyn Tx, hash: &TokenHash) -> Result<(), Error> {
         let h = [Val::from(hash.to_string())];
         self.key(tx, BY_TOKEN, &h, Lock::None)?;
         self.session(tx, BY_TOKEN, &h, Lock::None)?;
@@ -322,7 +319,7 @@ impl Slice {
         tx: &mut dyn Tx,
         policy: &Policy,
         req: &Request,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         if !policy.actions.contains_key(&req.action) {
             return Ok(());
         }
@@ -391,7 +388,7 @@ impl Slice {
     /// Adds every user and tenant a record of the slice references, so the
     /// slice passes the engine's integrity check (unlocked: see the module
     /// documentation).
-    fn close(&mut self, tx: &mut dyn Tx) -> Result<(), StoreError> {
+    fn close(&mut self, tx: &mut dyn Tx) -> Result<(), Error> {
         let mut users: Vec<Id> = Vec::new();
         let mut tenants: Vec<Id> = Vec::new();
         for m in self.memberships.values() {
@@ -416,18 +413,18 @@ impl Slice {
         tenants.dedup();
         for u in users {
             if !self.users.values().any(|x| x.id == u) && self.user(tx, &u, Lock::None)?.is_none() {
-                return Err(StoreError::Corrupt(format!(
-                    "a record references missing user {u:?}"
-                )));
+                return Err(
+                    Repr::Corrupt(format!("a record references missing user {u:?}")).into(),
+                );
             }
         }
         for t in tenants {
             if !self.tenants.values().any(|x| x.id == t)
                 && self.tenant(tx, &t, Lock::None)?.is_none()
             {
-                return Err(StoreError::Corrupt(format!(
-                    "a record references missing tenant {t:?}"
-                )));
+                return Err(
+                    Repr::Corrupt(format!("a record references missing tenant {t:?}")).into(),
+                );
             }
         }
         Ok(())

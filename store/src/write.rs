@@ -9,14 +9,15 @@
 //! An UPDATE matches the record by its key *and* the change's `from` value,
 //! so a row that is gone or differs from what the engine decided on
 //! matches nothing; any other count aborts the transaction with
-//! [`StoreError::RowCount`]. That is the bug class "an UPDATE that matched
+//! [`ErrorKind::RowCount`](crate::ErrorKind::RowCount). That is the bug class "an UPDATE that matched
 //! 0 rows and reported success", made impossible to pass silently.
 
 use authproof_engine::{Change, RecordRef, State, Timestamp};
 use serde_json::Value;
 
 use crate::{
-    db::{StoreError, Tx, Val},
+    db::{Tx, Val},
+    error::{Error, ErrorKind, Repr},
     records::*,
 };
 
@@ -79,10 +80,10 @@ fn column(record: &RecordRef, field: &str) -> Option<(&'static str, Col)> {
 }
 
 /// A change's JSON value as the column's SQL value.
-fn bind(v: &Value, col: Col, what: &dyn Fn() -> String) -> Result<Val, StoreError> {
-    let bad = || StoreError::UnknownChange(format!("{}: value of the wrong type", what()));
-    let ts = |v: &Value| -> Result<Timestamp, StoreError> {
-        serde_json::from_value(v.clone()).map_err(|_| bad())
+fn bind(v: &Value, col: Col, what: &dyn Fn() -> String) -> Result<Val, Error> {
+    let bad = || Repr::UnknownChange(format!("{}: value of the wrong type", what()));
+    let ts = |v: &Value| -> Result<Timestamp, Error> {
+        serde_json::from_value(v.clone()).map_err(|_| bad().into())
     };
     Ok(match (col, v) {
         (Col::Bool, Value::Bool(b)) => Val::Bool(*b),
@@ -90,17 +91,13 @@ fn bind(v: &Value, col: Col, what: &dyn Fn() -> String) -> Result<Val, StoreErro
         (Col::OptId, Value::Null) => Val::Text(None),
         (Col::OptTs, Value::Null) => Val::Int(None),
         (Col::Ts | Col::OptTs, v @ Value::String(_)) => t(ts(v)?),
-        _ => return Err(bad()),
+        _ => return Err(bad().into()),
     })
 }
 
 /// Writes `changes`; `after` is the engine's state after the command (a
 /// created record is inserted as the engine holds it).
-pub(crate) fn changes(
-    tx: &mut dyn Tx,
-    after: &State,
-    changes: &[Change],
-) -> Result<(), StoreError> {
+pub(crate) fn changes(tx: &mut dyn Tx, after: &State, changes: &[Change]) -> Result<(), Error> {
     for c in changes {
         change(tx, after, c)?;
     }
@@ -108,15 +105,16 @@ pub(crate) fn changes(
 }
 
 /// Writes one change (see the module documentation).
-pub(crate) fn change(tx: &mut dyn Tx, after: &State, c: &Change) -> Result<(), StoreError> {
+pub(crate) fn change(tx: &mut dyn Tx, after: &State, c: &Change) -> Result<(), Error> {
     let describe = || serde_json::to_string(c).expect("changes serialize");
     match c {
-        Change::Create { record } => create(tx, after, record).map_err(|e| match e {
-            StoreError::UnknownChange(_) => StoreError::UnknownChange(format!(
+        Change::Create { record } => create(tx, after, record).map_err(|e| match e.kind() {
+            ErrorKind::UnknownChange => Repr::UnknownChange(format!(
                 "{}: the engine's state has no such record",
                 describe()
-            )),
-            e => e,
+            ))
+            .into(),
+            _ => e,
         }),
         Change::Update {
             record,
@@ -126,10 +124,11 @@ pub(crate) fn change(tx: &mut dyn Tx, after: &State, c: &Change) -> Result<(), S
         } => {
             let (table, key, mut params) = locate(record);
             let Some((col, ty)) = column(record, field) else {
-                return Err(StoreError::UnknownChange(format!(
+                return Err(Repr::UnknownChange(format!(
                     "{}: no column for this field",
                     describe()
-                )));
+                ))
+                .into());
             };
             params.push(bind(to, ty, &describe)?);
             params.push(bind(from, ty, &describe)?);
@@ -145,10 +144,11 @@ pub(crate) fn change(tx: &mut dyn Tx, after: &State, c: &Change) -> Result<(), S
                 record,
                 RecordRef::Membership { .. } | RecordRef::Resource { .. }
             ) {
-                return Err(StoreError::UnknownChange(format!(
+                return Err(Repr::UnknownChange(format!(
                     "{}: this record kind is never deleted",
                     describe()
-                )));
+                ))
+                .into());
             }
             let sql = format!("DELETE FROM {table} WHERE {key}");
             expect_one(tx.exec(&sql, &params)?, describe)
@@ -156,21 +156,22 @@ pub(crate) fn change(tx: &mut dyn Tx, after: &State, c: &Change) -> Result<(), S
     }
 }
 
-fn expect_one(found: u64, describe: impl Fn() -> String) -> Result<(), StoreError> {
+fn expect_one(found: u64, describe: impl Fn() -> String) -> Result<(), Error> {
     if found == 1 {
         Ok(())
     } else {
-        Err(StoreError::RowCount {
+        Err(Repr::RowCount {
             write: describe(),
             expected: 1,
             found,
-        })
+        }
+        .into())
     }
 }
 
 /// Inserts the record `r` names, as `after` holds it.
-fn create(tx: &mut dyn Tx, after: &State, r: &RecordRef) -> Result<(), StoreError> {
-    let missing = || StoreError::UnknownChange(String::new());
+fn create(tx: &mut dyn Tx, after: &State, r: &RecordRef) -> Result<(), Error> {
+    let missing = || Repr::UnknownChange(String::new());
     match r {
         RecordRef::Tenant { id } => insert_tenant(
             tx,
@@ -230,7 +231,7 @@ mod tests {
         Id::new(s).unwrap()
     }
 
-    fn run(c: &mut rusqlite::Connection, ch: &Change) -> Result<(), StoreError> {
+    fn run(c: &mut rusqlite::Connection, ch: &Change) -> Result<(), Error> {
         let tx = c.transaction().unwrap();
         change(&mut SqliteTx(&tx), &State::default(), ch)
     }
@@ -247,8 +248,8 @@ mod tests {
         let e = run(&mut c, &ch).unwrap_err();
         assert!(
             matches!(
-                e,
-                StoreError::RowCount {
+                e.repr(),
+                Repr::RowCount {
                     expected: 1,
                     found: 0,
                     ..
@@ -269,7 +270,7 @@ mod tests {
             to: json!(false),
         };
         let e = run(&mut c, &ch).unwrap_err();
-        assert!(matches!(e, StoreError::RowCount { found: 0, .. }), "{e}");
+        assert!(matches!(e.repr(), Repr::RowCount { found: 0, .. }), "{e}");
         // The matching `from` writes.
         let ch = Change::Update {
             record: RecordRef::Tenant { id: id("acme") },
@@ -290,7 +291,7 @@ mod tests {
             },
         };
         let e = run(&mut c, &ch).unwrap_err();
-        assert!(matches!(e, StoreError::RowCount { found: 0, .. }), "{e}");
+        assert!(matches!(e.repr(), Repr::RowCount { found: 0, .. }), "{e}");
     }
 
     #[test]
@@ -317,7 +318,7 @@ mod tests {
             },
         ] {
             let e = run(&mut c, &ch).unwrap_err();
-            assert!(matches!(e, StoreError::UnknownChange(_)), "{e}");
+            assert!(matches!(e.repr(), Repr::UnknownChange(_)), "{e}");
         }
     }
 

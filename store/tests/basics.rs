@@ -3,7 +3,7 @@
 use crate::common;
 
 use authproof_engine::{load, Policy, Snapshot};
-use authproof_store::{schema::SCHEMA_VERSION, Store, StoreError, Url};
+use authproof_store::{schema::SCHEMA_VERSION, ErrorKind, Store, Url};
 
 fn stores(test: &str) -> Vec<Store> {
     let mut out = vec![common::sqlite_memory()];
@@ -69,7 +69,10 @@ fn import_export_round_trip_and_refusal() {
             serde_json::to_string_pretty(&s.export().unwrap()).unwrap(),
             serde_json::to_string_pretty(&snap).unwrap()
         );
-        assert!(matches!(s.import(&snap, false), Err(StoreError::NotEmpty)));
+        assert_eq!(
+            s.import(&snap, false).map_err(|e| e.kind()),
+            Err(ErrorKind::NotEmpty)
+        );
         s.import(&Snapshot::default(), true).unwrap();
         assert!(s.is_empty().unwrap());
         assert_eq!(s.export().unwrap(), Snapshot::default());
@@ -82,10 +85,12 @@ fn import_checks_integrity_first() {
     let dup = snap.tenants[0].clone();
     snap.tenants.push(dup);
     for mut s in stores("integrity") {
-        assert!(matches!(
-            s.import(&snap, false),
-            Err(StoreError::Integrity(_))
-        ));
+        let e = s.import(&snap, false).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
+        // The engine's error, chained: where the snapshot breaks the rule.
+        let cause = std::error::Error::source(&e).expect("chained").to_string();
+        let at = format!("$.tenants[{}].id: ", snap.tenants.len() - 1);
+        assert!(cause.starts_with(&at), "{cause}");
         assert!(s.is_empty().unwrap());
     }
 }

@@ -146,7 +146,7 @@ fn evaluate(fault: Option<Fault>, case: &Trace) -> Result<CaseVerdict, Error> {
     }));
     let run = match r {
         Ok(Ok(run)) => run,
-        Ok(Err(e)) => return Err(Error::InvalidGeneratedCase(Box::new(e))),
+        Ok(Err(e)) => return Err(Error::invalid_generated_case(e)),
         Err(p) => {
             return Ok(CaseVerdict::Failed {
                 failure: Failure::Panic,
@@ -371,9 +371,7 @@ fn run_cases(
     while !matches!(cfg.cases, Some(n) if done >= n)
         && !matches!(cfg.time, Some(l) if started.elapsed() >= l)
     {
-        let mut tree = strategy
-            .new_tree(runner)
-            .map_err(|e| Error::Generation(e.to_string()))?;
+        let mut tree = strategy.new_tree(runner).map_err(Error::generation)?;
         let case = tree.current();
         let verdict = evaluate(cfg.fault, &case)?;
         done += 1;

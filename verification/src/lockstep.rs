@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use authproof_engine::{
-    Command, CommandResult, Fault, FieldError, Op, Policy, Reason, Rejection, Snapshot, State,
+    Command, CommandResult, Fault, Op, Policy, Reason, Rejection, Snapshot, State,
 };
 use serde::Serialize;
 
@@ -291,7 +291,7 @@ impl<I: Implementation> Lockstep<I> {
     pub fn step(&mut self, command: &Command) -> Result<StepRecord, Error> {
         let index = self.index;
         authproof_engine::load::check_order(self.last.as_ref(), command)
-            .map_err(|e| FieldError::new(format!("$.steps[{index}].at"), e.message))?;
+            .map_err(|e| e.nested_in(&format!("$.steps[{index}]")))?;
         let result = self
             .implementation
             .apply(&self.policy, command)
@@ -395,13 +395,10 @@ pub fn run_engine(
     Lockstep::engine(policy, snapshot, fault)?.run(steps)
 }
 
-/// [`run_engine`] without a fault, with the input error as the engine's
-/// [`FieldError`] (the only error the engine can give).
-pub fn run(policy: &Policy, snapshot: &Snapshot, steps: &[Command]) -> Result<Run, FieldError> {
-    run_engine(policy, snapshot, steps, None).map_err(|e| match e {
-        Error::InvalidTrace { path, message } => FieldError { path, message },
-        other => FieldError::new("$", other),
-    })
+/// [`run_engine`] without a fault. The engine itself cannot fail: the only
+/// error is invalid input ([`Error::input`]).
+pub fn run(policy: &Policy, snapshot: &Snapshot, steps: &[Command]) -> Result<Run, Error> {
+    run_engine(policy, snapshot, steps, None)
 }
 
 /// What a run reached: denial reasons, allows, and per op its outcomes.
@@ -686,9 +683,7 @@ mod projection_tests {
             ..steps[0].clone()
         });
         let e = run_engine(&policy, &u.snapshot, &steps, None).unwrap_err();
-        assert!(
-            matches!(&e, Error::InvalidTrace { path, .. } if *path == format!("$.steps[{}].at", steps.len() - 1)),
-            "{e}"
-        );
+        let at = format!("$.steps[{}].at", steps.len() - 1);
+        assert_eq!(e.input().and_then(|i| i.path()), Some(at.as_str()), "{e}");
     }
 }

@@ -12,10 +12,7 @@
 
 use std::fmt::Write as _;
 
-use authproof_engine::{
-    load::{self, InputError},
-    Command, FieldError, Policy, Snapshot, State,
-};
+use authproof_engine::{load, Command, Error, Policy, Snapshot, State};
 use serde_json::Value;
 
 /// The `format` value of this version.
@@ -29,24 +26,14 @@ pub struct Trace {
     pub steps: Vec<Command>,
 }
 
-fn err(file: &str, path: impl Into<String>, message: impl std::fmt::Display) -> InputError {
-    InputError {
-        file: file.to_string(),
-        line: None,
-        path: path.into(),
-        message: message.to_string(),
-    }
-}
-
-/// `$.a` under `$.prefix` → `$.prefix.a`; `$` → `$.prefix`.
-fn nest(prefix: &str, path: &str) -> String {
-    format!("{prefix}{}", path.strip_prefix('$').unwrap_or(path))
+fn err(file: &str, path: &str, message: impl std::fmt::Display) -> Error {
+    Error::at_path(path, message).in_file(file, None)
 }
 
 impl Trace {
     /// Parses a trace. Errors name `file` and the JSON path; the snapshot
     /// must pass integrity and the steps must have non-decreasing `at`.
-    pub fn parse(bytes: &[u8], file: &str) -> Result<Trace, InputError> {
+    pub fn parse(bytes: &[u8], file: &str) -> Result<Trace, Error> {
         // The engine's strict reader: a duplicate key anywhere is an error
         // (never "last wins": `steps` twice would replay the second), with
         // its line and column in these bytes.
@@ -55,7 +42,7 @@ impl Trace {
     }
 
     /// Reads a trace from a JSON value (see [`Trace::parse`]).
-    pub fn from_value(value: Value, file: &str) -> Result<Trace, InputError> {
+    pub fn from_value(value: Value, file: &str) -> Result<Trace, Error> {
         let Value::Object(mut obj) = value else {
             return Err(err(file, "$", "expected a trace object"));
         };
@@ -72,26 +59,21 @@ impl Trace {
         }
         let policy = match obj.remove("policy") {
             None | Some(Value::Null) => Policy::default(),
-            Some(v) => load::policy_json(v, file).map_err(|e| InputError {
-                path: nest("$.policy", &e.path),
-                ..e
-            })?,
+            Some(v) => load::policy_json(v, file).map_err(|e| e.nested_in("$.policy"))?,
         };
         let snapshot: Snapshot = match obj.remove("snapshot") {
             None => return Err(err(file, "$", "missing field `snapshot`")),
             Some(v) => serde_path_to_snapshot(v)
-                .map_err(|e| err(file, nest("$.snapshot", &e.path), e.message))?,
+                .map_err(|e| e.nested_in("$.snapshot").in_file(file, None))?,
         };
         State::from_snapshot(snapshot.clone())
-            .map_err(|e| err(file, nest("$.snapshot", &e.path), e.message))?;
+            .map_err(|e| e.nested_in("$.snapshot").in_file(file, None))?;
         let steps = match obj.remove("steps") {
             None => return Err(err(file, "$", "missing field `steps`")),
             Some(Value::Array(items)) => {
                 let mut out: Vec<Command> = Vec::with_capacity(items.len());
                 for (i, v) in items.into_iter().enumerate() {
-                    let at = |e: FieldError| {
-                        err(file, nest(&format!("$.steps[{i}]"), &e.path), e.message)
-                    };
+                    let at = |e: Error| e.nested_in(&format!("$.steps[{i}]")).in_file(file, None);
                     let cmd = Command::from_value(v).map_err(at)?;
                     load::check_order(out.last(), &cmd).map_err(at)?;
                     out.push(cmd);
@@ -161,9 +143,9 @@ impl Trace {
 /// The snapshot of a trace, read from the value itself: re-serializing it to
 /// reuse the byte loader would report line and column of the copy, not of
 /// the file, so errors here name the JSON path only.
-fn serde_path_to_snapshot(v: Value) -> Result<Snapshot, FieldError> {
+fn serde_path_to_snapshot(v: Value) -> Result<Snapshot, Error> {
     serde_path_to_error::deserialize(v)
-        .map_err(|e| FieldError::from_path(e.path().to_string(), e.inner()))
+        .map_err(|e| Error::at_serde_path(&e.path().to_string(), e.inner()))
 }
 
 #[cfg(test)]
@@ -214,14 +196,14 @@ mod tests {
              \"steps\": [{\"at\": \"2026-05-28T12:00:00Z\", \"op\": \"create_user\", \"user\": \"a\"}],\n\
              \"steps\": []}";
         let e = Trace::parse(text.as_bytes(), "t.json").unwrap_err();
-        assert_eq!((e.path.as_str(), e.line), ("$.steps", Some(4)), "{e}");
+        assert_eq!((e.path().unwrap(), e.line()), ("$.steps", Some(4)), "{e}");
         let text = "{\"format\": \"authproof-trace/1\", \"policy\": null,\n\
              \"snapshot\": {\"tenants\": [], \"users\": []},\n\
              \"steps\": [{\"at\": \"2026-05-28T12:00:00Z\", \"op\": \"create_user\",\n\
              \"user\": \"a\", \"user\": \"b\"}]}";
         let e = Trace::parse(text.as_bytes(), "t.json").unwrap_err();
         assert_eq!(
-            (e.path.as_str(), e.line),
+            (e.path().unwrap(), e.line()),
             ("$.steps[0].user", Some(4)),
             "{e}"
         );
@@ -235,7 +217,7 @@ mod tests {
              \"snapshot\": {\"tenants\": [{\"id\": 7}], \"users\": []}, \"steps\": []}";
         let e = Trace::parse(text.as_bytes(), "t.json").unwrap_err();
         assert_eq!(
-            (e.path.as_str(), e.line),
+            (e.path().unwrap(), e.line()),
             ("$.snapshot.tenants[0].id", None),
             "{e}"
         );
@@ -250,7 +232,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(
-            (e.file.as_str(), e.path.as_str()),
+            (e.file().unwrap(), e.path().unwrap()),
             ("t.json", "$.steps[0].user")
         );
         let e = Trace::parse(
@@ -261,18 +243,18 @@ mod tests {
             "t.json",
         )
         .unwrap_err();
-        assert_eq!(e.path, "$.steps[1].at");
+        assert_eq!(e.path().unwrap(), "$.steps[1].at");
         let bad = serde_json::to_vec(
             &json!({"format": FORMAT, "policy": {"session": {"ttl": "x"}},
             "snapshot": {}, "steps": []}),
         )
         .unwrap();
         let e = Trace::parse(&bad, "t.json").unwrap_err();
-        assert_eq!(e.path, "$.policy.session.ttl");
+        assert_eq!(e.path().unwrap(), "$.policy.session.ttl");
         let bad = serde_json::to_vec(&json!({"format": FORMAT, "policy": null,
             "snapshot": {"memberships": [{"user": "x", "tenant": "y", "role": "r"}]}, "steps": []}))
         .unwrap();
         let e = Trace::parse(&bad, "t.json").unwrap_err();
-        assert_eq!(e.path, "$.snapshot.memberships[0].user");
+        assert_eq!(e.path().unwrap(), "$.snapshot.memberships[0].user");
     }
 }

@@ -26,15 +26,15 @@ pub mod report;
 mod run;
 pub mod tokens;
 
-use std::{
-    fmt,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use authproof_engine::{
-    load::{self, InputError},
-    Command, Effect, Policy, Request, Snapshot, State, Verdict, DEFAULT_POLICY_TOML,
+    load, Command, Effect, Policy, Request, Snapshot, State, Verdict, DEFAULT_POLICY_TOML,
 };
+
+// A suite fails to load when a file cannot be read (`ErrorKind::Read`) or
+// its input is not valid (`ErrorKind::Input`): the crate's one error.
+use crate::Error;
 use serde_json::Value;
 
 pub use coverage::Coverage;
@@ -56,30 +56,6 @@ pub enum Mode {
     Run,
     /// Expectations may be absent; raw tokens are turned into references.
     Record,
-}
-
-/// An error that ends a load: a file that cannot be read, or bad input.
-#[derive(Debug)]
-pub enum Error {
-    Io { file: String, error: std::io::Error },
-    Input(InputError),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Io { file, error } => write!(f, "{file}: {error}"),
-            Error::Input(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<InputError> for Error {
-    fn from(e: InputError) -> Self {
-        Error::Input(e)
-    }
 }
 
 /// A request or command as written, in JSON form, with where it was written.
@@ -169,7 +145,7 @@ impl PolicySource {
     }
 
     /// A policy file's text, read with the engine's loader.
-    pub fn from_text(name: &str, text: &str) -> Result<PolicySource, InputError> {
+    pub fn from_text(name: &str, text: &str) -> Result<PolicySource, authproof_engine::Error> {
         Ok(PolicySource {
             name: name.to_string(),
             text: text.to_string(),
@@ -216,20 +192,14 @@ impl Default for LoadOptions {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|error| Error::Io {
-        file: path.display().to_string(),
-        error,
-    })
+    std::fs::read(path).map_err(|error| Error::read(path.display().to_string(), error))
 }
 
 fn utf8(bytes: Vec<u8>, file: &str) -> Result<String, Error> {
     String::from_utf8(bytes).map_err(|_| {
-        Error::Input(InputError {
-            file: file.to_string(),
-            line: None,
-            path: "(file)".into(),
-            message: "not UTF-8 text".into(),
-        })
+        authproof_engine::Error::at_path("(file)", "not UTF-8 text")
+            .in_file(file, None)
+            .into()
     })
 }
 
@@ -261,10 +231,7 @@ pub fn expand(path: &Path) -> Result<Vec<PathBuf>, Error> {
     if !path.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let io = |error| Error::Io {
-        file: path.display().to_string(),
-        error,
-    };
+    let io = |error| Error::read(path.display().to_string(), error);
     let mut out = Vec::new();
     for entry in std::fs::read_dir(path).map_err(io)? {
         let p = entry.map_err(io)?.path();
@@ -287,15 +254,10 @@ pub fn build(
     snapshot_name: &str,
     policy: PolicySource,
     mode: Mode,
-) -> Result<Suite, InputError> {
+) -> Result<Suite, authproof_engine::Error> {
     // Integrity of the snapshot as the user wrote it: its errors name its
     // records as they are in the file.
-    State::from_snapshot(snapshot.clone()).map_err(|e| InputError {
-        file: snapshot_name.to_string(),
-        line: None,
-        path: e.path,
-        message: e.message,
-    })?;
+    State::from_snapshot(snapshot.clone()).map_err(|e| e.in_file(snapshot_name, None))?;
     let known = tokens::Known::new(&snapshot);
     let file = parsed.file.clone();
     for w in all_written_mut(&mut parsed) {
@@ -308,10 +270,13 @@ pub fn build(
     for w in all_written_mut(&mut parsed) {
         refs.collect(&w.json).map_err(|e| located(&file, w, e))?;
     }
-    let command = |w: &Written| -> Result<Command, InputError> {
+    let command = |w: &Written| -> Result<Command, authproof_engine::Error> {
         Command::from_value(refs.resolve(&w.json)).map_err(|e| located(&file, w, e))
     };
-    let order = |prev: Option<&Command>, next: &Command, w: &Written| -> Result<(), InputError> {
+    let order = |prev: Option<&Command>,
+                 next: &Command,
+                 w: &Written|
+     -> Result<(), authproof_engine::Error> {
         load::check_order(prev, next).map_err(|e| located(&file, w, e))
     };
     let mut setup: Vec<Command> = Vec::new();
@@ -332,23 +297,17 @@ pub fn build(
             None => None,
             Some(w) => {
                 let bytes = serde_json::to_vec(&refs.resolve(&w.json)).expect("JSON serializes");
-                let r = load::request(&bytes, &file).map_err(|e| InputError {
-                    file: file.clone(),
-                    line: w.line,
-                    path: join_path(&w.path, &e.path),
-                    message: e.message,
-                })?;
+                let r = load::request(&bytes, &file).map_err(|e| located(&file, w, e))?;
                 if let Some(prev) = commands.last().or(setup.last()) {
                     if r.at < prev.at {
-                        return Err(InputError {
-                            file: file.clone(),
-                            line: w.line,
-                            path: join_path(&w.path, "$.at"),
-                            message: format!(
+                        let e = authproof_engine::Error::at_path(
+                            "$.at",
+                            format_args!(
                                 "the request's `at` {} is earlier than the last command's {}",
                                 r.at, prev.at
                             ),
-                        });
+                        );
+                        return Err(located(&file, w, e));
                     }
                 }
                 Some(r)
@@ -363,14 +322,15 @@ pub fn build(
             expect: pc.expect.clone(),
         });
     }
-    let state = State::from_snapshot(refs.rewrite(snapshot)).map_err(|e| InputError {
-        file: snapshot_name.to_string(),
-        line: None,
-        path: e.path,
-        message: format!(
-            "{} (after resolving the token references of {file})",
-            e.message
-        ),
+    let state = State::from_snapshot(refs.rewrite(snapshot)).map_err(|e| {
+        authproof_engine::Error::at_path(
+            e.path().unwrap_or("$"),
+            format_args!(
+                "{} (after resolving the token references of {file})",
+                e.message()
+            ),
+        )
+        .in_file(snapshot_name, None)
     })?;
     Ok(Suite {
         parsed,
@@ -390,27 +350,11 @@ fn all_written_mut(p: &mut Parsed) -> Vec<&mut Written> {
     v
 }
 
-/// An input error at a written request or command; `sub` is the JSON path
-/// inside it (`$.headers.cookie`), appended to the TOML path.
-fn located(file: &str, w: &Written, sub: authproof_engine::FieldError) -> InputError {
-    InputError {
-        file: file.to_string(),
-        line: w.line,
-        path: join_path(&w.path, &sub.path),
-        message: sub.message,
-    }
-}
-
-/// `case[1].request` + `$.headers.cookie` → `case[1].request.headers.cookie`.
-fn join_path(base: &str, json_path: &str) -> String {
-    let rest = json_path.strip_prefix('$').unwrap_or(json_path);
-    if rest.is_empty() {
-        base.to_string()
-    } else if rest.starts_with('.') || rest.starts_with('[') {
-        format!("{base}{rest}")
-    } else {
-        format!("{base}.{rest}")
-    }
+/// An input error at a written request or command; the JSON path inside it
+/// (`$.headers.cookie`) is appended to the TOML path
+/// (`case[1].request.headers.cookie`).
+fn located(file: &str, w: &Written, sub: authproof_engine::Error) -> authproof_engine::Error {
+    sub.nested_in(&w.path).in_file(file, w.line)
 }
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use authproof_engine::{load::InputError, Effect, Reason, Rejection, Verdict};
+use authproof_engine::{Effect, Error, Reason, Rejection, Verdict};
 use serde_json::{Map, Number, Value};
 use toml_edit::{ImDocument, Item, Table, TableLike, Value as TomlValue};
 
@@ -70,13 +70,8 @@ impl Ctx<'_> {
         Some(self.text[..start].matches('\n').count() + 1)
     }
 
-    fn err(&self, line: Option<usize>, path: &str, message: impl Into<String>) -> InputError {
-        InputError {
-            file: self.file.to_string(),
-            line,
-            path: path.to_string(),
-            message: message.into(),
-        }
+    fn err(&self, line: Option<usize>, path: &str, message: impl std::fmt::Display) -> Error {
+        Error::at_path(path, message).in_file(self.file, line)
     }
 
     /// The line of `node`, else `fallback`.
@@ -91,7 +86,7 @@ impl Ctx<'_> {
         allowed: &[&str],
         path: &str,
         line: Option<usize>,
-    ) -> Result<(), InputError> {
+    ) -> Result<(), Error> {
         for (k, _) in table.iter() {
             if !allowed.contains(&k) {
                 let kl = self.line(table.key(k).and_then(|k| k.span())).or(line);
@@ -105,19 +100,14 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn string(
-        &self,
-        node: Node<'_>,
-        path: &str,
-        line: Option<usize>,
-    ) -> Result<String, InputError> {
+    fn string(&self, node: Node<'_>, path: &str, line: Option<usize>) -> Result<String, Error> {
         node.str()
             .map(str::to_string)
             .ok_or_else(|| self.err(self.at(node, line), path, "expected a string"))
     }
 
     /// A TOML value as JSON. Datetimes become their RFC 3339 text.
-    fn json(&self, node: Node<'_>, path: &str, line: Option<usize>) -> Result<Value, InputError> {
+    fn json(&self, node: Node<'_>, path: &str, line: Option<usize>) -> Result<Value, Error> {
         let line = self.at(node, line);
         if let Some(t) = node.table() {
             let mut m = Map::new();
@@ -155,12 +145,7 @@ impl Ctx<'_> {
 
     /// A request or command: an inline table, a table, or a string holding
     /// one JSON object (the form for JSON `null`, which TOML cannot write).
-    fn written(
-        &self,
-        node: Node<'_>,
-        path: &str,
-        line: Option<usize>,
-    ) -> Result<Written, InputError> {
+    fn written(&self, node: Node<'_>, path: &str, line: Option<usize>) -> Result<Written, Error> {
         let line = self.at(node, line);
         let json = match node.str() {
             Some(s) => serde_json::from_str::<Value>(s)
@@ -188,7 +173,7 @@ impl Ctx<'_> {
         node: Node<'_>,
         path: &str,
         line: Option<usize>,
-    ) -> Result<Vec<Written>, InputError> {
+    ) -> Result<Vec<Written>, Error> {
         let line = self.at(node, line);
         node.elements()
             .ok_or_else(|| self.err(line, path, "expected an array of commands"))?
@@ -209,7 +194,7 @@ fn join(path: &str, key: &str) -> String {
 
 /// Parses a suite file's structure (SPEC: docs/TESTING.md). Pure: nothing
 /// is read. `Mode::Run` requires every case's expectation.
-pub fn parse(text: &str, file: &str, mode: Mode) -> Result<Parsed, InputError> {
+pub fn parse(text: &str, file: &str, mode: Mode) -> Result<Parsed, Error> {
     let cx = Ctx { text, file };
     let doc = ImDocument::parse(text).map_err(|e| {
         // message() only: the rendered error quotes the input.
@@ -281,12 +266,7 @@ pub fn parse(text: &str, file: &str, mode: Mode) -> Result<Parsed, InputError> {
     })
 }
 
-fn parse_case(
-    cx: &Ctx<'_>,
-    node: Node<'_>,
-    index: usize,
-    mode: Mode,
-) -> Result<ParsedCase, InputError> {
+fn parse_case(cx: &Ctx<'_>, node: Node<'_>, index: usize, mode: Mode) -> Result<ParsedCase, Error> {
     let path = format!("case[{index}]");
     let line = cx.at(node, None);
     let t = node
@@ -366,7 +346,7 @@ fn parse_expect(
     path: &str,
     line: Option<usize>,
     about_decision: bool,
-) -> Result<Expect, InputError> {
+) -> Result<Expect, Error> {
     let line = cx.at(node, line);
     let t = node
         .table()
@@ -384,7 +364,7 @@ fn parse_expect(
         ..Expect::default()
     };
     // Strings that stand for an id or null ("").
-    let nullable = |k: &str| -> Result<Option<Option<String>>, InputError> {
+    let nullable = |k: &str| -> Result<Option<Option<String>>, Error> {
         get(k)
             .map(|n| {
                 cx.string(n, &p(k), line)
@@ -458,13 +438,9 @@ fn parse_expect(
         if let Some(n) = get("effects") {
             let v = cx.json(n, &p("effects"), line)?;
             let effects: Vec<Effect> = serde_path_to_error::deserialize(v).map_err(|err| {
-                let fe =
-                    authproof_engine::FieldError::from_path(err.path().to_string(), err.inner());
-                cx.err(
-                    lk(n),
-                    &super::join_path(&p("effects"), &fe.path),
-                    fe.message,
-                )
+                Error::at_serde_path(&err.path().to_string(), err.inner())
+                    .nested_in(&p("effects"))
+                    .in_file(cx.file, lk(n))
             })?;
             e.effects = Some(effects);
         }

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use authproof_engine::{is_valid_token, FieldError, Policy, Snapshot, TokenHash};
+use authproof_engine::{is_valid_token, Error, Policy, Snapshot, TokenHash};
 use serde_json::Value;
 
 const OPEN: &str = "{{sha256:";
@@ -170,7 +170,7 @@ pub fn replace_raw(json: &mut Value, policy: &Policy, known: &Known) {
 
 /// Running: a raw token whose hash the snapshot holds is refused, so a
 /// suite file never carries a live credential.
-pub fn refuse_raw(json: &Value, known: &Known) -> Result<(), FieldError> {
+pub fn refuse_raw(json: &Value, known: &Known) -> Result<(), Error> {
     let mut json = json.clone();
     for (name, s) in token_strings(&mut json) {
         let hit = if name == "$.token" {
@@ -186,7 +186,7 @@ pub fn refuse_raw(json: &Value, known: &Known) -> Result<(), FieldError> {
             } else {
                 format!("$.headers.{name}")
             };
-            return Err(FieldError::new(
+            return Err(Error::at_path(
                 path,
                 "holds a raw token of a snapshot record; write it as {{sha256:<its token_sha256>}} \
                  (or record the case with `authproof test --record`)",
@@ -232,7 +232,7 @@ fn find(s: &str) -> Result<Vec<Found>, &'static str> {
 
 impl References {
     /// Notes the references of a request or command.
-    pub fn collect(&mut self, json: &Value) -> Result<(), FieldError> {
+    pub fn collect(&mut self, json: &Value) -> Result<(), Error> {
         let mut json = json.clone();
         for (name, s) in token_strings(&mut json) {
             let path = if name == "$.token" {
@@ -240,13 +240,13 @@ impl References {
             } else {
                 format!("$.headers.{name}")
             };
-            for (_, hex, prefix) in find(s).map_err(|m| FieldError::new(&path, m))? {
+            for (_, hex, prefix) in find(s).map_err(|m| Error::at_path(&path, m))? {
                 let slot = self.prefix.entry(hex).or_default();
                 if prefix.is_empty() {
                     continue;
                 }
                 if !slot.is_empty() && *slot != prefix {
-                    return Err(FieldError::new(
+                    return Err(Error::at_path(
                         path,
                         "this token reference gives another PREFIX than an earlier reference to the same hash",
                     ));
@@ -349,7 +349,7 @@ mod tests {
         let mut refs = References::default();
         let bad = json!({"headers": {"x-api-key": "{{sha256:abc}}"}});
         let e = refs.collect(&bad).unwrap_err();
-        assert_eq!(e.path, "$.headers.x-api-key");
+        assert_eq!(e.path(), Some("$.headers.x-api-key"));
         let a = json!({"token": format!("{{{{sha256:{h}:sk_a_}}}}")});
         let b = json!({"token": format!("{{{{sha256:{h}:sk_b_}}}}")});
         refs.collect(&a).unwrap();

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::ImportError;
+use crate::error::{Error, Repr};
 
 /// The mapping format this build reads (`format = 1`).
 pub const FORMAT: u32 = 1;
@@ -222,8 +222,8 @@ impl Collection {
 impl Mapping {
     /// Parses and checks a mapping file's text. `origin` names it in
     /// messages.
-    pub fn parse(text: &str, origin: &str) -> Result<Mapping, ImportError> {
-        let m: Mapping = toml::from_str(text).map_err(|e| ImportError::Mapping {
+    pub fn parse(text: &str, origin: &str) -> Result<Mapping, Error> {
+        let m: Mapping = toml::from_str(text).map_err(|e| Repr::Mapping {
             origin: origin.to_string(),
             why: crate::printable(e.message()),
             line: e
@@ -253,8 +253,8 @@ impl Mapping {
         }
     }
 
-    fn check(&self, origin: &str) -> Result<(), ImportError> {
-        let bad = |why: String| ImportError::Mapping {
+    fn check(&self, origin: &str) -> Result<(), Error> {
+        let bad = |why: String| Repr::Mapping {
             origin: origin.to_string(),
             why,
             line: None,
@@ -263,7 +263,8 @@ impl Mapping {
             return Err(bad(format!(
                 "format = {} is not known to this build (it reads format = {FORMAT})",
                 self.format
-            )));
+            ))
+            .into());
         }
         for name in COLLECTIONS {
             let Some(c) = self.collection(name) else {
@@ -272,41 +273,45 @@ impl Mapping {
             if c.query.is_none() && (c.query_sqlite.is_none() || c.query_postgres.is_none()) {
                 return Err(bad(format!(
                     "[{name}]: needs `query` (or both `query_sqlite` and `query_postgres`)"
-                )));
+                ))
+                .into());
             }
             let (required, optional) = fields(name);
             for f in required {
                 if !c.set_fields().contains(f) {
-                    return Err(bad(format!("[{name}]: `{f}` is required")));
+                    return Err(bad(format!("[{name}]: `{f}` is required")).into());
                 }
             }
             for f in c.set_fields() {
                 if !required.contains(&f) && !optional.contains(&f) {
-                    return Err(bad(format!("[{name}]: `{f}` is not a field of {name}")));
+                    return Err(bad(format!("[{name}]: `{f}` is not a field of {name}")).into());
                 }
             }
             if c.tenant_json.is_some() && c.tenant.is_none() {
                 return Err(bad(format!(
                     "[{name}]: `tenant_json` needs `tenant` (the JSON column)"
-                )));
+                ))
+                .into());
             }
             if c.capabilities.is_some() != c.capabilities_format.is_some() {
                 return Err(bad(format!(
                     "[{name}]: `capabilities` and `capabilities_format` go together"
-                )));
+                ))
+                .into());
             }
             if c.token_fallback == TokenFallback::Raw
                 && c.token_encoding == Some(TokenEncoding::Raw)
             {
                 return Err(bad(format!(
                     "[{name}]: `token_fallback = \"raw\"` with `token_encoding = \"raw\"` means nothing"
-                )));
+                )).into());
             }
         }
         if self.users.is_none() {
             return Err(bad(
                 "[users] is required (every other collection references users)".into(),
-            ));
+            )
+            .into());
         }
         Ok(())
     }

@@ -21,11 +21,10 @@ mod source;
 pub mod values;
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 
 use authproof_engine::{
     snapshot::{ApiKey, Membership, Resource, Session, Tenant, User},
-    FieldError, Id, Snapshot, State, Timestamp, TokenHash,
+    Id, Snapshot, State, Timestamp, TokenHash,
 };
 use serde::Serialize;
 
@@ -33,71 +32,8 @@ pub use mapping::{Collection, Mapping};
 use source::{Source, Value};
 use values::{ceil_secs, floor_secs};
 
-use crate::{printable, redact, StoreError};
-
-/// What can stop an import. Messages name the mapping, the collection,
-/// the column and the row's key, never a cell's value.
-#[derive(Debug)]
-pub enum ImportError {
-    /// The mapping file is not valid.
-    Mapping {
-        origin: String,
-        why: String,
-        line: Option<usize>,
-    },
-    /// The URL or the connection (see [`StoreError`]).
-    Store(StoreError),
-    /// The source database cannot be opened read-only.
-    Source(String),
-    /// A collection's query failed (a missing table, a syntax error).
-    Query {
-        collection: &'static str,
-        why: String,
-    },
-    /// A cell the mapping cannot read as its field (the wrong type, a
-    /// time that does not parse): the mapping does not fit the schema.
-    Column {
-        collection: &'static str,
-        column: String,
-        row: Option<String>,
-        why: String,
-    },
-    /// The imported snapshot breaks SPEC §2 integrity: an importer bug.
-    Integrity(FieldError),
-}
-
-impl fmt::Display for ImportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ImportError::Mapping { origin, why, line } => match line {
-                Some(l) => write!(f, "mapping {origin}:{l}: {why}"),
-                None => write!(f, "mapping {origin}: {why}"),
-            },
-            ImportError::Store(e) => write!(f, "{e}"),
-            ImportError::Source(m) => f.write_str(m),
-            ImportError::Query { collection, why } => {
-                write!(f, "[{collection}] the query failed: {why}")
-            }
-            ImportError::Column {
-                collection,
-                column,
-                row,
-                why,
-            } => {
-                write!(f, "[{collection}] column `{}`", printable(column))?;
-                if let Some(r) = row {
-                    write!(f, ", row {r}")?;
-                }
-                write!(f, ": {why}")
-            }
-            ImportError::Integrity(e) => {
-                write!(f, "the imported snapshot breaks integrity (a bug): {e}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for ImportError {}
+use crate::error::{Error, Repr};
+use crate::{printable, redact};
 
 /// Import options.
 #[derive(Clone, Copy, Debug)]
@@ -207,7 +143,7 @@ pub struct Note {
 }
 
 /// Reads the database `url` through `mapping`.
-pub fn run(url: &str, mapping: &Mapping, opts: &Options) -> Result<Imported, ImportError> {
+pub fn run(url: &str, mapping: &Mapping, opts: &Options) -> Result<Imported, Error> {
     let mut src = Source::open(url)?;
     let backend = src.backend();
     let mut im = Importer {
@@ -238,7 +174,7 @@ pub fn run(url: &str, mapping: &Mapping, opts: &Options) -> Result<Imported, Imp
         summary, snapshot, ..
     } = im;
     src.close();
-    State::from_snapshot(snapshot.clone()).map_err(ImportError::Integrity)?;
+    State::from_snapshot(snapshot.clone()).map_err(Repr::ImportIntegrity)?;
     Ok(Imported { snapshot, summary })
 }
 
@@ -314,8 +250,8 @@ impl Row<'_> {
             .map_or(&Value::Null, |i| &self.cells[i])
     }
 
-    fn err(&self, field: &str, why: String) -> ImportError {
-        ImportError::Column {
+    fn err(&self, field: &str, why: String) -> Error {
+        Repr::Column {
             collection: self.collection,
             column: self
                 .cols
@@ -324,35 +260,36 @@ impl Row<'_> {
             row: Some(self.key.clone()),
             why,
         }
+        .into()
     }
 
-    fn text(&self, field: &str) -> Result<Option<String>, ImportError> {
+    fn text(&self, field: &str) -> Result<Option<String>, Error> {
         values::text(self.cell(field)).map_err(|w| self.err(field, w))
     }
 
-    fn boolean(&self, field: &str) -> Result<Option<bool>, ImportError> {
+    fn boolean(&self, field: &str) -> Result<Option<bool>, Error> {
         values::boolean(self.cell(field)).map_err(|w| self.err(field, w))
     }
 
-    fn micros(&self, field: &str) -> Result<Option<i64>, ImportError> {
+    fn micros(&self, field: &str) -> Result<Option<i64>, Error> {
         values::micros(self.cell(field), self.c.integer_times).map_err(|w| self.err(field, w))
     }
 
     /// A time at which something stops: floored.
-    fn end(&self, field: &str) -> Result<Option<Timestamp>, ImportError> {
+    fn end(&self, field: &str) -> Result<Option<Timestamp>, Error> {
         self.micros(field)?
             .map(|us| self.ts(field, floor_secs(us)))
             .transpose()
     }
 
     /// A time at which something starts: ceiled.
-    fn start(&self, field: &str) -> Result<Option<Timestamp>, ImportError> {
+    fn start(&self, field: &str) -> Result<Option<Timestamp>, Error> {
         self.micros(field)?
             .map(|us| self.ts(field, ceil_secs(us)))
             .transpose()
     }
 
-    fn ts(&self, field: &str, secs: i64) -> Result<Timestamp, ImportError> {
+    fn ts(&self, field: &str, secs: i64) -> Result<Timestamp, Error> {
         Timestamp::from_unix(secs)
             .ok_or_else(|| self.err(field, "a time outside the years 0000–9999".into()))
     }
@@ -412,9 +349,9 @@ impl Importer<'_> {
     fn read<T>(
         &mut self,
         collection: &'static str,
-        mut conv: impl FnMut(&Row) -> Result<Conv<T>, ImportError>,
+        mut conv: impl FnMut(&Row) -> Result<Conv<T>, Error>,
         sort_key: impl Fn(&T) -> String,
-    ) -> Result<Vec<(String, T)>, ImportError> {
+    ) -> Result<Vec<(String, T)>, Error> {
         let Some(c) = self.mapping.collection(collection) else {
             return Ok(Vec::new());
         };
@@ -461,14 +398,14 @@ impl Importer<'_> {
         Ok(out)
     }
 
-    fn id_of(row: &Row, field: &str) -> Result<Result<Id, (&'static str, String)>, ImportError> {
+    fn id_of(row: &Row, field: &str) -> Result<Result<Id, (&'static str, String)>, Error> {
         Ok(match row.text(field)? {
             None => Err(("null_field", format!("`{field}` is NULL"))),
             Some(s) => Id::new(s).map_err(|e| ("invalid_id", format!("`{field}`: {e}"))),
         })
     }
 
-    fn tenants(&mut self) -> Result<(), ImportError> {
+    fn tenants(&mut self) -> Result<(), Error> {
         let rows = self.read(
             "tenants",
             |r| {
@@ -499,7 +436,7 @@ impl Importer<'_> {
         Ok(())
     }
 
-    fn users(&mut self) -> Result<(), ImportError> {
+    fn users(&mut self) -> Result<(), Error> {
         let at_us = self.at_us;
         let rows = self.read(
             "users",
@@ -547,7 +484,7 @@ impl Importer<'_> {
         Ok(())
     }
 
-    fn memberships(&mut self) -> Result<(), ImportError> {
+    fn memberships(&mut self) -> Result<(), Error> {
         let users: HashSet<Id> = self.snapshot.users.iter().map(|u| u.id.clone()).collect();
         let tenants: HashSet<Id> = self.snapshot.tenants.iter().map(|t| t.id.clone()).collect();
         let rows = self.read(
@@ -639,7 +576,7 @@ impl Importer<'_> {
 
     /// The tenant a row names: the column, or a JSON member of it.
     /// Returns the tenant and an optional note about how it was read.
-    fn tenant_of(r: &Row) -> Result<(Option<String>, Option<Why>), ImportError> {
+    fn tenant_of(r: &Row) -> Result<(Option<String>, Option<Why>), Error> {
         let Some(text) = r.text("tenant")? else {
             return Ok((None, None));
         };
@@ -680,7 +617,7 @@ impl Importer<'_> {
         }
     }
 
-    fn token_of(r: &Row) -> Result<Result<(TokenHash, bool), Why>, ImportError> {
+    fn token_of(r: &Row) -> Result<Result<(TokenHash, bool), Why>, Error> {
         let enc = r.c.token_encoding.expect("checked: required");
         let fallback = r.c.token_fallback == mapping::TokenFallback::Raw;
         Ok(match values::token(r.cell("token"), enc, fallback) {
@@ -691,7 +628,7 @@ impl Importer<'_> {
         })
     }
 
-    fn api_keys(&mut self) -> Result<(), ImportError> {
+    fn api_keys(&mut self) -> Result<(), Error> {
         struct K {
             key: ApiKey,
             owner: String,
@@ -818,7 +755,7 @@ impl Importer<'_> {
         Ok(())
     }
 
-    fn sessions(&mut self) -> Result<(), ImportError> {
+    fn sessions(&mut self) -> Result<(), Error> {
         struct S {
             s: Session,
             user: String,
@@ -947,7 +884,7 @@ impl Importer<'_> {
         Ok(())
     }
 
-    fn resources(&mut self) -> Result<(), ImportError> {
+    fn resources(&mut self) -> Result<(), Error> {
         let rows = self.read(
             "resources",
             |r| {

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use postgres::types::Type;
 
-use super::ImportError;
+use crate::error::{Driver, Error, Repr};
 use crate::{conn, printable, Url};
 
 /// One cell, as the importer reads it.
@@ -52,27 +52,28 @@ impl std::fmt::Debug for Source {
 
 impl Source {
     /// Opens `url` read-only. A SQLite file must exist.
-    pub fn open(url: &str) -> Result<Source, ImportError> {
-        match Url::parse(url).map_err(ImportError::Store)? {
+    pub fn open(url: &str) -> Result<Source, Error> {
+        match Url::parse(url)? {
             Url::Sqlite(path) => {
                 use rusqlite::OpenFlags;
                 if path == ":memory:" {
-                    return Err(ImportError::Source(
-                        "sqlite::memory: holds nothing to import".into(),
-                    ));
+                    return Err(
+                        Repr::Source("sqlite::memory: holds nothing to import".into()).into(),
+                    );
                 }
                 if !std::path::Path::new(&path).is_file() {
-                    return Err(ImportError::Source(format!(
+                    return Err(Repr::Source(format!(
                         "sqlite:{}: no such database file",
                         printable(&path)
-                    )));
+                    ))
+                    .into());
                 }
                 let c = rusqlite::Connection::open_with_flags(
                     &path,
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )
                 .map_err(|e| {
-                    ImportError::Source(format!(
+                    Repr::Source(format!(
                         "sqlite:{}: cannot open read-only: {}",
                         printable(&path),
                         printable(&e.to_string())
@@ -80,15 +81,13 @@ impl Source {
                 })?;
                 c.busy_timeout(std::time::Duration::from_secs(30))
                     .and_then(|_| c.execute_batch("PRAGMA query_only = 1; BEGIN DEFERRED;"))
-                    .map_err(|e| {
-                        ImportError::Source(format!("sqlite: {}", printable(&e.to_string())))
-                    })?;
+                    .map_err(|e| Repr::Source(format!("sqlite: {}", printable(&e.to_string()))))?;
                 Ok(Source::Sqlite(c))
             }
             Url::Postgres(u) => {
-                let mut c = conn::connect_postgres(&u).map_err(ImportError::Store)?;
+                let mut c = conn::connect_postgres(&u)?;
                 c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .map_err(|e| ImportError::Store(e.into()))?;
+                    .db()?;
                 Ok(Source::Postgres(Box::new(c)))
             }
         }
@@ -121,13 +120,13 @@ impl Source {
         collection: &'static str,
         sql: &str,
         columns: &[&str],
-        mut row: impl FnMut(&[Value]) -> Result<(), ImportError>,
-    ) -> Result<(), ImportError> {
-        let query_err = |e: String| ImportError::Query {
+        mut row: impl FnMut(&[Value]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let query_err = |e: String| Repr::Query {
             collection,
             why: printable(&e),
         };
-        let missing = |have: Vec<String>, want: &str| ImportError::Column {
+        let missing = |have: Vec<String>, want: &str| Repr::Column {
             collection,
             column: want.to_string(),
             row: None,
@@ -147,7 +146,7 @@ impl Source {
                 for want in columns {
                     match names.iter().position(|n| n == want) {
                         Some(i) => idx.push(i),
-                        None => return Err(missing(names, want)),
+                        None => return Err(missing(names, want).into()),
                     }
                 }
                 let mut rows = stmt.query([]).map_err(|e| query_err(e.to_string()))?;
@@ -181,7 +180,7 @@ impl Source {
                 for want in columns {
                     match names.iter().position(|n| n == want) {
                         Some(i) => idx.push(i),
-                        None => return Err(missing(names, want)),
+                        None => return Err(missing(names, want).into()),
                     }
                 }
                 let types: Vec<Type> = idx
@@ -190,7 +189,7 @@ impl Source {
                     .collect();
                 for (t, want) in types.iter().zip(columns) {
                     if !supported(t) {
-                        return Err(ImportError::Column {
+                        return Err(Repr::Column {
                             collection,
                             column: want.to_string(),
                             row: None,
@@ -198,7 +197,7 @@ impl Source {
                                 "PostgreSQL type {} is not read by the importer: cast it in the query (to text, bigint, boolean or timestamptz)",
                                 t.name()
                             ),
-                        });
+                        }.into());
                     }
                 }
                 let mut rows = c

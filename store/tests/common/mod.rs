@@ -77,7 +77,7 @@ pub fn sqlite_memory() -> Store {
 pub struct StoreUnderTest<'s>(pub &'s mut Store);
 
 impl authproof_verification::Implementation for StoreUnderTest<'_> {
-    type Error = authproof_store::StoreError;
+    type Error = authproof_store::Error;
 
     fn apply(
         &mut self,

@@ -432,9 +432,7 @@ pub fn run(
     while !matches!(cfg.cases, Some(n) if done >= n)
         && !matches!(cfg.time, Some(l) if started.elapsed() >= l)
     {
-        let mut tree = strategy
-            .new_tree(&mut runner)
-            .map_err(|e| Error::Generation(e.to_string()))?;
+        let mut tree = strategy.new_tree(&mut runner).map_err(Error::generation)?;
         let case = tree.current();
         let run = run_trace(&mut target, &case)?;
         done += 1;

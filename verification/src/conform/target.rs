@@ -29,14 +29,26 @@ use serde_json::{json, Value};
 use super::protocol::{Hello, ResetKind, PROTOCOL};
 use crate::{Implementation, Model};
 
-/// Why the target could not be run (exit 1: not a finding).
+/// Why the target could not be run (exit 1: not a finding): its
+/// `target.toml`, or the adapter process (it would not start, exited, timed
+/// out, broke the protocol or reported an error).
+///
+/// Its own type, not a kind of [`crate::Error`]: it is the implementation's
+/// error, the `source()` of the [`crate::Error`] a run ends with, as a
+/// store's error is for a store. Opaque like it; the messages name the
+/// request, never a token the step presented.
 #[derive(Debug, thiserror::Error)]
-pub enum TargetError {
+#[error(transparent)]
+pub struct TargetError(Box<Kind>);
+
+#[derive(Debug, thiserror::Error)]
+enum Kind {
     #[error("{file}: {message}")]
     Spec { file: String, message: String },
-    #[error("could not start the adapter `{command}`: {error}")]
+    #[error("could not start the adapter `{command}`")]
     Spawn {
         command: String,
+        #[source]
         error: std::io::Error,
     },
     #[error("the adapter exited ({status}) while answering {request}")]
@@ -47,8 +59,16 @@ pub enum TargetError {
     Protocol { request: String, message: String },
     #[error("the adapter could not do {request}: {message}")]
     Adapter { request: String, message: String },
+    // The I/O error is in the message and chained: what `authproof conform`
+    // has always printed.
     #[error("writing to the adapter: {0}")]
-    Io(#[from] std::io::Error),
+    Io(#[source] std::io::Error),
+}
+
+impl From<Kind> for TargetError {
+    fn from(kind: Kind) -> TargetError {
+        TargetError(Box::new(kind))
+    }
 }
 
 /// A target as `target.toml` describes it.
@@ -92,21 +112,21 @@ impl TargetSpec {
             path.to_path_buf()
         };
         let name = file.display().to_string();
-        let spec_err = |message: String| TargetError::Spec {
+        let spec_err = |message: String| Kind::Spec {
             file: name.clone(),
             message,
         };
         let text = std::fs::read_to_string(&file).map_err(|e| spec_err(e.to_string()))?;
         let f: SpecFile = toml::from_str(&text).map_err(|e| spec_err(e.message().to_string()))?;
         if f.command.is_empty() {
-            return Err(spec_err("command: expected the adapter's argv".into()));
+            return Err(spec_err("command: expected the adapter's argv".into()).into());
         }
         let secs = |v: Option<f64>, d: f64, key: &str| -> Result<Duration, TargetError> {
             let v = v.unwrap_or(d);
             if v.is_finite() && v > 0.0 {
                 Ok(Duration::from_secs_f64(v))
             } else {
-                Err(spec_err(format!("{key}: expected a positive number")))
+                Err(spec_err(format!("{key}: expected a positive number")).into())
             }
         };
         let dir = file
@@ -216,7 +236,7 @@ impl Target {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        let mut child = p.spawn().map_err(|error| TargetError::Spawn {
+        let mut child = p.spawn().map_err(|error| Kind::Spawn {
             command: argv.join(" "),
             error,
         })?;
@@ -276,11 +296,11 @@ impl Target {
             t.startup,
         )?;
         let hello: Hello =
-            serde_json::from_value(strip(answer, "hello")?).map_err(|e| TargetError::Protocol {
+            serde_json::from_value(strip(answer, "hello")?).map_err(|e| Kind::Protocol {
                 request: "hello".into(),
                 message: e.to_string(),
             })?;
-        hello.validate().map_err(|message| TargetError::Protocol {
+        hello.validate().map_err(|message| Kind::Protocol {
             request: "hello".into(),
             message,
         })?;
@@ -294,7 +314,7 @@ impl Target {
     }
 
     /// Sends one request and waits for its answer (`type` checked by the
-    /// caller; `error` answers become [`TargetError::Adapter`]).
+    /// caller; `error` answers become an adapter error).
     fn request(
         &mut self,
         what: &str,
@@ -312,52 +332,58 @@ impl Target {
             .write_all(line.as_bytes())
             .and_then(|()| self.stdin.flush())
         {
-            return Err(self.exited(what).unwrap_or(TargetError::Io(e)));
+            return Err(self.exited(what).unwrap_or(Kind::Io(e)).into());
         }
         let answer = match self.lines.recv_timeout(timeout) {
             Ok(Ok(l)) => l,
-            Ok(Err(e)) => return Err(TargetError::Io(e)),
+            Ok(Err(e)) => return Err(Kind::Io(e).into()),
             Err(RecvTimeoutError::Timeout) => {
                 let _ = self.child.kill();
-                return Err(TargetError::Timeout {
+                return Err(Kind::Timeout {
                     request: what.into(),
                     secs: timeout.as_secs_f64(),
-                });
+                }
+                .into());
             }
             Err(RecvTimeoutError::Disconnected) => {
-                return Err(self.exited(what).unwrap_or(TargetError::Exited {
-                    request: what.into(),
-                    status: "closed its stdout".into(),
-                }))
+                return Err(self
+                    .exited(what)
+                    .unwrap_or(Kind::Exited {
+                        request: what.into(),
+                        status: "closed its stdout".into(),
+                    })
+                    .into())
             }
         };
-        let v: Value = serde_json::from_str(&answer).map_err(|e| TargetError::Protocol {
+        let v: Value = serde_json::from_str(&answer).map_err(|e| Kind::Protocol {
             request: what.into(),
             message: format!("not a JSON line: {e}"),
         })?;
         if v.get("id") != Some(&json!(id)) {
-            return Err(TargetError::Protocol {
+            return Err(Kind::Protocol {
                 request: what.into(),
                 message: format!("answer has id {}, expected {id}", v["id"]),
-            });
+            }
+            .into());
         }
         if v.get("type") == Some(&json!("error")) {
             let message = v
                 .get("message")
                 .and_then(Value::as_str)
                 .unwrap_or("(no message)");
-            return Err(TargetError::Adapter {
+            return Err(Kind::Adapter {
                 request: what.into(),
                 message: redact(message, &self.secrets),
-            });
+            }
+            .into());
         }
         Ok(v)
     }
 
-    fn exited(&mut self, what: &str) -> Option<TargetError> {
+    fn exited(&mut self, what: &str) -> Option<Kind> {
         for _ in 0..20 {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(TargetError::Exited {
+                return Some(Kind::Exited {
                     request: what.into(),
                     status: status.to_string(),
                 });
@@ -385,10 +411,11 @@ impl Target {
         let a = self.request("observe", json!({"type": "observe"}), self.timeout)?;
         let v = strip(a, "snapshot")?;
         let s = v.get("snapshot").cloned().unwrap_or(Value::Null);
-        serde_json::from_value(s).map_err(|e| TargetError::Protocol {
+        let snapshot = serde_json::from_value(s).map_err(|e| Kind::Protocol {
             request: "observe".into(),
             message: format!("snapshot: {e}"),
-        })
+        })?;
+        Ok(snapshot)
     }
 
     /// Every secret presented since the target started.
@@ -424,10 +451,11 @@ fn expect_type(v: &Value, t: &str, request: &str) -> Result<(), TargetError> {
     if v.get("type") == Some(&json!(t)) {
         Ok(())
     } else {
-        Err(TargetError::Protocol {
+        Err(Kind::Protocol {
             request: request.into(),
             message: format!("expected type {t:?}, got {}", v["type"]),
-        })
+        }
+        .into())
     }
 }
 
@@ -456,10 +484,11 @@ impl Implementation for Target {
         let observed = a.get("result").cloned().unwrap_or(Value::Null);
         let expected = self.shadow().apply(command);
         let hello = self.hello.clone();
-        merge(&hello, &expected, &observed).map_err(|message| TargetError::Protocol {
+        let result = merge(&hello, &expected, &observed).map_err(|message| Kind::Protocol {
             request: what,
             message,
-        })
+        })?;
+        Ok(result)
     }
 
     fn snapshot(&mut self) -> Result<Snapshot, TargetError> {
@@ -636,4 +665,65 @@ fn merge_decision(hello: &Hello, e: &Decision, d: &Value) -> Result<Decision, St
         out.effects = field::<Vec<Effect>>(d, "effects")?.unwrap_or_default();
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    fn spec(command: &str) -> TargetSpec {
+        TargetSpec {
+            file: PathBuf::from("target.toml"),
+            dir: PathBuf::from("."),
+            name: "test".into(),
+            command: vec![command.into()],
+            env: BTreeMap::new(),
+            policy: None,
+            timeout: Duration::from_secs(1),
+            startup: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn a_spawn_failure_chains_the_io_error() {
+        let Err(e) = Target::start(&spec("./no-such-adapter"), &Policy::default()) else {
+            panic!("no such program");
+        };
+        assert_eq!(
+            e.to_string(),
+            "could not start the adapter `./no-such-adapter`"
+        );
+        let io = e.source().expect("the I/O error is chained");
+        assert_eq!(
+            io.downcast_ref::<std::io::Error>().map(|e| e.kind()),
+            Some(std::io::ErrorKind::NotFound)
+        );
+        // As the harness reports it: the implementation's error, chained.
+        let run = crate::Error::implementation(None, e);
+        let mut causes = vec![run.to_string()];
+        let mut next = run.source();
+        while let Some(cause) = next {
+            causes.push(cause.to_string());
+            next = cause.source();
+        }
+        assert_eq!(causes.len(), 3, "{causes:?}");
+        assert_eq!(causes[1], "could not start the adapter `./no-such-adapter`");
+    }
+
+    #[test]
+    fn a_spec_error_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("authproof-target-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("target.toml");
+        std::fs::write(&file, "command = []\n").unwrap();
+        let e = TargetSpec::load(&file).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{}: command: expected the adapter's argv", file.display())
+        );
+        assert!(e.source().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
