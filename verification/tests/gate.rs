@@ -5,7 +5,7 @@
 //! catch.
 //!
 //! Budgets are fixed counts, not times, so a mutant is judged the same way
-//! on a loaded machine: `check` draws 1,500 cases from seed 0 over drawn
+//! on a loaded machine: `check` draws 3,000 cases from seed 0 over drawn
 //! policies (the default and every knob varied), and `explore` searches the
 //! default universe to depth 2 under the default and the better-auth policy.
 
@@ -17,7 +17,7 @@ use authproof_verification::{
     explore::{self, Universe},
 };
 
-const CASES: u64 = 1_500;
+const CASES: u64 = 3_000;
 
 #[test]
 fn gate_check_finds_nothing() {
