@@ -89,7 +89,9 @@ impl Default for Config {
         Config {
             depth: 4,
             shard: (0, 1),
-            max_states: 1_000_000,
+            // About 250 bytes a state (visited fingerprint, link, packed
+            // frontier node): 2 GB.
+            max_states: 8_000_000,
             fault: None,
             stop_at_first: true,
             time_limit: None,
