@@ -47,6 +47,7 @@ mod command;
 pub mod credential;
 mod decide;
 mod decision;
+mod explain;
 pub mod fault;
 mod id;
 pub mod load;
@@ -62,6 +63,7 @@ mod token;
 
 pub use command::{Command, FieldError, Op};
 pub use decision::{CredentialRef, Decision, Effect, Reason, Verdict};
+pub use explain::Explain;
 pub use fault::Fault;
 pub use id::{Id, IdError, MAX_ID_BYTES};
 pub use outcome::{Change, CommandResult, RecordRef, Rejection};

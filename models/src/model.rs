@@ -421,7 +421,7 @@ impl Draft<'_> {
             tenant: self.tenant,
             scope: Vec::new(),
             effects: Vec::new(),
-            explain,
+            explain: explain.into(),
         }
     }
 }
@@ -698,7 +698,7 @@ impl Model {
             tenant: effective,
             scope,
             effects,
-            explain,
+            explain: explain.into(),
         }
     }
 
