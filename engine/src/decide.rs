@@ -15,7 +15,7 @@ use crate::{
     credential::{extract, Channel, Extraction},
     explain::{
         ChannelName, CredentialNote, End, KeyTenant, Kinds, MemberNote, RecordNote, ResourceNote,
-        RuleNote, Steps, TenantNote, Why,
+        RuleNote, Steps, TenantNote, Why, Word, Words,
     },
     fault::percent_encode,
     presented::{Presented, Resolved},
@@ -72,14 +72,10 @@ impl Draft<'_, '_> {
 /// How the explanation names a channel: the policy's header or cookie name.
 fn channel_name(channel: Channel, policy: &Policy) -> ChannelName {
     match channel {
-        Channel::ApiKeyHeader => ChannelName::Header(policy.api_key.header.clone()),
-        Channel::Cookie(i) => ChannelName::Cookie(
-            policy
-                .session
-                .cookies
-                .get(i)
-                .map_or_else(|| "?".to_string(), String::clone),
-        ),
+        Channel::ApiKeyHeader => ChannelName::Header(Word::new(&policy.api_key.header)),
+        Channel::Cookie(i) => ChannelName::Cookie(Word::new(
+            policy.session.cookies.get(i).map_or("?", String::as_str),
+        )),
         Channel::Bearer => ChannelName::Bearer,
     }
 }
@@ -369,29 +365,27 @@ impl State {
             None => d.steps.tenant = Some(TenantNote::NotNeeded),
             Some(t) => {
                 // 5. Membership and tenant status.
-                let m = self
-                    .tenants
-                    .contains_key(t)
-                    .then(|| self.membership_at(user, t, at))
-                    .flatten();
+                // One lookup of the tenant for both checks.
+                let record = self.tenants.get(t);
+                let m = record.and_then(|_| self.membership_at(user, t, at));
                 let role = match m {
                     Some(m) => {
                         d.steps.member = Some(MemberNote {
-                            role: m.role.clone(),
+                            role: Word::new(&m.role),
                             since: m.since,
                         });
                         m.role.as_str()
                     }
                     // F09: trusts the tenant the credential was minted for.
                     None if self.fault(Fault::F09)
-                        && self.tenants.contains_key(t)
+                        && record.is_some()
                         && credential_tenant(&principal) == Some(t) =>
                     {
                         ""
                     }
                     None => return d.deny(Reason::NotAMember, Why::NotAMember(at)),
                 };
-                if self.tenants[t].suspended {
+                if record.is_some_and(|r| r.suspended) {
                     return d.deny(Reason::TenantSuspended, Why::TenantSuspended);
                 }
 
@@ -399,7 +393,7 @@ impl State {
                 if !rule.roles.is_empty() && !rule.roles.iter().any(|r| r == role) {
                     return d.deny(
                         Reason::InsufficientRole,
-                        Why::InsufficientRole(role.to_string()),
+                        Why::InsufficientRole(Word::new(role)),
                     );
                 }
 
@@ -409,7 +403,7 @@ impl State {
                         return d.deny(
                             Reason::MissingCapability,
                             Why::MissingCapability {
-                                has: k.capabilities.clone(),
+                                has: Words::of(&k.capabilities),
                                 empty: policy.api_key.empty_capabilities,
                             },
                         );
@@ -644,14 +638,15 @@ pub(crate) fn sliding_refresh(policy: &Policy, s: &Session, at: Timestamp) -> Op
 }
 
 /// The rule line's note: what it names of the policy's rule (the action is
-/// the decision's). Roles and capability are copied only when set.
+/// the decision's). Roles and capability are kept inline (no allocation)
+/// when short.
 fn rule_note(at: Timestamp, rule: &ActionRule) -> RuleNote {
     RuleNote {
         at,
         credentials: Kinds::of(&rule.credentials),
         tenant: rule.tenant,
-        roles: rule.roles.clone(),
-        capability: rule.capability.clone(),
+        roles: Words::of(&rule.roles),
+        capability: Word::new(&rule.capability),
         resource: rule.resource,
         owner_only: rule.owner_only,
     }

@@ -176,14 +176,97 @@ impl Kinds {
     }
 }
 
+/// A short string kept without a heap allocation (a role, a capability, a
+/// header or cookie name of the policy: the default policy's longest is 34
+/// bytes); longer ones are boxed.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Word {
+    Inline(u8, [u8; Word::INLINE]),
+    Heap(Box<str>),
+}
+
+impl Word {
+    const INLINE: usize = 38;
+
+    pub(crate) fn new(s: &str) -> Word {
+        if s.len() <= Word::INLINE {
+            let mut bytes = [0u8; Word::INLINE];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            Word::Inline(s.len() as u8, bytes)
+        } else {
+            Word::Heap(s.into())
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Word::Inline(n, bytes) => {
+                std::str::from_utf8(&bytes[..usize::from(*n)]).expect("copied from a str")
+            }
+            Word::Heap(s) => s,
+        }
+    }
+}
+
+impl fmt::Debug for Word {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Word {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A few [`Word`]s (a rule's roles, a key's capabilities) inline; `Debug`
+/// is a `Vec<String>`'s.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Words {
+    Inline(u8, [Word; 3]),
+    Heap(Vec<String>),
+}
+
+impl Words {
+    pub(crate) fn of(list: &[String]) -> Words {
+        if list.len() <= 3 {
+            let mut it = list.iter();
+            let words = std::array::from_fn(|_| Word::new(it.next().map_or("", String::as_str)));
+            Words::Inline(list.len() as u8, words)
+        } else {
+            Words::Heap(list.to_vec())
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Words::Inline(n, _) => *n == 0,
+            Words::Heap(v) => v.is_empty(),
+        }
+    }
+}
+
+impl fmt::Debug for Words {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Words::Inline(n, words) => f
+                .debug_list()
+                .entries(words[..usize::from(*n)].iter())
+                .finish(),
+            Words::Heap(v) => fmt::Debug::fmt(v, f),
+        }
+    }
+}
+
 /// Step 0 passed: the action's rule. The action is the decision's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RuleNote {
     pub(crate) at: Timestamp,
     pub(crate) credentials: Kinds,
     pub(crate) tenant: TenantRule,
-    pub(crate) roles: Vec<String>,
-    pub(crate) capability: String,
+    pub(crate) roles: Words,
+    pub(crate) capability: Word,
     pub(crate) resource: bool,
     pub(crate) owner_only: bool,
 }
@@ -205,7 +288,7 @@ impl RuleNote {
         if !self.roles.is_empty() {
             write!(s, ", roles {:?}", self.roles)?;
         }
-        if !self.capability.is_empty() {
+        if !self.capability.as_str().is_empty() {
             write!(s, ", capability {:?}", self.capability)?;
         }
         if self.resource {
@@ -222,8 +305,8 @@ impl RuleNote {
 /// or cookie name is the policy's, so it is kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ChannelName {
-    Header(String),
-    Cookie(String),
+    Header(Word),
+    Cookie(Word),
     Bearer,
 }
 
@@ -375,7 +458,7 @@ impl TenantNote {
 /// Step 5: the user's membership in the decision's tenant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct MemberNote {
-    pub(crate) role: String,
+    pub(crate) role: Word,
     pub(crate) since: Timestamp,
 }
 
@@ -460,9 +543,9 @@ pub(crate) enum Why {
     TenantRequired,
     NotAMember(Timestamp),
     TenantSuspended,
-    InsufficientRole(String),
+    InsufficientRole(Word),
     MissingCapability {
-        has: Vec<String>,
+        has: Words,
         empty: EmptyCapabilities,
     },
     NoResourceNamed,
@@ -480,7 +563,7 @@ pub(crate) enum Why {
 
 impl Why {
     fn write(&self, s: &mut String, d: &Decision, rule: Option<&RuleNote>) -> fmt::Result {
-        let no_roles = Vec::new();
+        let no_roles = Words::of(&[]);
         let roles = rule.map_or(&no_roles, |r| &r.roles);
         let capability = rule.map_or("", |r| r.capability.as_str());
         match self {
@@ -581,6 +664,38 @@ impl Why {
                 s,
                 "resource {id:?} of tenant {tenant:?} is owned by {owner:?}"
             ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Word` and `Words` print exactly as the `String` and `Vec<String>`
+    /// they stand for, inline or not.
+    #[test]
+    fn words_print_like_strings() {
+        let long = "x".repeat(Word::INLINE + 1);
+        for s in [
+            "",
+            "owner",
+            "__Secure-better-auth.session_token",
+            "é\"\\",
+            &long,
+        ] {
+            let w = Word::new(s);
+            assert_eq!(w.as_str(), s);
+            assert_eq!(format!("{w:?}"), format!("{s:?}"));
+            assert_eq!(format!("{w}"), s);
+            assert_eq!(matches!(w, Word::Heap(_)), s.len() > Word::INLINE);
+        }
+        for n in 0..6 {
+            let list: Vec<String> = (0..n).map(|i| format!("role \"{i}\"")).collect();
+            let words = Words::of(&list);
+            assert_eq!(format!("{words:?}"), format!("{list:?}"));
+            assert_eq!(words.is_empty(), list.is_empty());
+            assert_eq!(matches!(words, Words::Heap(_)), n > 3);
         }
     }
 }
