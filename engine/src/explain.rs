@@ -338,8 +338,10 @@ impl CredentialNote {
             self.kind.as_str(),
             self.channel
         )?;
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         for b in self.short {
-            write!(s, "{b:02x}")?;
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 0xf)]));
         }
         if let Some(signature) = self.signature {
             s.push_str(" (signed: ");
