@@ -400,12 +400,10 @@ impl State {
                 // 7. Capability.
                 if let Principal::ApiKey(k) = principal {
                     if !rule.capability.is_empty() && !has_capability(policy, k, &rule.capability) {
+                        d.steps.capabilities = Some(Words::of(&k.capabilities));
                         return d.deny(
                             Reason::MissingCapability,
-                            Why::MissingCapability {
-                                has: Words::of(&k.capabilities),
-                                empty: policy.api_key.empty_capabilities,
-                            },
+                            Why::MissingCapability(policy.api_key.empty_capabilities),
                         );
                     }
                 }

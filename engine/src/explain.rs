@@ -111,7 +111,7 @@ impl Explain {
                     b.push_str("deny ");
                     b.push_str(reason.code());
                     b.push_str(": ");
-                    why.write(b, d, s.rule.as_ref())
+                    why.write(b, d, s)
                 })?;
             }
             None => {}
@@ -149,6 +149,9 @@ pub(crate) struct Steps {
     pub(crate) member: Option<MemberNote>,
     pub(crate) resource: Option<ResourceNote>,
     pub(crate) end: Option<End>,
+    /// The key's capabilities, for a `missing_capability` line (here
+    /// rather than in [`Why`], which step 2 returns and should stay small).
+    pub(crate) capabilities: Option<Words>,
 }
 
 /// The credential kinds of a rule, kept inline for the usual one or two.
@@ -546,10 +549,8 @@ pub(crate) enum Why {
     NotAMember(Timestamp),
     TenantSuspended,
     InsufficientRole(Word),
-    MissingCapability {
-        has: Words,
-        empty: EmptyCapabilities,
-    },
+    /// The key's capabilities are in [`Steps::capabilities`].
+    MissingCapability(EmptyCapabilities),
     NoResourceNamed,
     ResourceNotFound {
         id: Id,
@@ -564,7 +565,8 @@ pub(crate) enum Why {
 }
 
 impl Why {
-    fn write(&self, s: &mut String, d: &Decision, rule: Option<&RuleNote>) -> fmt::Result {
+    fn write(&self, s: &mut String, d: &Decision, steps: &Steps) -> fmt::Result {
+        let rule = steps.rule.as_ref();
         let no_roles = Words::of(&[]);
         let roles = rule.map_or(&no_roles, |r| &r.roles);
         let capability = rule.map_or("", |r| r.capability.as_str());
@@ -644,10 +646,11 @@ impl Why {
             ),
             Why::TenantSuspended => write!(s, "tenant {} is suspended", tenant(d)),
             Why::InsufficientRole(role) => write!(s, "role {role:?} is not one of {roles:?}"),
-            Why::MissingCapability { has, empty } => write!(
+            Why::MissingCapability(empty) => write!(
                 s,
-                "key {} lacks capability {capability:?} (it has {has:?}; api_key.empty_capabilities = {empty:?})",
-                credential(d)
+                "key {} lacks capability {capability:?} (it has {:?}; api_key.empty_capabilities = {empty:?})",
+                credential(d),
+                steps.capabilities.as_ref().unwrap_or(&no_roles)
             ),
             Why::NoResourceNamed => write!(
                 s,
