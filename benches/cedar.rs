@@ -22,6 +22,14 @@
 //! Every request is checked to get the same allow/deny on both sides before
 //! anything is timed.
 //!
+//! Cedar 3 (`cedar3`, the last 3.x release) runs the same classes on the
+//! same requests, side by side with Cedar 4, in the same run. Cedar 3 has no
+//! entity tags, so there a membership is an entity of its own
+//! (`Membership::"<user>\u{1}<tenant>"` with `user`, `tenant`, `role`,
+//! `since`) that the host names in the context; the policies check the same
+//! conditions. After the run the bench prints, per class, each Cedar
+//! version's median over authproof's (from criterion's `estimates.json`).
+//!
 //! Run with `cargo bench --features cedar-bench --bench cedar`.
 #![forbid(unsafe_code)]
 
@@ -324,14 +332,28 @@ fn main() {
             t.elapsed(),
             after.saturating_sub(before) as f64 / 1e6
         );
+        let t = Instant::now();
+        let cedar3 = v3::CedarSide::build(&snap);
+        let after3 = common::rss_bytes().unwrap_or(0);
+        eprintln!(
+            "cedar3 {label}: entities and policies built in {:.1?}, about {:.0} MB resident",
+            t.elapsed(),
+            after3.saturating_sub(after) as f64 / 1e6
+        );
         let classes = classes(&snap, &state, &policy);
         // Same authorization: every request gets the same allow/deny.
         for (name, reqs) in &classes {
             for r in reqs {
+                let allowed = state.decide(&policy, r).is_allow();
                 assert_eq!(
-                    state.decide(&policy, r).is_allow(),
+                    allowed,
                     cedar.decide(&policy, r),
-                    "{name}: authproof and Cedar disagree"
+                    "{name}: authproof and Cedar 4 disagree"
+                );
+                assert_eq!(
+                    allowed,
+                    cedar3.decide(&policy, r),
+                    "{name}: authproof and Cedar 3 disagree"
                 );
             }
         }
@@ -357,8 +379,301 @@ fn main() {
                     black_box(cedar.decide(&policy, black_box(r)))
                 })
             });
+            g.bench_function(format!("{name}/cedar3"), |b| {
+                let mut i = 0usize;
+                b.iter(|| {
+                    let r = &reqs[i % reqs.len()];
+                    i = i.wrapping_add(1);
+                    black_box(cedar3.decide(&policy, black_box(r)))
+                })
+            });
         }
         g.finish();
+        print_ratios(&label, &classes);
     }
     c.final_summary();
+}
+
+/// Criterion's output directory: `CRITERION_HOME`, else `criterion/` in the
+/// target directory this bench binary was built into
+/// (`target/release/deps/cedar-…`).
+fn criterion_home() -> Option<std::path::PathBuf> {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return Some(home.into());
+    }
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.parent()?.parent()?.join("criterion"))
+}
+
+/// The median (ns) criterion just estimated for `cedar_vs/{label}/{id}`,
+/// if this run measured it (criterion writes `/` in ids as `_`).
+fn median_ns(label: &str, id: &str) -> Option<f64> {
+    let dir = criterion_home()?
+        .join(format!("cedar_vs_{label}"))
+        .join(id.replace('/', "_"));
+    let json = std::fs::read(dir.join("new").join("estimates.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&json).ok()?;
+    v["median"]["point_estimate"].as_f64()
+}
+
+/// One line per class: authproof's median and each Cedar version's, and
+/// how many times slower Cedar is.
+fn print_ratios(label: &str, classes: &[(&str, Vec<Request>)]) {
+    println!("cedar_vs/{label}: medians (ns) and Cedar / authproof");
+    for (name, reqs) in classes {
+        if reqs.is_empty() {
+            continue;
+        }
+        let get = |side: &str| median_ns(label, &format!("{name}/{side}"));
+        let (Some(a), c4, c3) = (get("authproof"), get("cedar"), get("cedar3")) else {
+            continue; // filtered out of this run
+        };
+        let show = |c: Option<f64>| match c {
+            Some(c) => format!("{c:.0} ({:.2}x)", c / a),
+            None => "-".to_string(),
+        };
+        println!(
+            "ratio {label} {name}: authproof {a:.0}  cedar4 {}  cedar3 {}",
+            show(c4),
+            show(c3)
+        );
+    }
+}
+
+/// The Cedar 3 side: the same authorization without entity tags (Cedar 3
+/// has none), a membership being an entity the host names in the context.
+mod v3 {
+    use std::{
+        collections::{HashMap, HashSet},
+        str::FromStr,
+    };
+
+    use authproof_engine::{
+        credential::{extract, Extraction},
+        snapshot::Snapshot,
+        Policy, Request, TokenHash,
+    };
+    use cedar3::{
+        Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid,
+        PolicySet, Request as CedarRequest, RestrictedExpression as Rx,
+    };
+
+    const POLICIES: &str = r#"
+permit (principal is ApiKey, action == Action::"supervisor.connect", resource is Tenant)
+when {
+  principal has tenant && principal.tenant == resource &&
+  principal.created_at <= context.now &&
+  !(principal has deleted_at && principal.deleted_at <= context.now) &&
+  !(principal has revoked_at && principal.revoked_at <= context.now) &&
+  principal.enabled &&
+  !(principal has expires_at && principal.expires_at <= context.now) &&
+  !principal.owner.banned &&
+  context.membership.user == principal.owner &&
+  context.membership.tenant == resource &&
+  context.membership.since <= context.now &&
+  !resource.suspended &&
+  ["owner", "admin"].contains(context.membership.role) &&
+  (principal.capabilities == [] || principal.capabilities.contains("supervisor"))
+};
+
+permit (principal is Session, action == Action::"workspace.read", resource is Tenant)
+when {
+  principal.created_at <= context.now &&
+  !(principal has revoked_at && principal.revoked_at <= context.now) &&
+  context.now < principal.expires_at &&
+  !principal.user.banned &&
+  context.membership.user == principal.user &&
+  context.membership.tenant == resource &&
+  context.membership.since <= context.now &&
+  !resource.suspended
+};
+"#;
+
+    /// The principal's uid, its user (to name the membership) and its
+    /// bound or active tenant.
+    struct Principal {
+        uid: EntityUid,
+        user: String,
+        tenant: Option<String>,
+    }
+
+    pub struct CedarSide {
+        by_token: HashMap<TokenHash, Principal>,
+        entities: Entities,
+        policies: PolicySet,
+        authorizer: Authorizer,
+        tenant_type: EntityTypeName,
+        membership_type: EntityTypeName,
+        connect: EntityUid,
+        read: EntityUid,
+    }
+
+    fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(id))
+    }
+
+    /// A membership's entity id: ids hold no control character.
+    fn membership_id(user: &str, tenant: &str) -> String {
+        let mut s = String::with_capacity(user.len() + 1 + tenant.len());
+        s.push_str(user);
+        s.push('\u{1}');
+        s.push_str(tenant);
+        s
+    }
+
+    fn long(t: authproof_engine::Timestamp) -> Rx {
+        Rx::new_long(t.unix())
+    }
+
+    fn entity(uid: EntityUid, attrs: Vec<(&str, Rx)>) -> Entity {
+        let attrs: HashMap<String, Rx> =
+            attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        Entity::new(uid, attrs, HashSet::new()).expect("an entity")
+    }
+
+    impl CedarSide {
+        pub fn build(snap: &Snapshot) -> CedarSide {
+            let ty = |s: &str| EntityTypeName::from_str(s).expect("a type name");
+            let (user_t, tenant_t, key_t, session_t, action_t, membership_t) = (
+                ty("User"),
+                ty("Tenant"),
+                ty("ApiKey"),
+                ty("Session"),
+                ty("Action"),
+                ty("Membership"),
+            );
+            let mut entities: Vec<Entity> = Vec::with_capacity(
+                snap.users.len()
+                    + snap.tenants.len()
+                    + snap.memberships.len()
+                    + snap.api_keys.len()
+                    + snap.sessions.len(),
+            );
+            for t in &snap.tenants {
+                entities.push(entity(
+                    uid(&tenant_t, &t.id),
+                    vec![("suspended", Rx::new_bool(t.suspended))],
+                ));
+            }
+            for u in &snap.users {
+                entities.push(entity(
+                    uid(&user_t, &u.id),
+                    vec![("banned", Rx::new_bool(u.banned))],
+                ));
+            }
+            for m in &snap.memberships {
+                entities.push(entity(
+                    uid(&membership_t, &membership_id(&m.user, &m.tenant)),
+                    vec![
+                        ("user", Rx::new_entity_uid(uid(&user_t, &m.user))),
+                        ("tenant", Rx::new_entity_uid(uid(&tenant_t, &m.tenant))),
+                        ("role", Rx::new_string(m.role.clone())),
+                        ("since", long(m.since)),
+                    ],
+                ));
+            }
+            let mut by_token = HashMap::with_capacity(snap.api_keys.len() + snap.sessions.len());
+            for k in &snap.api_keys {
+                let mut attrs = vec![
+                    ("owner", Rx::new_entity_uid(uid(&user_t, &k.owner))),
+                    (
+                        "capabilities",
+                        Rx::new_set(k.capabilities.iter().map(|c| Rx::new_string(c.clone()))),
+                    ),
+                    ("enabled", Rx::new_bool(k.enabled)),
+                    ("created_at", long(k.created_at)),
+                ];
+                if let Some(t) = &k.tenant {
+                    attrs.push(("tenant", Rx::new_entity_uid(uid(&tenant_t, t))));
+                }
+                for (name, t) in [
+                    ("expires_at", k.expires_at),
+                    ("revoked_at", k.revoked_at),
+                    ("deleted_at", k.deleted_at),
+                ] {
+                    if let Some(t) = t {
+                        attrs.push((name, long(t)));
+                    }
+                }
+                let key_uid = uid(&key_t, &k.id);
+                entities.push(entity(key_uid.clone(), attrs));
+                by_token.insert(
+                    k.token_sha256,
+                    Principal {
+                        uid: key_uid,
+                        user: k.owner.to_string(),
+                        tenant: k.tenant.as_ref().map(|t| t.to_string()),
+                    },
+                );
+            }
+            for s in &snap.sessions {
+                let mut attrs = vec![
+                    ("user", Rx::new_entity_uid(uid(&user_t, &s.user))),
+                    ("created_at", long(s.created_at)),
+                    ("expires_at", long(s.expires_at)),
+                ];
+                if let Some(t) = s.revoked_at {
+                    attrs.push(("revoked_at", long(t)));
+                }
+                let session_uid = uid(&session_t, &s.id);
+                entities.push(entity(session_uid.clone(), attrs));
+                by_token.insert(
+                    s.token_sha256,
+                    Principal {
+                        uid: session_uid,
+                        user: s.user.to_string(),
+                        tenant: s.tenant.as_ref().map(|t| t.to_string()),
+                    },
+                );
+            }
+            CedarSide {
+                by_token,
+                entities: Entities::from_entities(entities, None).expect("entities"),
+                policies: PolicySet::from_str(POLICIES).expect("the policies parse"),
+                authorizer: Authorizer::new(),
+                connect: uid(&action_t, "supervisor.connect"),
+                read: uid(&action_t, "workspace.read"),
+                tenant_type: tenant_t,
+                membership_type: membership_t,
+            }
+        }
+
+        /// One request, from its raw headers to Cedar's decision.
+        pub fn decide(&self, policy: &Policy, req: &Request) -> bool {
+            let Extraction::Token { token, .. } = extract(policy, &req.headers) else {
+                return false;
+            };
+            let Some(p) = self.by_token.get(&TokenHash::of(token)) else {
+                return false;
+            };
+            let action = match req.action.as_str() {
+                "supervisor.connect" => &self.connect,
+                "workspace.read" => &self.read,
+                _ => return false,
+            };
+            let Some(tenant) = req.tenant.as_deref().or(p.tenant.as_deref()) else {
+                return false;
+            };
+            let context = Context::from_pairs([
+                ("now".to_string(), Rx::new_long(req.at.unix())),
+                (
+                    "membership".to_string(),
+                    Rx::new_entity_uid(uid(&self.membership_type, &membership_id(&p.user, tenant))),
+                ),
+            ])
+            .expect("a context");
+            let request = CedarRequest::new(
+                Some(p.uid.clone()),
+                Some(action.clone()),
+                Some(uid(&self.tenant_type, tenant)),
+                context,
+                None,
+            )
+            .expect("a request");
+            self.authorizer
+                .is_authorized(&request, &self.policies, &self.entities)
+                .decision()
+                == Decision::Allow
+        }
+    }
 }

@@ -42,6 +42,13 @@ fn main() {
         dump(std::path::Path::new(&dir));
         return;
     }
+    // Count mode: decide requests of one class and nothing else, for an
+    // instruction count under `valgrind --tool=callgrind` (repeatable on a
+    // loaded machine, unlike time): see scripts/bench-callgrind.
+    if let Ok(class) = std::env::var("AUTHPROOF_BENCH_COUNT_CLASS") {
+        count(&class);
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     let policy = common::policy();
     for n in common::bench_sizes() {
@@ -364,4 +371,28 @@ fn toml_policy(_: &Policy) -> String {
         "[actions.\"supervisor.connect\"]\ncredentials = [\"api_key\"]\n",
         "[actions.\"supervisor.connect\"]\ncredentials = [\"api_key\"]\nroles = [\"owner\", \"admin\"]\n",
     )
+}
+
+/// Decides `AUTHPROOF_BENCH_COUNT_N` (default 0) requests of `class` at the
+/// first bench size, cycling over up to 1024 of them. Running it with 0 and
+/// with N under callgrind, the difference over N is the instructions of one
+/// decision (generation and setup cancel out: they are deterministic).
+fn count(class: &str) {
+    let n = common::bench_sizes()[0];
+    let times: usize = std::env::var("AUTHPROOF_BENCH_COUNT_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let policy = common::policy();
+    let (snap, meta) = common::generate(n);
+    let state = State::from_snapshot(snap.clone()).expect("integrity");
+    let reqs = common::requests(class, &snap, &meta, &state, &policy, PER_CLASS);
+    assert!(!reqs.is_empty(), "no request of class {class}");
+    let mut allowed = 0usize;
+    for i in 0..times {
+        allowed += usize::from(
+            black_box(state.decide(&policy, black_box(&reqs[i % reqs.len()]))).is_allow(),
+        );
+    }
+    black_box(allowed);
 }

@@ -165,7 +165,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("\na request built in code:");
     println!("  {:36} {}", "unknown session cookie", summary(&d));
     println!("  explain:");
-    for line in &d.explain {
+    for line in d.explain_lines() {
         println!("    {line}");
     }
 

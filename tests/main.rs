@@ -17,6 +17,7 @@ mod cli_test;
 mod conform;
 mod docs;
 mod examples;
+mod explain_corpus;
 mod false_alarms;
 mod regressions;
 mod state_machine;

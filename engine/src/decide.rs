@@ -7,40 +7,53 @@
 //!
 //! The explanation records which credential, which record and which rule
 //! decided, never a token: a token is named by the first 8 hex characters
-//! of its SHA-256.
+//! of its SHA-256. It is recorded as notes ([`crate::explain`]) and
+//! written as text only when an output asks for it: no step formats a
+//! string.
 
 use crate::{
-    credential::{extract, Extraction},
+    credential::{extract, Channel, Extraction},
+    explain::{
+        ChannelName, CredentialNote, End, KeyTenant, Kinds, MemberNote, RecordNote, ResourceNote,
+        RuleNote, Steps, TenantNote, Why, Word, Words,
+    },
     fault::percent_encode,
     presented::{Presented, Resolved},
     snapshot::{reached, ApiKey, Session},
     state::Slot,
-    ActionRule, CredentialKind, CredentialRef, Decision, Effect, EmptyCapabilities, Fault, Headers,
-    Id, Policy, Reason, Request, State, TenantRule, Timestamp, TokenHash, Unbound, Verdict,
+    ActionRule, CredentialKind, CredentialRef, Decision, Effect, EmptyCapabilities, Explain, Fault,
+    Headers, Id, Policy, Reason, Request, State, TenantRule, Timestamp, TokenHash, Unbound,
+    Verdict,
 };
 
 /// A decision being built: what the steps so far have established.
-struct Draft<'r> {
+struct Draft<'r, 's> {
     action: &'r str,
     user: Option<Id>,
     credential: Option<CredentialRef>,
     tenant: Option<Id>,
-    explain: Vec<String>,
+    steps: Steps,
+    /// A bound key's tenant, named by its record line: copied into the
+    /// notes at the end only if it is not the decision's tenant.
+    key_tenant: Option<&'s Id>,
 }
 
-impl Draft<'_> {
-    fn note(&mut self, line: String) {
-        self.explain.push(line);
+impl Draft<'_, '_> {
+    /// The notes, with the key's tenant resolved.
+    fn finish(&mut self) -> Explain {
+        if let (Some(t), Some(RecordNote::ApiKey(kt))) = (self.key_tenant, &mut self.steps.record) {
+            *kt = if self.tenant.as_ref() == Some(t) {
+                KeyTenant::Decision
+            } else {
+                KeyTenant::Other(t.clone())
+            };
+        }
+        Explain::of_steps(std::mem::take(&mut self.steps))
     }
 
-    fn deny(mut self, reason: Reason, mut why: String) -> Decision {
-        // "deny {reason}: {why}", reusing `why`'s buffer.
-        let code = reason.code();
-        why.reserve(code.len() + 7);
-        why.insert_str(0, ": ");
-        why.insert_str(0, code);
-        why.insert_str(0, "deny ");
-        self.explain.push(why);
+    fn deny(mut self, reason: Reason, why: Why) -> Decision {
+        self.steps.end = Some(End::Deny(reason, why));
+        let explain = self.finish();
         Decision {
             decision: Verdict::Deny,
             reason: Some(reason),
@@ -51,8 +64,19 @@ impl Draft<'_> {
             tenant: self.tenant,
             scope: Vec::new(),
             effects: Vec::new(),
-            explain: self.explain,
+            explain,
         }
+    }
+}
+
+/// How the explanation names a channel: the policy's header or cookie name.
+fn channel_name(channel: Channel, policy: &Policy) -> ChannelName {
+    match channel {
+        Channel::ApiKeyHeader => ChannelName::Header(Word::new(&policy.api_key.header)),
+        Channel::Cookie(i) => ChannelName::Cookie(Word::new(
+            policy.session.cookies.get(i).map_or("?", String::as_str),
+        )),
+        Channel::Bearer => ChannelName::Bearer,
     }
 }
 
@@ -93,6 +117,8 @@ impl State {
     #[cfg(feature = "faults")]
     fn decision_faults(&self, policy: &Policy, req: &Request, mut d: Decision) -> Decision {
         use crate::Reason::*;
+        // The words as the engine wrote them, whatever a fault changes below.
+        d.freeze_explain();
         if self.fault(Fault::F01)
             && matches!(
                 d.reason,
@@ -215,64 +241,40 @@ impl State {
             user: None,
             credential: None,
             tenant: None,
-            // An allow writes about six lines: no regrowing.
-            explain: Vec::with_capacity(8),
+            steps: Steps::default(),
+            key_tenant: None,
         };
 
         // 0. The action.
         let Some(rule) = policy.actions.get(&req.action) else {
-            return d.deny(
-                Reason::UnknownAction,
-                format!("action {:?} is not defined by the policy", req.action),
-            );
+            return d.deny(Reason::UnknownAction, Why::UnknownAction);
         };
-        d.note(describe_rule(at, &req.action, rule));
+        d.steps.rule = Some(rule_note(at, rule));
 
         // 1. The credential.
         let (kind, token) = match step1() {
-            Found::None => {
-                return d.deny(
-                    Reason::NoCredential,
-                    "no API-key header, session cookie or authorization header".into(),
-                )
-            }
-            Found::Ambiguous(n) => {
-                return d.deny(
-                    Reason::AmbiguousCredential,
-                    format!("{n} credentials presented and credentials.multiple = \"deny\""),
-                )
-            }
+            Found::None => return d.deny(Reason::NoCredential, Why::NoCredential),
+            Found::Ambiguous(n) => return d.deny(Reason::AmbiguousCredential, Why::Ambiguous(n)),
             Found::Malformed(channel, why) => {
                 return d.deny(
                     Reason::MalformedCredential,
-                    format!(
-                        "{}: {why} (no fallback to a later credential)",
-                        channel.describe(policy)
-                    ),
+                    Why::Malformed(channel_name(channel, policy), why),
                 )
             }
             Found::Unmatched(channel) => {
                 return d.deny(
                     Reason::ApiKeyNotFound,
-                    format!(
-                        "{} carries the whole header value as the API key, not the presented token",
-                        channel.describe(policy)
-                    ),
+                    Why::Unmatched(channel_name(channel, policy)),
                 )
             }
             Found::Token(kind, channel, hash, signature) => {
-                let mut line = format!(
-                    "credential: {} from {}, token sha256 {}",
-                    kind.as_str(),
-                    channel.describe(policy),
-                    hash.short()
-                );
-                if let Some(signature) = signature {
-                    line.push_str(" (signed: ");
-                    line.push_str(signature.describe());
-                    line.push(')');
-                }
-                d.note(line);
+                let b = hash.as_bytes();
+                d.steps.credential = Some(CredentialNote {
+                    kind,
+                    channel: channel_name(channel, policy),
+                    short: [b[0], b[1], b[2], b[3]],
+                    signature,
+                });
                 (kind, hash)
             }
         };
@@ -295,18 +297,14 @@ impl State {
             Principal::Session(s) => &s.user,
         };
         if self.users.get(user).is_some_and(|u| u.banned) {
-            return d.deny(Reason::UserBanned, format!("user {user:?} is banned"));
+            return d.deny(Reason::UserBanned, Why::UserBanned);
         }
 
         // 3. The credential kind.
         if !rule.allows(kind) {
             return d.deny(
                 Reason::CredentialNotAllowed,
-                format!(
-                    "action {:?} does not accept {} credentials",
-                    req.action,
-                    kind.as_str()
-                ),
+                Why::CredentialNotAllowed(kind),
             );
         }
 
@@ -323,30 +321,17 @@ impl State {
                     None if self.fault(Fault::F12) && policy.api_key.unbound == Unbound::Deny => {
                         match self.newest_membership(&k.owner, at) {
                             Some(t) => t,
-                            None => return d.deny(Reason::NotAMember, "no membership".into()),
+                            None => return d.deny(Reason::NotAMember, Why::NoMembership),
                         }
                     }
                     None => match policy.api_key.unbound {
-                        Unbound::Deny => {
-                            return d.deny(
-                                Reason::ApiKeyUnbound,
-                                format!("key {:?} is a legacy key with no tenant and api_key.unbound = \"deny\"", k.id),
-                            )
-                        }
+                        Unbound::Deny => return d.deny(Reason::ApiKeyUnbound, Why::Unbound),
                         Unbound::OldestMembership => match self.oldest_membership(&k.owner, at) {
                             Some(t) => {
-                                d.note(format!(
-                                    "legacy key {:?} bound to its owner's oldest membership {t:?} (api_key.unbound = \"oldest_membership\")",
-                                    k.id
-                                ));
+                                d.steps.tenant = Some(TenantNote::Legacy);
                                 t
                             }
-                            None => {
-                                return d.deny(
-                                    Reason::NotAMember,
-                                    format!("legacy key {:?}: owner {:?} has no membership at {at}", k.id, k.owner),
-                                )
-                            }
+                            None => return d.deny(Reason::NotAMember, Why::LegacyNoMembership(at)),
                         },
                     },
                 };
@@ -354,21 +339,20 @@ impl State {
                 if let Some(asked) = req.tenant.as_ref().filter(|t| *t != bound) {
                     return d.deny(
                         Reason::CrossTenant,
-                        format!(
-                            "key {:?} is bound to tenant {bound:?}; the request asks for {asked:?}",
-                            k.id
-                        ),
+                        Why::CrossTenant {
+                            asked: asked.clone(),
+                        },
                     );
                 }
                 Some(bound)
             }
             Principal::Session(s) => {
                 let t = req.tenant.as_ref().or(s.tenant.as_ref());
-                match (t, &req.tenant) {
-                    (Some(t), Some(_)) => d.note(format!("tenant {t:?} as the request names it")),
-                    (Some(t), None) => d.note(format!("tenant {t:?}: the session's active tenant")),
-                    (None, _) => {}
-                }
+                d.steps.tenant = match (t, &req.tenant) {
+                    (Some(_), Some(_)) => Some(TenantNote::Named),
+                    (Some(_), None) => Some(TenantNote::Active),
+                    (None, _) => None,
+                };
                 d.tenant = t.cloned();
                 t
             }
@@ -376,59 +360,50 @@ impl State {
 
         match tenant {
             None if rule.tenant == TenantRule::Required => {
-                return d.deny(
-                    Reason::TenantRequired,
-                    format!("action {:?} requires a tenant; the request names none and the session has no active tenant", req.action),
-                )
+                return d.deny(Reason::TenantRequired, Why::TenantRequired)
             }
-            None => d.note("no tenant; the action does not require one".into()),
+            None => d.steps.tenant = Some(TenantNote::NotNeeded),
             Some(t) => {
                 // 5. Membership and tenant status.
-                let m = self
-                    .tenants
-                    .contains_key(t)
-                    .then(|| self.membership_at(user, t, at))
-                    .flatten();
+                // One lookup of the tenant for both checks.
+                let record = self.tenants.get(t);
+                let m = record.and_then(|_| self.membership_at(user, t, at));
                 let role = match m {
                     Some(m) => {
-                        d.note(format!("{user:?} is a member of {t:?} as {:?} since {}", m.role, m.since));
+                        d.steps.member = Some(MemberNote {
+                            role: Word::new(&m.role),
+                            since: m.since,
+                        });
                         m.role.as_str()
                     }
                     // F09: trusts the tenant the credential was minted for.
                     None if self.fault(Fault::F09)
-                        && self.tenants.contains_key(t)
+                        && record.is_some()
                         && credential_tenant(&principal) == Some(t) =>
                     {
                         ""
                     }
-                    None => {
-                        return d.deny(
-                            Reason::NotAMember,
-                            format!("user {user:?} is not a member of tenant {t:?} at {at}"),
-                        )
-                    }
+                    None => return d.deny(Reason::NotAMember, Why::NotAMember(at)),
                 };
-                if self.tenants[t].suspended {
-                    return d.deny(Reason::TenantSuspended, format!("tenant {t:?} is suspended"));
+                if record.is_some_and(|r| r.suspended) {
+                    return d.deny(Reason::TenantSuspended, Why::TenantSuspended);
                 }
 
                 // 6. Role.
                 if !rule.roles.is_empty() && !rule.roles.iter().any(|r| r == role) {
                     return d.deny(
                         Reason::InsufficientRole,
-                        format!("role {role:?} is not one of {:?}", rule.roles),
+                        Why::InsufficientRole(Word::new(role)),
                     );
                 }
 
                 // 7. Capability.
                 if let Principal::ApiKey(k) = principal {
                     if !rule.capability.is_empty() && !has_capability(policy, k, &rule.capability) {
+                        d.steps.capabilities = Some(Words::of(&k.capabilities));
                         return d.deny(
                             Reason::MissingCapability,
-                            format!(
-                                "key {:?} lacks capability {:?} (it has {:?}; api_key.empty_capabilities = {:?})",
-                                k.id, rule.capability, k.capabilities, policy.api_key.empty_capabilities
-                            ),
+                            Why::MissingCapability(policy.api_key.empty_capabilities),
                         );
                     }
                 }
@@ -438,13 +413,7 @@ impl State {
         // 8. Resource.
         if rule.resource || req.resource.is_some() {
             let Some(id) = &req.resource else {
-                return d.deny(
-                    Reason::ResourceNotFound,
-                    format!(
-                        "action {:?} needs a resource and the request names none",
-                        req.action
-                    ),
-                );
+                return d.deny(Reason::ResourceNotFound, Why::NoResourceNamed);
             };
             let found = if self.fault(Fault::F10) {
                 self.resources.values().find(|r| r.id == *id)
@@ -456,24 +425,26 @@ impl State {
                 return d.deny(
                     Reason::ResourceNotFound,
                     match tenant {
-                        Some(t) => format!("no resource {id:?} in tenant {t:?} at {at} (resources are looked up by (tenant, id))"),
-                        None => format!("no resource {id:?}: no effective tenant"),
+                        Some(_) => Why::ResourceNotFound { id: id.clone(), at },
+                        None => Why::ResourceNoTenant(id.clone()),
                     },
                 );
             };
             if rule.owner_only && r.owner != *user {
                 return d.deny(
                     Reason::NotResourceOwner,
-                    format!(
-                        "resource {id:?} of tenant {:?} is owned by {:?}",
-                        r.tenant, r.owner
-                    ),
+                    Why::NotResourceOwner {
+                        id: id.clone(),
+                        tenant: r.tenant.clone(),
+                        owner: r.owner.clone(),
+                    },
                 );
             }
-            d.note(format!(
-                "resource {id:?} of tenant {:?}, owner {:?}",
-                r.tenant, r.owner
-            ));
+            d.steps.resource = Some(ResourceNote {
+                id: id.clone(),
+                tenant: (tenant != Some(&r.tenant)).then(|| r.tenant.clone()),
+                owner: r.owner.clone(),
+            });
         }
 
         // 9. Allow.
@@ -484,16 +455,8 @@ impl State {
                 sliding_refresh(policy, s, at).into_iter().collect(),
             ),
         };
-        for e in &effects {
-            let Effect::ExtendSession {
-                session,
-                expires_at,
-            } = e;
-            d.explain.push(format!(
-                "sliding refresh: session {session:?} now expires at {expires_at}"
-            ));
-        }
-        d.explain.push(format!("allow: scope {scope:?}"));
+        d.steps.end = Some(End::Allow);
+        let explain = d.finish();
         // `d.user` and `d.tenant` hold clones of `user` and `tenant` (steps
         // 2 and 4): moved, not cloned again.
         debug_assert_eq!(d.user.as_ref(), Some(user));
@@ -508,28 +471,28 @@ impl State {
             tenant: d.tenant,
             scope,
             effects,
-            explain: d.explain,
+            explain,
         }
     }
 
     /// Step 2 for an API key.
-    fn live_key(
-        &self,
+    fn live_key<'s>(
+        &'s self,
         token: &TokenHash,
         at: Timestamp,
-        d: &mut Draft<'_>,
-    ) -> Result<&ApiKey, (Reason, String)> {
+        d: &mut Draft<'_, 's>,
+    ) -> Result<&'s ApiKey, (Reason, Why)> {
         let key = match self.by_token.get(token) {
             Some(Slot::ApiKey(i)) => &self.api_keys[*i],
-            _ => return Err((Reason::ApiKeyNotFound, "no API key has this token".into())),
+            _ => return Err((Reason::ApiKeyNotFound, Why::NoApiKey)),
         };
         if key.created_at > at {
             return Err((
                 Reason::ApiKeyNotFound,
-                format!(
-                    "the key with this token is created at {}, after {at}",
-                    key.created_at
-                ),
+                Why::KeyCreatedLater {
+                    created_at: key.created_at,
+                    at,
+                },
             ));
         }
         d.user = Some(key.owner.clone());
@@ -537,63 +500,48 @@ impl State {
             kind: CredentialKind::ApiKey,
             id: key.id.clone(),
         });
-        d.note(match &key.tenant {
-            Some(t) => format!("api key {:?} (owner {:?}, tenant {t:?})", key.id, key.owner),
-            None => format!(
-                "api key {:?} (owner {:?}, tenant none: legacy)",
-                key.id, key.owner
-            ),
-        });
-        let id = &key.id;
-        if reached(key.deleted_at, at) {
-            return Err((
-                Reason::ApiKeyDeleted,
-                format!(
-                    "key {id:?} was deleted at {}",
-                    key.deleted_at.expect("reached")
-                ),
-            ));
+        d.key_tenant = key.tenant.as_ref();
+        d.steps.record = Some(RecordNote::ApiKey(match &key.tenant {
+            Some(_) => KeyTenant::Decision, // resolved by `Draft::finish`
+            None => KeyTenant::None,
+        }));
+        if let Some(t) = key.deleted_at.filter(|t| *t <= at) {
+            return Err((Reason::ApiKeyDeleted, Why::KeyDeleted(t)));
         }
-        if reached(key.revoked_at, at) {
-            return Err((
-                Reason::ApiKeyRevoked,
-                format!(
-                    "key {id:?} was revoked at {}",
-                    key.revoked_at.expect("reached")
-                ),
-            ));
+        if let Some(t) = key.revoked_at.filter(|t| *t <= at) {
+            return Err((Reason::ApiKeyRevoked, Why::KeyRevoked(t)));
         }
         if !key.enabled {
-            return Err((Reason::ApiKeyDisabled, format!("key {id:?} is disabled")));
+            return Err((Reason::ApiKeyDisabled, Why::KeyDisabled));
         }
         if reached(key.expires_at, at) && !(self.fault(Fault::F13) && key.expires_at == Some(at)) {
             return Err((
                 Reason::ApiKeyExpired,
-                format!("key {id:?} expired at {}", key.expires_at.expect("reached")),
+                Why::KeyExpired(key.expires_at.expect("reached")),
             ));
         }
         Ok(key)
     }
 
     /// Step 2 for a session.
-    fn live_session(
-        &self,
+    fn live_session<'s>(
+        &'s self,
         token: &TokenHash,
         at: Timestamp,
         sliding: bool,
-        d: &mut Draft<'_>,
-    ) -> Result<&Session, (Reason, String)> {
+        d: &mut Draft<'_, 's>,
+    ) -> Result<&'s Session, (Reason, Why)> {
         let s = match self.by_token.get(token) {
             Some(Slot::Session(i)) => &self.sessions[*i],
-            _ => return Err((Reason::SessionNotFound, "no session has this token".into())),
+            _ => return Err((Reason::SessionNotFound, Why::NoSession)),
         };
         if s.created_at > at {
             return Err((
                 Reason::SessionNotFound,
-                format!(
-                    "the session with this token is created at {}, after {at}",
-                    s.created_at
-                ),
+                Why::SessionCreatedLater {
+                    created_at: s.created_at,
+                    at,
+                },
             ));
         }
         d.user = Some(s.user.clone());
@@ -601,30 +549,16 @@ impl State {
             kind: CredentialKind::Session,
             id: s.id.clone(),
         });
-        d.note(format!(
-            "session {:?} of user {:?}, expires at {}",
-            s.id, s.user, s.expires_at
-        ));
-        if reached(s.revoked_at, at) {
-            return Err((
-                Reason::SessionRevoked,
-                format!(
-                    "session {:?} was revoked at {}",
-                    s.id,
-                    s.revoked_at.expect("reached")
-                ),
-            ));
+        d.steps.record = Some(RecordNote::Session {
+            expires_at: s.expires_at,
+        });
+        if let Some(t) = s.revoked_at.filter(|t| *t <= at) {
+            return Err((Reason::SessionRevoked, Why::SessionRevoked(t)));
         }
         let off_by_one = self.fault(Fault::F13) && s.expires_at == at;
         let revived = self.fault(Fault::F08) && sliding;
         if s.expires_at <= at && !off_by_one && !revived {
-            return Err((
-                Reason::SessionExpired,
-                format!(
-                    "session {:?} expired at {} (expiry equal to the request time is expired)",
-                    s.id, s.expires_at
-                ),
-            ));
+            return Err((Reason::SessionExpired, Why::SessionExpired(s.expires_at)));
         }
         Ok(s)
     }
@@ -701,34 +635,17 @@ pub(crate) fn sliding_refresh(policy: &Policy, s: &Session, at: Timestamp) -> Op
     })
 }
 
-/// `at {at}, action {action:?}: credentials [..], tenant ..[, roles ..]…`,
-/// written into one buffer.
-fn describe_rule(at: Timestamp, action: &str, rule: &ActionRule) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(128);
-    let _ = write!(s, "at {at}, action {action:?}: credentials [");
-    for (i, c) in rule.credentials.iter().enumerate() {
-        if i > 0 {
-            s.push_str(", ");
-        }
-        let _ = write!(s, "{:?}", c.as_str());
+/// The rule line's note: what it names of the policy's rule (the action is
+/// the decision's). Roles and capability are kept inline (no allocation)
+/// when short.
+fn rule_note(at: Timestamp, rule: &ActionRule) -> RuleNote {
+    RuleNote {
+        at,
+        credentials: Kinds::of(&rule.credentials),
+        tenant: rule.tenant,
+        roles: Words::of(&rule.roles),
+        capability: Word::new(&rule.capability),
+        resource: rule.resource,
+        owner_only: rule.owner_only,
     }
-    s.push_str("], tenant ");
-    s.push_str(match rule.tenant {
-        TenantRule::Required => "required",
-        TenantRule::Optional => "optional",
-    });
-    if !rule.roles.is_empty() {
-        let _ = write!(s, ", roles {:?}", rule.roles);
-    }
-    if !rule.capability.is_empty() {
-        let _ = write!(s, ", capability {:?}", rule.capability);
-    }
-    if rule.resource {
-        s.push_str(", resource required");
-    }
-    if rule.owner_only {
-        s.push_str(", owner only");
-    }
-    s
 }

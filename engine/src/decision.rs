@@ -7,9 +7,12 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{
+    ser::{SerializeSeq, SerializeStruct},
+    Deserialize, Serialize, Serializer,
+};
 
-use crate::{CredentialKind, Id, Timestamp};
+use crate::{CredentialKind, Explain, Id, Timestamp};
 
 /// Why a request was denied, in decision-procedure order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -144,7 +147,12 @@ pub enum Effect {
 }
 
 /// The outcome of one request. Field order is output order (SPEC §7).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `explain` is rendered from notes and from the other fields only when
+/// asked for ([`Decision::explain_lines`], serialization, `Debug`,
+/// equality): see [`Explain`]. Two decisions are equal when every field is
+/// and they render the same lines.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
     pub decision: Verdict,
@@ -156,7 +164,7 @@ pub struct Decision {
     pub tenant: Option<Id>,
     pub scope: Vec<Id>,
     pub effects: Vec<Effect>,
-    pub explain: Vec<String>,
+    pub explain: Explain,
 }
 
 impl Decision {
@@ -164,7 +172,101 @@ impl Decision {
     pub fn is_allow(&self) -> bool {
         self.decision == Verdict::Allow
     }
+
+    /// The lines of `explain`, as the JSON output has them.
+    pub fn explain_lines(&self) -> Vec<String> {
+        let mut out = Vec::with_capacity(8);
+        let _ = self.explain.for_each_line(self, |l| {
+            out.push(l.to_string());
+            Ok::<(), ()>(())
+        });
+        out
+    }
+
+    /// Renders `explain` into text now, so that changing the other fields
+    /// afterwards (as a fault or an adapter does) leaves its words as the
+    /// engine wrote them.
+    pub fn freeze_explain(&mut self) {
+        self.explain = Explain::from(self.explain_lines());
+    }
 }
+
+/// The `explain` field of a decision's JSON: its lines, rendered one at a
+/// time into one buffer.
+struct Lines<'a>(&'a Decision);
+
+impl Serialize for Lines<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        self.0
+            .explain
+            .for_each_line(self.0, |l| seq.serialize_element(l))?;
+        seq.end()
+    }
+}
+
+impl fmt::Debug for Lines<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        let _ = self.0.explain.for_each_line(self.0, |l| {
+            list.entry(&l);
+            Ok::<(), ()>(())
+        });
+        list.finish()
+    }
+}
+
+impl Serialize for Decision {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Decision", 10)?;
+        st.serialize_field("decision", &self.decision)?;
+        st.serialize_field("reason", &self.reason)?;
+        st.serialize_field("status", &self.status)?;
+        st.serialize_field("action", &self.action)?;
+        st.serialize_field("user", &self.user)?;
+        st.serialize_field("credential", &self.credential)?;
+        st.serialize_field("tenant", &self.tenant)?;
+        st.serialize_field("scope", &self.scope)?;
+        st.serialize_field("effects", &self.effects)?;
+        st.serialize_field("explain", &Lines(self))?;
+        st.end()
+    }
+}
+
+impl fmt::Debug for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decision")
+            .field("decision", &self.decision)
+            .field("reason", &self.reason)
+            .field("status", &self.status)
+            .field("action", &self.action)
+            .field("user", &self.user)
+            .field("credential", &self.credential)
+            .field("tenant", &self.tenant)
+            .field("scope", &self.scope)
+            .field("effects", &self.effects)
+            .field("explain", &Lines(self))
+            .finish()
+    }
+}
+
+impl PartialEq for Decision {
+    fn eq(&self, other: &Decision) -> bool {
+        self.decision == other.decision
+            && self.reason == other.reason
+            && self.status == other.status
+            && self.action == other.action
+            && self.user == other.user
+            && self.credential == other.credential
+            && self.tenant == other.tenant
+            && self.scope == other.scope
+            && self.effects == other.effects
+            && (self.explain.same_notes(&other.explain)
+                || self.explain_lines() == other.explain_lines())
+    }
+}
+
+impl Eq for Decision {}
 
 #[cfg(test)]
 mod tests {

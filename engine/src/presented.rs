@@ -272,7 +272,7 @@ mod tests {
                             req.headers = headers.clone();
                             let real = st.decide(&policy, &req);
                             let without_explain = |d: &crate::Decision| crate::Decision {
-                                explain: Vec::new(),
+                                explain: Default::default(),
                                 ..d.clone()
                             };
                             assert_eq!(
@@ -281,7 +281,7 @@ mod tests {
                                 "{via:?} {action} {tenant:?}"
                             );
                             if !matches!(presented.resolve(&policy), Resolved::Unmatched(_)) {
-                                assert_eq!(by_hash.explain, real.explain);
+                                assert_eq!(by_hash.explain_lines(), real.explain_lines());
                             }
                             checked += 1;
                         }

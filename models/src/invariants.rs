@@ -1314,7 +1314,7 @@ mod tests {
 
         // Explain text is free-form.
         let mut s = Owned::new(snapshot(), key_auth(json!({})));
-        s.decision().explain = vec!["other words".into()];
+        s.decision().explain = vec!["other words".to_string()].into();
         assert_eq!(s.fired(), vec![]);
 
         let mut s = Owned::new(
@@ -1402,7 +1402,7 @@ mod tests {
                        "headers": {"cookie": name}}),
             ),
         );
-        s.decision().explain = vec![format!("no {name} cookie pair")];
+        s.decision().explain = vec![format!("no {name} cookie pair")].into();
         assert_eq!(s.fired(), vec![]);
     }
 
@@ -1417,7 +1417,7 @@ mod tests {
                        "headers": {"x-api-key": "workspace.read"}}),
             ),
         );
-        s.decision().explain = vec!["action workspace.read".into()];
+        s.decision().explain = vec!["action workspace.read".to_string()].into();
         assert_eq!(s.fired(), vec![]);
 
         let mut s = Owned::new(
@@ -1427,7 +1427,7 @@ mod tests {
                        "headers": {"cookie": "other=x; better-auth.session_token=\"s3cr3t-cookie\""}}),
             ),
         );
-        s.decision().explain = vec!["looked up s3cr3t-cookie".into()];
+        s.decision().explain = vec!["looked up s3cr3t-cookie".to_string()].into();
         assert_eq!(s.fired(), vec![Invariant::NoSecretLeakage]);
 
         // A header that is no credential under the policy presents nothing.
@@ -1438,14 +1438,14 @@ mod tests {
                        "headers": {"x-trace-id": "abcdef0123456789"}}),
             ),
         );
-        s.decision().explain = vec!["trace abcdef0123456789".into()];
+        s.decision().explain = vec!["trace abcdef0123456789".to_string()].into();
         assert_eq!(s.fired(), vec![]);
     }
 
     #[test]
     fn i9_fires_on_leaked_token() {
         let mut s = Owned::new(snapshot(), key_auth(json!({})));
-        s.decision().explain = vec!["looked up sk_live_alice1".into()];
+        s.decision().explain = vec!["looked up sk_live_alice1".to_string()].into();
         assert_eq!(s.fired(), vec![Invariant::NoSecretLeakage]);
 
         // A token from an earlier step counts too.

@@ -425,7 +425,7 @@ impl Draft<'_> {
             tenant: self.tenant,
             scope: Vec::new(),
             effects: Vec::new(),
-            explain,
+            explain: explain.into(),
         }
     }
 }
@@ -702,7 +702,7 @@ impl Model {
             tenant: effective,
             scope,
             effects,
-            explain,
+            explain: explain.into(),
         }
     }
 

@@ -37,7 +37,7 @@ pub fn decision(d: &Decision) -> String {
         }
     }
     let _ = writeln!(s, "  why:");
-    for (i, line) in d.explain.iter().enumerate() {
+    for (i, line) in d.explain_lines().iter().enumerate() {
         let _ = writeln!(s, "    {}. {line}", i + 1);
     }
     s

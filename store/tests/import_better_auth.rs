@@ -666,7 +666,7 @@ fn agreement(out: &Path, snapshot: &Snapshot) {
             differ.push((id.to_string(), ap.clone()));
             report.push(format!(
                 "{id}: better-auth {ba_ok}, authproof {ap} ({})",
-                d.explain.join("; ")
+                d.explain_lines().join("; ")
             ));
         }
     }

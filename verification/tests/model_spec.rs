@@ -407,7 +407,7 @@ fn decision_fields() {
     );
     assert_eq!(revoked.user.as_deref(), Some("alice"));
     assert_eq!(revoked.tenant, None, "tenant is unknown before step 4");
-    for line in revoked.explain.iter().chain(&d.explain) {
+    for line in revoked.explain_lines().iter().chain(&d.explain_lines()) {
         assert!(
             !line.contains("sk_live_") && !line.contains("sesalice1"),
             "{line}"

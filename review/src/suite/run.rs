@@ -32,7 +32,7 @@ impl Actual {
     /// The engine's explanation: a decision's steps, a rejection's text.
     pub fn explain(&self) -> Vec<String> {
         match self {
-            Actual::Decision(d) => d.explain.clone(),
+            Actual::Decision(d) => d.explain_lines(),
             Actual::Command(r) => match r.as_ref() {
                 CommandResult::Rejected { explain, .. } => vec![explain.clone()],
                 _ => Vec::new(),

@@ -611,9 +611,11 @@ fn merge_decision(hello: &Hello, e: &Decision, d: &Value) -> Result<Decision, St
     let verdict: Verdict = field(d, "decision")?.ok_or("a decision without \"decision\"")?;
     let reported = |f: &str| hello.reports(f) && d.get(f).is_some();
     let mut out = e.clone();
+    // The engine's words stay as written whatever field the target changes.
+    out.freeze_explain();
     if verdict != e.decision {
         out.decision = verdict;
-        out.explain = vec!["as reported by the target".into()];
+        out.explain = vec!["as reported by the target".to_string()].into();
         out.user = None;
         out.credential = None;
         out.tenant = None;
