@@ -4,7 +4,11 @@
 use std::path::PathBuf;
 
 use authproof_engine::{CommandResult, Decision, Verdict};
-use authproof_verification::{lockstep, Error, Trace, Violation};
+use authproof_verification::{
+    lockstep,
+    redact::{redact, secrets_of},
+    Error, Trace, Violation,
+};
 use serde_json::json;
 
 use super::{io, CliError, Format, Outcome, PolicyArg};
@@ -204,103 +208,10 @@ pub fn run(a: Args) -> Result<Outcome, CliError> {
             io::json_line(&v)
         }
     };
-    io::print(&redact(&out, &presented_secrets(&trace.steps)))?;
+    io::print(&redact(&out, &secrets_of(&trace.steps)))?;
     Ok(if first.is_some() {
         Outcome::Failure
     } else {
         Outcome::Success
     })
-}
-
-/// Every string the trace presents where a secret goes: the token of a mint
-/// or a login, every header value of an `authenticate`, each cookie pair's
-/// value and the token after an `Authorization` scheme. Read from the trace,
-/// not from what the engine extracted: redaction must not depend on the
-/// engine being right (a faulty engine, `--inject F14`, echoes tokens).
-fn presented_secrets(steps: &[authproof_engine::Command]) -> Vec<String> {
-    use authproof_engine::Op;
-    let mut out: Vec<String> = Vec::new();
-    for c in steps {
-        match &c.op {
-            Op::MintApiKey { token, .. } | Op::Login { token, .. } => {
-                out.push(token.expose().to_string());
-            }
-            Op::Authenticate { headers, .. } => {
-                for (name, value) in headers.iter() {
-                    out.push(value.to_string());
-                    if name.eq_ignore_ascii_case("cookie") {
-                        for pair in value.split(';') {
-                            if let Some((_, v)) = pair.trim_matches(' ').split_once('=') {
-                                out.push(v.to_string());
-                                out.push(v.trim_matches('"').to_string());
-                            }
-                        }
-                    }
-                    if let Some((_, rest)) = value.trim_matches(' ').split_once(' ') {
-                        out.push(rest.trim_matches(' ').to_string());
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    // Short strings occur in ids and times by coincidence (as in I9).
-    out.retain(|t| t.len() >= authproof_models::invariants::MIN_SECRET_LEN);
-    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-    out.dedup();
-    out
-}
-
-/// `text` with every secret (raw, or as JSON escapes it) replaced by the
-/// first 8 hex characters of its SHA-256, the only form outputs may show.
-fn redact(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    for s in secrets {
-        let hash = authproof_engine::TokenHash::of(s).to_string();
-        let mark = format!("[token sha256:{}]", &hash[..8]);
-        out = out.replace(s.as_str(), &mark);
-        let escaped = serde_json::to_string(s).expect("strings serialize");
-        let escaped = &escaped[1..escaped.len() - 1];
-        if escaped != s {
-            out = out.replace(escaped, &mark);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Whatever the engine printed — a faulty engine echoes tokens into its
-    /// explanation — the replay output never holds a presented token.
-    #[test]
-    fn output_never_holds_a_presented_token() {
-        let steps: Vec<authproof_engine::Command> = [
-            r#"{"at":"2026-05-28T12:00:00Z","op":"authenticate","action":"a",
-                "headers":{"x-api-key":"sk_live_a/b+c=d%e","cookie":"n=\"ses/sec+ret=1\"",
-                           "authorization":"Bearer tok_bearer_123"}}"#,
-            r#"{"at":"2026-05-28T12:00:00Z","op":"login","session":"s","user":"u",
-                "token":"login_tok_987"}"#,
-        ]
-        .iter()
-        .map(|j| authproof_engine::load::commands_jsonl(j.replace('\n', " ").as_bytes(), "t"))
-        .map(|r| r.unwrap().remove(0))
-        .collect();
-        let secrets = presented_secrets(&steps);
-        let leaked = "explain: sk_live_a/b+c=d%e, ses/sec+ret=1, tok_bearer_123, login_tok_987; \
-                      json: \"n=\\\"ses/sec+ret=1\\\"\"";
-        let out = redact(leaked, &secrets);
-        for t in [
-            "sk_live_a/b+c=d%e",
-            "ses/sec+ret=1",
-            "tok_bearer_123",
-            "login_tok_987",
-        ] {
-            assert!(!out.contains(t), "{t} leaked: {out}");
-        }
-        assert!(out.contains("[token sha256:"), "{out}");
-        // Short strings are left alone: they occur in ids by coincidence.
-        assert_eq!(redact("user u acted", &secrets), "user u acted");
-    }
 }

@@ -34,6 +34,7 @@ pub mod explore;
 pub mod generate;
 pub mod lockstep;
 pub mod mutants;
+pub mod redact;
 pub mod synth;
 pub mod trace;
 

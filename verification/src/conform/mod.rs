@@ -29,12 +29,13 @@ use proptest::{
 use serde_json::json;
 
 pub use protocol::{Hello, PROTOCOL};
-pub use target::{merge, redact, secrets, Target, TargetError, TargetSpec};
+pub use target::{merge, Target, TargetError, TargetSpec};
 
 use crate::{
     check::{self, CaseVerdict, CheckConfig},
     generate,
     lockstep::{Coverage, Failure, Run},
+    redact::{redact, secrets_of},
     Error, Lockstep, Trace,
 };
 
@@ -472,7 +473,7 @@ pub fn run(
                     op,
                     expected,
                     observed,
-                    message: redact(&message, &secrets_of(&trace)),
+                    message: redact(&message, &secrets_of(&trace.steps)),
                     step,
                     path: PathBuf::new(),
                     trace,
@@ -517,10 +518,6 @@ pub fn run(
         unshrunk,
         shrinking,
     })
-}
-
-fn secrets_of(t: &Trace) -> Vec<String> {
-    t.steps.iter().flat_map(secrets).collect()
 }
 
 impl ConformReport {

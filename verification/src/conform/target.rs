@@ -20,14 +20,17 @@ use std::{
 };
 
 use authproof_engine::{
-    Change, Command, CommandResult, CredentialRef, Decision, Effect, Id, Op, Policy, Reason,
-    Rejection, Snapshot, TokenHash, Verdict,
+    Change, Command, CommandResult, CredentialRef, Decision, Effect, Id, Policy, Reason, Rejection,
+    Snapshot, Verdict,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::protocol::{Hello, ResetKind, PROTOCOL};
-use crate::{Implementation, Model};
+use crate::{
+    redact::{redact, secrets},
+    Implementation, Model,
+};
 
 /// Why the target could not be run (exit 1: not a finding): its
 /// `target.toml`, or the adapter process (it would not start, exited, timed
@@ -145,54 +148,6 @@ impl TargetSpec {
             dir,
         })
     }
-}
-
-/// Every string a command presents that must never appear in an output:
-/// tokens of `mint_api_key` and `login`, header values, cookie values and
-/// the credential of `authorization` (SPEC §9 I9), 8 bytes or longer.
-pub fn secrets(cmd: &Command) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    match &cmd.op {
-        Op::MintApiKey { token, .. } | Op::Login { token, .. } => {
-            out.push(token.expose().to_string())
-        }
-        Op::Authenticate { headers, .. } => {
-            for (name, value) in headers.iter() {
-                out.push(value.to_string());
-                if name.eq_ignore_ascii_case("cookie") {
-                    for pair in value.split(';') {
-                        if let Some((_, v)) = pair.trim_matches(' ').split_once('=') {
-                            out.push(v.to_string());
-                            out.push(v.trim_matches('"').to_string());
-                        }
-                    }
-                }
-                if let Some((_, rest)) = value.split_once(' ') {
-                    out.push(rest.to_string());
-                    out.push(rest.trim_matches(' ').to_string());
-                }
-            }
-        }
-        _ => {}
-    }
-    out.retain(|s| s.len() >= 8);
-    out
-}
-
-/// Replaces every secret in `text` by `<token sha256 xxxxxxxx>`.
-pub fn redact(text: &str, secrets: &[String]) -> String {
-    let mut sorted: Vec<&String> = secrets.iter().collect();
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let mut out = text.to_string();
-    for s in sorted {
-        if out.contains(s.as_str()) {
-            out = out.replace(
-                s.as_str(),
-                &format!("<token sha256 {}>", TokenHash::of(s).short()),
-            );
-        }
-    }
-    out
 }
 
 /// A running adapter.
