@@ -14,6 +14,13 @@ use clap::Parser;
 /// Exit code when stdout is a pipe whose reader closed it early.
 const CLOSED_STDOUT_EXIT: u8 = 141;
 
+/// mimalloc instead of the system allocator: snapshots and search states
+/// are many small records, and glibc's malloc/free was 40 % of `explore`'s
+/// profile (docs/PERFORMANCE.md, "Allocator"). The library crates do not
+/// choose an allocator: a service embedding the engine keeps its own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Usage errors exit 1 (SPEC §10: 2 means a denial, rejection or
     // violation); clap alone would exit 2. Help and version exit 0.
