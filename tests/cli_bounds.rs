@@ -63,6 +63,50 @@ fn explore_stopped_by_a_bound_is_incomplete_not_held() {
     let (code, stdout, _) = run(&["explore", "--depth", "1", "--out", out]);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("held"), "{stdout}");
+    assert!(!stdout.contains("symmetry"), "{stdout}");
+}
+
+#[test]
+fn the_wide_universe_is_reduced_by_symmetry_unless_told_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let states = |extra: &[&str]| {
+        let mut args = vec![
+            "explore",
+            "--universe",
+            "wide",
+            "--depth",
+            "2",
+            "--out",
+            out,
+        ];
+        args.extend(extra);
+        args.extend(["--format", "json"]);
+        let (code, stdout, err) = run(&args);
+        assert_eq!(code, 0, "{stdout}{err}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        (v["states"].as_u64().unwrap(), v["symmetries"].clone())
+    };
+    let (reduced, symmetries) = states(&[]);
+    let (full, none) = states(&["--no-symmetry"]);
+    assert!(reduced < full, "{reduced} vs {full}");
+    assert_eq!(symmetries, 1);
+    assert!(none.is_null(), "{none}");
+    let (code, stdout, _) = run(&[
+        "explore",
+        "--universe",
+        "wide",
+        "--depth",
+        "1",
+        "--out",
+        out,
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("3 tenants")
+            && stdout.contains("symmetry reduction: one state per orbit under t2<->t3"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -15,6 +15,7 @@ use super::{
   authproof explore --depth 3
   authproof explore --depth 5 --shard 0/4 --max-states 2000000
   authproof explore --depth 7 --time 600 --threads 2
+  authproof explore --universe wide --depth 3
   authproof explore --policy policies/better-auth.toml --depth 3 --format json")]
 pub struct Args {
     #[command(flatten)]
@@ -45,6 +46,20 @@ pub struct Args {
     /// covered (the report still says how deep it got).
     #[arg(long)]
     allow_incomplete: bool,
+    /// The universe: `small` (2 tenants, no two elements alike) or `wide`
+    /// (a third tenant mirroring the second; docs/VERIFICATION.md).
+    #[arg(long, value_enum, default_value_t = UniverseArg::Small)]
+    universe: UniverseArg,
+    /// Explore every state, not one per set of mirrored states (symmetry
+    /// reduction, on by default; the small universe has no symmetry).
+    #[arg(long)]
+    no_symmetry: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum UniverseArg {
+    Small,
+    Wide,
 }
 
 fn parse_secs(s: &str) -> Result<f64, String> {
@@ -72,8 +87,12 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
 
 pub fn run(a: Args) -> Result<Outcome, CliError> {
     let policy = io::policy(a.policy.policy.as_deref())?;
-    let universe = Universe::for_policy(&policy);
+    let universe = match a.universe {
+        UniverseArg::Small => Universe::for_policy(&policy),
+        UniverseArg::Wide => Universe::wide_for_policy(&policy),
+    };
     let cfg = Config {
+        symmetry: !a.no_symmetry,
         depth: a.depth,
         shard: a.shard,
         max_states: a.max_states,
@@ -154,10 +173,18 @@ fn complete(r: &ExploreReport, cfg: &Config) -> bool {
 
 fn text(r: &ExploreReport, u: &Universe, cfg: &Config, trace: Option<&std::path::Path>) -> String {
     let mut s = format!(
-        "explore: universe of 2 tenants, 2 users, 2 keys (1 legacy), 2 sessions, 2 resources sharing one id, {} clock values, {} moves per state\n",
+        "explore: universe of {}, {} clock values, {} moves per state\n",
+        u.summary(),
         u.times.len(),
         u.branching()
     );
+    if r.symmetries > 0 {
+        let names: Vec<String> = u.symmetries.iter().map(|r| r.describe()).collect();
+        s += &format!(
+            "symmetry reduction: one state per orbit under {}\n",
+            names.join("; ")
+        );
+    }
     s += &format!(
         "shard {}/{}: depth {} completed of {}{}\n",
         cfg.shard.0,

@@ -42,6 +42,7 @@
 //! search between batches the same way.
 
 mod packed;
+mod symmetry;
 mod universe;
 
 use std::{
@@ -58,6 +59,7 @@ use crate::{
     History, Model, Trace, Violation,
 };
 use packed::{Packed, Store};
+pub use symmetry::Renaming;
 pub use universe::{Universe, TOKENS};
 
 /// How to explore.
@@ -82,6 +84,10 @@ pub struct Config {
     /// ([`judge_whole`](crate::lockstep::judge_whole)) and panic if it
     /// disagrees with the incremental one. For tests: it costs a second check.
     pub cross_check: bool,
+    /// Keep one state per orbit of the universe's
+    /// [`symmetries`](Universe::symmetries) ([`symmetry`] reduction). No
+    /// effect on a universe without any.
+    pub symmetry: bool,
 }
 
 impl Default for Config {
@@ -97,6 +103,7 @@ impl Default for Config {
             time_limit: None,
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             cross_check: false,
+            symmetry: true,
         }
     }
 }
@@ -146,6 +153,18 @@ pub struct ExploreReport {
     #[serde(serialize_with = "secs")]
     pub elapsed: StdDuration,
     pub counterexample: Option<Counterexample>,
+    /// The invariants violated on the transitions run, sorted, each once:
+    /// the counterexample's alone when the search stops at the first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub violated: Vec<String>,
+    /// Renamings the search reduced by (none: every state is its own
+    /// representative).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub symmetries: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn secs<S: serde::Serializer>(d: &StdDuration, s: S) -> Result<S::Ok, S::Error> {
@@ -339,6 +358,16 @@ struct Search<'a> {
 }
 
 impl Search<'_> {
+    /// The visited-set key of `snapshot` at `clock`: the orbit's under
+    /// symmetry reduction, else the state's own.
+    fn fingerprint(&self, snapshot: &Snapshot, clock: usize) -> u128 {
+        if self.cfg.symmetry && !self.universe.symmetries.is_empty() {
+            symmetry::orbit_fingerprint(snapshot, clock, &self.universe.symmetries)
+        } else {
+            fingerprint(snapshot, clock)
+        }
+    }
+
     /// Expands `node`: every move of its shard, judged, with the children
     /// not already seen before this batch.
     fn expand(&self, node: &Node) -> Vec<Transition> {
@@ -366,7 +395,7 @@ impl Search<'_> {
             let (child, mut violations) = step(&x, self.policy, &cmd);
             let violation = (!violations.is_empty()).then(|| violations.swap_remove(0));
             let child = child.and_then(|(snapshot, history)| {
-                let fingerprint = fingerprint(&snapshot, node.clock);
+                let fingerprint = self.fingerprint(&snapshot, node.clock);
                 (!self.seen.contains(&fingerprint)).then_some(Child {
                     snapshot,
                     history,
@@ -477,9 +506,20 @@ pub fn explore(
             timed_out: false,
             elapsed: StdDuration::ZERO,
             counterexample: None,
+            violated: Vec::new(),
+            symmetries: if cfg.symmetry {
+                universe.symmetries.len()
+            } else {
+                0
+            },
         },
         start: Instant::now(),
     };
+    if cfg.symmetry {
+        if let Err(e) = universe.check_symmetries() {
+            panic!("explore: the universe's declared symmetries do not hold: {e}");
+        }
+    }
     assert!(
         search.moves.len() <= usize::from(u16::MAX)
             && universe.times.len() <= usize::from(u16::MAX),
@@ -494,7 +534,8 @@ pub fn explore(
         steps: 0,
         first: None,
     };
-    search.seen.insert(fingerprint(&universe.snapshot, 0));
+    let root_fingerprint = search.fingerprint(&universe.snapshot, 0);
+    search.seen.insert(root_fingerprint);
     let mut frontier = vec![root];
     'levels: for depth in 1..=cfg.depth {
         let mut next: Vec<Node> = Vec::new();
@@ -506,7 +547,8 @@ pub fn explore(
                 let mut later = node.clone();
                 later.clock += 1;
                 let (snapshot, _) = search.store.unpack(&later.state);
-                if search.seen.insert(fingerprint(&snapshot, later.clock)) {
+                let fingerprint = search.fingerprint(&snapshot, later.clock);
+                if search.seen.insert(fingerprint) {
                     search.report.states += 1;
                     frontier.push(later);
                 }
@@ -527,6 +569,10 @@ pub fn explore(
                     search.report.transitions += 1;
                     let first = node.first.unwrap_or(t.mv);
                     if let Some(violation) = t.violation {
+                        let name = violation.invariant.id().to_string();
+                        if let Err(at) = search.report.violated.binary_search(&name) {
+                            search.report.violated.insert(at, name);
+                        }
                         if search.report.counterexample.is_none() {
                             let mut path = search.path(node.link);
                             path.push(Command {
@@ -735,5 +781,50 @@ mod tests {
         let states = reachable(&u, &Policy::default(), 1);
         assert_eq!(states[0].0, u.snapshot);
         assert!(states.len() > u.times.len());
+    }
+
+    /// The reduced search keeps exactly one state per orbit: counted here
+    /// without the orbit fingerprint, from the full search's states (each
+    /// section sorted and printed as JSON, the smaller of a state and its
+    /// mirror), on the wide universe with and without cross-checking. One
+    /// clock value, so that `reachable` (which also ticks its last level)
+    /// and the search cover the same states.
+    #[test]
+    fn symmetry_keeps_one_state_per_orbit() {
+        let mut u = Universe::wide();
+        u.times.truncate(1);
+        let policy = Policy::default();
+        let run = |symmetry, cross_check| {
+            let cfg = Config {
+                depth: 3,
+                symmetry,
+                cross_check,
+                ..Config::default()
+            };
+            explore(&u, &policy, &cfg, &mut |_| {})
+        };
+        let (full, reduced) = (run(false, false), run(true, true));
+        assert!(full.counterexample.is_none() && reduced.counterexample.is_none());
+        let states = reachable(&u, &policy, 3);
+        assert_eq!(states.len() as u64, full.states);
+        let sorted = |s: &Snapshot| {
+            let mut s = s.clone();
+            s.tenants.sort_by(|a, b| a.id.cmp(&b.id));
+            s.users.sort_by(|a, b| a.id.cmp(&b.id));
+            s.memberships
+                .sort_by(|a, b| (&a.user, &a.tenant).cmp(&(&b.user, &b.tenant)));
+            s.api_keys.sort_by(|a, b| a.id.cmp(&b.id));
+            s.sessions.sort_by(|a, b| a.id.cmp(&b.id));
+            s.resources
+                .sort_by(|a, b| (&a.tenant, &a.id).cmp(&(&b.tenant, &b.id)));
+            serde_json::to_string(&s).unwrap()
+        };
+        let swap = &u.symmetries[0];
+        let orbits: HashSet<(String, Timestamp)> = states
+            .iter()
+            .map(|(s, at)| (sorted(s).min(sorted(&swap.snapshot(s))), *at))
+            .collect();
+        assert_eq!(reduced.states, orbits.len() as u64);
+        assert!(reduced.states < full.states);
     }
 }

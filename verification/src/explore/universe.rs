@@ -6,6 +6,8 @@ use authproof_engine::{
     Command, Headers, Id, Op, Policy, Request, Snapshot, Timestamp, Token, TokenHash,
 };
 
+use super::symmetry::{same_records, Renaming};
+
 fn id(s: &str) -> Id {
     Id::new(s).expect("universe ids are valid")
 }
@@ -47,6 +49,10 @@ pub struct Universe {
     pub ops: Vec<Op>,
     /// `authenticate` commands, one per request shape (without `at`).
     pub requests: Vec<Op>,
+    /// Renamings the universe is closed under, every non-identity element
+    /// of the group (see [`super::symmetry`]); empty when no two elements
+    /// play the same role. [`Universe::check_symmetries`] checks them.
+    pub symmetries: Vec<Renaming>,
 }
 
 impl Universe {
@@ -357,7 +363,107 @@ impl Universe {
             times,
             ops,
             requests,
+            symmetries: Vec::new(),
         }
+    }
+
+    /// [`Universe::wide_for_policy`] of the default policy.
+    pub fn wide() -> Universe {
+        Universe::wide_for_policy(&Policy::default())
+    }
+
+    /// The small universe widened with a third tenant, `t3`, a mirror of
+    /// `t2`: its own `conv` and owner membership for `u2`, and a mirror of
+    /// every move that names `t2` (rebinding `k1` to it, `u2` leaving it,
+    /// `u1` joining it, the requests that ask for it). The universe is
+    /// closed under exchanging `t2` and `t3`, so the search keeps one
+    /// state per mirrored pair (symmetry reduction).
+    ///
+    /// Why `t2`: a second tenant holding a resource with the same id as
+    /// another is where cross-tenant reuse lives, and with a third one a
+    /// key can be rebound twice to two different tenants, and a user can
+    /// belong to, leave and rejoin several. `u2`'s oldest membership stays
+    /// `t1` (no move removes it), so no tie between the mirrors is broken
+    /// by id (module docs of `symmetry`).
+    pub fn wide_for_policy(policy: &Policy) -> Universe {
+        let mut u = Universe::for_policy(policy);
+        let (t2, t3) = (id("t2"), id("t3"));
+        let swap = Renaming::swap_tenants(&t2, &t3);
+        let mirrored = swap.snapshot(&u.snapshot);
+        let s = &mut u.snapshot;
+        s.tenants
+            .extend(mirrored.tenants.iter().filter(|x| x.id == t3).cloned());
+        s.memberships.extend(
+            mirrored
+                .memberships
+                .iter()
+                .filter(|m| m.tenant == t3)
+                .cloned(),
+        );
+        s.resources.extend(
+            mirrored
+                .resources
+                .iter()
+                .filter(|r| r.tenant == t3)
+                .cloned(),
+        );
+        for alphabet in [&mut u.ops, &mut u.requests] {
+            let mirrors: Vec<Op> = alphabet
+                .iter()
+                .map(|op| swap.op(op))
+                .filter(|op| !alphabet.contains(op))
+                .collect();
+            alphabet.extend(mirrors);
+        }
+        u.symmetries.push(swap);
+        u
+    }
+
+    /// Checks that the universe is closed under each of its
+    /// [`Universe::symmetries`] and that they form a group: the renamed
+    /// initial snapshot holds the same records, each renamed move is a
+    /// move, and the composition of two renamings is the identity or
+    /// another of them. The error says which condition fails.
+    pub fn check_symmetries(&self) -> Result<(), String> {
+        for r in &self.symmetries {
+            let what = r.describe();
+            if !same_records(&r.snapshot(&self.snapshot), &self.snapshot) {
+                return Err(format!("renaming {what} changes the initial records"));
+            }
+            for op in self.ops.iter().chain(&self.requests) {
+                let renamed = r.op(op);
+                if !self.ops.contains(&renamed) && !self.requests.contains(&renamed) {
+                    return Err(format!("renaming {what} maps a move outside the universe"));
+                }
+            }
+            for q in &self.symmetries {
+                let both = r.then(q);
+                if !both.is_identity() && !self.symmetries.contains(&both) {
+                    return Err(format!(
+                        "the renamings are not a group: {what} then {} is missing",
+                        q.describe()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What the universe holds, for reports: "2 tenants, 2 users, 2 keys
+    /// (1 legacy), 2 sessions, 2 resources sharing one id".
+    pub fn summary(&self) -> String {
+        let s = &self.snapshot;
+        let legacy = s.api_keys.iter().filter(|k| k.tenant.is_none()).count();
+        let shared = s.resources.len() > 1 && s.resources.iter().all(|r| r.id == s.resources[0].id);
+        format!(
+            "{} tenants, {} users, {} keys ({legacy} legacy), {} sessions, {} resources{}",
+            s.tenants.len(),
+            s.users.len(),
+            s.api_keys.len(),
+            s.sessions.len(),
+            s.resources.len(),
+            if shared { " sharing one id" } else { "" }
+        )
     }
 
     /// Every request of the alphabet at time `at`.
