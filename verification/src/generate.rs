@@ -662,7 +662,7 @@ pub enum CookiePair {
     Session {
         name: u8,
         value: Presented,
-        quoted: bool,
+        quote: Quote,
     },
     /// An unrelated cookie.
     Junk(u8),
@@ -672,10 +672,31 @@ pub enum CookiePair {
     WrongCase(Presented),
 }
 
+/// How a session cookie's value is quoted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quote {
+    None,
+    /// `"value"`: the quotes are not part of the token (SPEC §4).
+    Both,
+    /// `"value_` and `_value"`: one quote only, so nothing is unquoted —
+    /// though stripping both ends would give the token exactly.
+    OpenOnly,
+    CloseOnly,
+}
+
+fn quote() -> impl Strategy<Value = Quote> {
+    prop_oneof![
+        14 => Just(Quote::None),
+        4 => Just(Quote::Both),
+        1 => Just(Quote::OpenOnly),
+        1 => Just(Quote::CloseOnly),
+    ]
+}
+
 fn cookie_pair() -> impl Strategy<Value = CookiePair> {
     prop_oneof![
-        12 => (any::<u8>(), presented(), prop::bool::weighted(0.2))
-            .prop_map(|(name, value, quoted)| CookiePair::Session { name, value, quoted }),
+        12 => (any::<u8>(), presented(), quote())
+            .prop_map(|(name, value, quote)| CookiePair::Session { name, value, quote }),
         2 => any::<u8>().prop_map(CookiePair::Junk),
         1 => Just(CookiePair::Malformed),
         1 => presented().prop_map(CookiePair::WrongCase),
@@ -829,21 +850,19 @@ fn headers(policy: &Policy, ctx: &Context, creds: &[Credential], extra: bool) ->
                 let parts: Vec<String> = cp
                     .iter()
                     .map(|p| match p {
-                        CookiePair::Session {
-                            name,
-                            value,
-                            quoted,
-                        } => {
+                        CookiePair::Session { name, value, quote } => {
                             let cookies = &policy.session.cookies;
                             let n = if cookies.is_empty() {
                                 "better-auth.session_token".to_string()
                             } else {
                                 cookies[usize::from(*name) % cookies.len()].clone()
                             };
-                            if *quoted {
-                                format!("{n}=\"{}\"", value.text(&ctx.session_tokens))
-                            } else {
-                                format!("{n}={}", value.text(&ctx.session_tokens))
+                            let v = value.text(&ctx.session_tokens);
+                            match quote {
+                                Quote::None => format!("{n}={v}"),
+                                Quote::Both => format!("{n}=\"{v}\""),
+                                Quote::OpenOnly => format!("{n}=\"{v}_"),
+                                Quote::CloseOnly => format!("{n}=_{v}\""),
                             }
                         }
                         CookiePair::Junk(i) => pick(&JUNK_COOKIES, *i).to_string(),
