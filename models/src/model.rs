@@ -72,6 +72,20 @@ impl Model {
             resources: self.resources.clone(),
         }
     }
+
+    /// The model's state as a snapshot, without copying it: for a model
+    /// made for one step (explore clones one per transition).
+    pub fn into_snapshot(self) -> Snapshot {
+        Snapshot {
+            taken_at: self.taken_at,
+            tenants: self.tenants,
+            users: self.users,
+            memberships: self.memberships,
+            api_keys: self.api_keys,
+            sessions: self.sessions,
+            resources: self.resources,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -290,7 +290,7 @@ fn step(
     let after = engine.to_snapshot();
     let mut model = x.model.clone();
     let model_result = model.apply(cmd);
-    let model_after = model.snapshot();
+    let model_after = model.into_snapshot();
     let mut history = x.history.clone();
     let violations = check(
         &mut history,
