@@ -43,6 +43,7 @@ impl Id {
     }
 
     /// The id as a string.
+    #[inline]
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
@@ -62,7 +63,10 @@ fn check(s: &str) -> Result<(), Error> {
     }
 }
 
+// `#[inline]` as the derived impls had: the other crates (the model, the
+// explorer) compare and hash ids in their inner loops.
 impl PartialEq for Id {
+    #[inline]
     fn eq(&self, other: &Id) -> bool {
         self.as_str() == other.as_str()
     }
@@ -71,18 +75,21 @@ impl PartialEq for Id {
 impl Eq for Id {}
 
 impl PartialOrd for Id {
+    #[inline]
     fn partial_cmp(&self, other: &Id) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
 impl Ord for Id {
+    #[inline]
     fn cmp(&self, other: &Id) -> Ordering {
         self.as_str().cmp(other.as_str())
     }
 }
 
 impl Hash for Id {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.as_str().hash(state)
     }
@@ -123,24 +130,28 @@ impl fmt::Debug for Id {
 
 impl std::ops::Deref for Id {
     type Target = str;
+    #[inline]
     fn deref(&self) -> &str {
         self.as_str()
     }
 }
 
 impl Borrow<str> for Id {
+    #[inline]
     fn borrow(&self) -> &str {
         self.as_str()
     }
 }
 
 impl AsRef<str> for Id {
+    #[inline]
     fn as_ref(&self) -> &str {
         self.as_str()
     }
 }
 
 impl PartialEq<str> for Id {
+    #[inline]
     fn eq(&self, other: &str) -> bool {
         self.as_str() == other
     }
@@ -224,6 +235,12 @@ mod tests {
     fn generated_ids_are_inline() {
         for s in ["t_00001", "usr_000123", "x", "i am 24 characters long!"] {
             assert!(s.len() <= 24);
+            // No larger than the `String` it replaces, with or without `Option`.
+            assert_eq!(std::mem::size_of::<Id>(), std::mem::size_of::<String>());
+            assert_eq!(
+                std::mem::size_of::<Option<Id>>(),
+                std::mem::size_of::<String>()
+            );
             let id = Id::new(s).unwrap();
             assert!(!id.0.is_heap_allocated(), "{s}");
             assert!(!id.clone().0.is_heap_allocated(), "{s}");
