@@ -233,14 +233,14 @@ mod tests {
 
     #[test]
     fn generated_ids_are_inline() {
+        // No larger than the `String` it replaces, with or without `Option`.
+        assert_eq!(std::mem::size_of::<Id>(), std::mem::size_of::<String>());
+        assert_eq!(
+            std::mem::size_of::<Option<Id>>(),
+            std::mem::size_of::<String>()
+        );
         for s in ["t_00001", "usr_000123", "x", "i am 24 characters long!"] {
             assert!(s.len() <= 24);
-            // No larger than the `String` it replaces, with or without `Option`.
-            assert_eq!(std::mem::size_of::<Id>(), std::mem::size_of::<String>());
-            assert_eq!(
-                std::mem::size_of::<Option<Id>>(),
-                std::mem::size_of::<String>()
-            );
             let id = Id::new(s).unwrap();
             assert!(!id.0.is_heap_allocated(), "{s}");
             assert!(!id.clone().0.is_heap_allocated(), "{s}");
