@@ -12,7 +12,7 @@ use std::{
     hash::{BuildHasherDefault, Hasher},
 };
 
-use indexmap::{Equivalent, IndexMap};
+use indexmap::{map::Entry, Equivalent, IndexMap};
 
 use crate::{
     snapshot::{ApiKey, Membership, Resource, Session, Snapshot, Tenant, User},
@@ -153,67 +153,94 @@ impl State {
             ),
             ..State::default()
         };
+        // Where the duplicate check is followed by the insert, one `entry`
+        // does both: one hash and one probe per record instead of two (the
+        // key's clone is a copy for an inline id).
         for (i, t) in s.tenants.into_iter().enumerate() {
-            if let Some(j) = st.tenants.get_index_of(&t.id) {
-                return Err(dup(
-                    format!("$.tenants[{i}].id"),
-                    "tenant",
-                    format!("$.tenants[{j}]"),
-                ));
-            }
-            st.tenants.insert(t.id.clone(), t);
+            match st.tenants.entry(t.id.clone()) {
+                Entry::Occupied(e) => {
+                    return Err(dup(
+                        format!("$.tenants[{i}].id"),
+                        "tenant",
+                        format!("$.tenants[{}]", e.index()),
+                    ))
+                }
+                Entry::Vacant(e) => e.insert(t),
+            };
         }
         for (i, u) in s.users.into_iter().enumerate() {
-            if let Some(j) = st.users.get_index_of(&u.id) {
-                return Err(dup(
-                    format!("$.users[{i}].id"),
-                    "user",
-                    format!("$.users[{j}]"),
-                ));
-            }
-            st.users.insert(u.id.clone(), u);
+            match st.users.entry(u.id.clone()) {
+                Entry::Occupied(e) => {
+                    return Err(dup(
+                        format!("$.users[{i}].id"),
+                        "user",
+                        format!("$.users[{}]", e.index()),
+                    ))
+                }
+                Entry::Vacant(e) => e.insert(u),
+            };
         }
         for (i, m) in s.memberships.into_iter().enumerate() {
             let at = |f: &str| format!("$.memberships[{i}].{f}");
-            st.user_exists(&m.user, || at("user"))?;
-            st.tenant_exists(&m.tenant, || at("tenant"))?;
-            let key = Pair(m.user.clone(), m.tenant.clone());
-            if let Some(j) = st.memberships.get_index_of(&key) {
-                return Err(Error::at_path(
-                    format!("$.memberships[{i}]"),
-                    format_args!(
-                        "duplicate membership: the same user and tenant as $.memberships[{j}] (rule: unique (user, tenant) memberships)"
-                    ),
-                ));
-            }
+            user_exists(&st.users, &m.user, || at("user"))?;
+            tenant_exists(&st.tenants, &m.tenant, || at("tenant"))?;
+            let slot = match st.memberships.entry(Pair(m.user.clone(), m.tenant.clone())) {
+                Entry::Occupied(e) => {
+                    let j = e.index();
+                    return Err(Error::at_path(
+                        format!("$.memberships[{i}]"),
+                        format_args!(
+                            "duplicate membership: the same user and tenant as $.memberships[{j}] (rule: unique (user, tenant) memberships)"
+                        ),
+                    ));
+                }
+                Entry::Vacant(e) => e,
+            };
             st.tenants_of
                 .entry(m.user.clone())
                 .or_default()
                 .insert(m.tenant.clone());
-            st.memberships.insert(key, m);
+            slot.insert(m);
         }
         for (i, k) in s.api_keys.into_iter().enumerate() {
             let at = |f: &str| format!("$.api_keys[{i}].{f}");
-            if let Some(j) = st.api_keys.get_index_of(&k.id) {
-                return Err(dup(at("id"), "api key", format!("$.api_keys[{j}]")));
-            }
-            st.user_exists(&k.owner, || at("owner"))?;
+            let index = st.api_keys.len();
+            // The entry is held across the other checks, which read other
+            // fields of `st` (hence free functions): same checks, same order.
+            let slot = match st.api_keys.entry(k.id.clone()) {
+                Entry::Occupied(e) => {
+                    return Err(dup(
+                        at("id"),
+                        "api key",
+                        format!("$.api_keys[{}]", e.index()),
+                    ))
+                }
+                Entry::Vacant(e) => e,
+            };
+            user_exists(&st.users, &k.owner, || at("owner"))?;
             if let Some(t) = &k.tenant {
-                st.tenant_exists(t, || at("tenant"))?;
+                tenant_exists(&st.tenants, t, || at("tenant"))?;
             }
-            st.token_unique(&k.token_sha256, || at("token_sha256"))?;
-            st.by_token
-                .insert(k.token_sha256, Slot::ApiKey(st.api_keys.len()));
-            st.api_keys.insert(k.id.clone(), k);
+            token_unique(&st.by_token, &k.token_sha256, || at("token_sha256"))?;
+            st.by_token.insert(k.token_sha256, Slot::ApiKey(index));
+            slot.insert(k);
         }
         for (i, x) in s.sessions.into_iter().enumerate() {
             let at = |f: &str| format!("$.sessions[{i}].{f}");
-            if let Some(j) = st.sessions.get_index_of(&x.id) {
-                return Err(dup(at("id"), "session", format!("$.sessions[{j}]")));
-            }
-            st.user_exists(&x.user, || at("user"))?;
+            let index = st.sessions.len();
+            let slot = match st.sessions.entry(x.id.clone()) {
+                Entry::Occupied(e) => {
+                    return Err(dup(
+                        at("id"),
+                        "session",
+                        format!("$.sessions[{}]", e.index()),
+                    ))
+                }
+                Entry::Vacant(e) => e,
+            };
+            user_exists(&st.users, &x.user, || at("user"))?;
             if let Some(t) = &x.tenant {
-                st.tenant_exists(t, || at("tenant"))?;
+                tenant_exists(&st.tenants, t, || at("tenant"))?;
             }
             if x.created_at > x.expires_at {
                 return Err(Error::at_path(
@@ -221,23 +248,26 @@ impl State {
                     "the session expires before it is created (rule: created_at <= expires_at)",
                 ));
             }
-            st.token_unique(&x.token_sha256, || at("token_sha256"))?;
-            st.insert_session(x);
+            token_unique(&st.by_token, &x.token_sha256, || at("token_sha256"))?;
+            index_session(&mut st.by_token, &mut st.sessions_of, &x, index);
+            slot.insert(x);
         }
         for (i, r) in s.resources.into_iter().enumerate() {
             let at = |f: &str| format!("$.resources[{i}].{f}");
-            st.tenant_exists(&r.tenant, || at("tenant"))?;
-            st.user_exists(&r.owner, || at("owner"))?;
-            let key = Pair(r.tenant.clone(), r.id.clone());
-            if let Some(j) = st.resources.get_index_of(&key) {
-                return Err(Error::at_path(
-                    format!("$.resources[{i}]"),
-                    format_args!(
-                        "duplicate resource: the same tenant and id as $.resources[{j}] (rule: unique (tenant, id) resources)"
-                    ),
-                ));
-            }
-            st.resources.insert(key, r);
+            tenant_exists(&st.tenants, &r.tenant, || at("tenant"))?;
+            user_exists(&st.users, &r.owner, || at("owner"))?;
+            match st.resources.entry(Pair(r.tenant.clone(), r.id.clone())) {
+                Entry::Occupied(e) => {
+                    let j = e.index();
+                    return Err(Error::at_path(
+                        format!("$.resources[{i}]"),
+                        format_args!(
+                            "duplicate resource: the same tenant and id as $.resources[{j}] (rule: unique (tenant, id) resources)"
+                        ),
+                    ));
+                }
+                Entry::Vacant(e) => e.insert(r),
+            };
         }
         Ok(st)
     }
@@ -342,48 +372,69 @@ impl State {
 
     pub(crate) fn insert_session(&mut self, x: Session) {
         let index = self.sessions.len();
-        self.by_token.insert(x.token_sha256, Slot::Session(index));
-        self.sessions_of
-            .entry(x.user.clone())
-            .or_default()
-            .push(index);
+        index_session(&mut self.by_token, &mut self.sessions_of, &x, index);
         self.sessions.insert(x.id.clone(), x);
     }
+}
 
-    // The JSON path is built only on error: loading checks every record.
-    fn user_exists(&self, id: &Id, path: impl FnOnce() -> String) -> Result<(), Error> {
-        if self.users.contains_key(id) {
-            Ok(())
-        } else {
-            Err(dangling(path(), "user"))
-        }
+/// Indexes session number `index` by its token and its user.
+fn index_session(
+    by_token: &mut TokenIndex,
+    sessions_of: &mut HashMap<Id, Vec<usize>>,
+    x: &Session,
+    index: usize,
+) {
+    by_token.insert(x.token_sha256, Slot::Session(index));
+    sessions_of.entry(x.user.clone()).or_default().push(index);
+}
+
+// The integrity checks of `from_snapshot`, on the one index each reads (so
+// an entry of another index can be held meanwhile). The JSON path is built
+// only on error: loading checks every record.
+fn user_exists(
+    users: &IndexMap<Id, User>,
+    id: &Id,
+    path: impl FnOnce() -> String,
+) -> Result<(), Error> {
+    if users.contains_key(id) {
+        Ok(())
+    } else {
+        Err(dangling(path(), "user"))
     }
+}
 
-    fn tenant_exists(&self, id: &Id, path: impl FnOnce() -> String) -> Result<(), Error> {
-        if self.tenants.contains_key(id) {
-            Ok(())
-        } else {
-            Err(dangling(path(), "tenant"))
-        }
+fn tenant_exists(
+    tenants: &IndexMap<Id, Tenant>,
+    id: &Id,
+    path: impl FnOnce() -> String,
+) -> Result<(), Error> {
+    if tenants.contains_key(id) {
+        Ok(())
+    } else {
+        Err(dangling(path(), "tenant"))
     }
+}
 
-    fn token_unique(&self, h: &TokenHash, path: impl FnOnce() -> String) -> Result<(), Error> {
-        match self.by_token.get(h) {
-            None => Ok(()),
-            Some(slot) => {
-                // Named by path (loading inserts in input order, so the
-                // index is the record's index in the snapshot), not by id.
-                let other = match *slot {
-                    Slot::ApiKey(i) => format!("$.api_keys[{i}]"),
-                    Slot::Session(i) => format!("$.sessions[{i}]"),
-                };
-                Err(Error::at_path(
-                    path(),
-                    format_args!(
-                        "token_sha256 is already used by {other} (rule: token_sha256 unique across keys and sessions)"
-                    ),
-                ))
-            }
+fn token_unique(
+    by_token: &TokenIndex,
+    h: &TokenHash,
+    path: impl FnOnce() -> String,
+) -> Result<(), Error> {
+    match by_token.get(h) {
+        None => Ok(()),
+        Some(slot) => {
+            // Named by path (loading inserts in input order, so the
+            // index is the record's index in the snapshot), not by id.
+            let other = match *slot {
+                Slot::ApiKey(i) => format!("$.api_keys[{i}]"),
+                Slot::Session(i) => format!("$.sessions[{i}]"),
+            };
+            Err(Error::at_path(
+                path(),
+                format_args!(
+                    "token_sha256 is already used by {other} (rule: token_sha256 unique across keys and sessions)"
+                ),
+            ))
         }
     }
 }
@@ -445,6 +496,80 @@ mod tests {
                 index.get(&TokenHash::of(&i.to_string())),
                 Some(&Slot::Session(i))
             );
+        }
+    }
+
+    #[test]
+    fn integrity_errors_keep_their_order_and_words() {
+        use serde_json::{json, Value};
+        const AT: &str = "2026-01-01T00:00:00Z";
+        let h = |t: &str| TokenHash::of(t).to_string();
+        let base = json!({
+            "tenants": [{"id": "t"}, {"id": "t2"}],
+            "users": [{"id": "u"}, {"id": "u2"}],
+            "memberships": [{"user": "u", "tenant": "t", "role": "r"},
+                {"user": "u2", "tenant": "t2", "role": "r"}],
+            "api_keys": [{"id": "k", "owner": "u", "tenant": "t", "token_sha256": h("a"),
+                "created_at": AT}],
+            "sessions": [{"id": "s", "user": "u", "tenant": "t", "token_sha256": h("b"),
+                "created_at": AT, "expires_at": AT}],
+            "resources": [{"tenant": "t", "id": "r", "owner": "u"}],
+        });
+        let with = |c: &str, record: Value| {
+            let mut v = base.clone();
+            v[c].as_array_mut().unwrap().push(record);
+            v
+        };
+        let dup = |what: &str, earlier: &str| {
+            format!(
+                "duplicate {what} id: the same as {earlier}.id (rule: unique ids per collection)"
+            )
+        };
+        let cases = [
+            (with("tenants", json!({"id": "t2"})), "$.tenants[2].id", dup("tenant", "$.tenants[1]")),
+            (with("users", json!({"id": "u"})), "$.users[2].id", dup("user", "$.users[0]")),
+            (
+                with("memberships", json!({"user": "u", "tenant": "t", "role": "x"})),
+                "$.memberships[2]",
+                "duplicate membership: the same user and tenant as $.memberships[0] (rule: unique (user, tenant) memberships)".into(),
+            ),
+            // A duplicate id is reported before the record's other faults.
+            (
+                with("api_keys", json!({"id": "k", "owner": "nobody", "token_sha256": h("a"),
+                    "created_at": AT})),
+                "$.api_keys[1].id",
+                dup("api key", "$.api_keys[0]"),
+            ),
+            (
+                with("sessions", json!({"id": "s", "user": "nobody", "token_sha256": h("b"),
+                    "created_at": AT, "expires_at": AT})),
+                "$.sessions[1].id",
+                dup("session", "$.sessions[0]"),
+            ),
+            (
+                with("sessions", json!({"id": "s2", "user": "u", "token_sha256": h("a"),
+                    "created_at": AT, "expires_at": AT})),
+                "$.sessions[1].token_sha256",
+                "token_sha256 is already used by $.api_keys[0] (rule: token_sha256 unique across keys and sessions)".into(),
+            ),
+            // A dangling reference before a duplicate pair.
+            (
+                with("resources", json!({"tenant": "t", "id": "r", "owner": "nobody"})),
+                "$.resources[1].owner",
+                "dangling reference: no user has this id (rule: every reference resolves)".into(),
+            ),
+            (
+                with("resources", json!({"tenant": "t", "id": "r", "owner": "u2"})),
+                "$.resources[1]",
+                "duplicate resource: the same tenant and id as $.resources[0] (rule: unique (tenant, id) resources)".into(),
+            ),
+        ];
+        let snapshot = |v: &Value| -> Snapshot { serde_json::from_value(v.clone()).unwrap() };
+        State::from_snapshot(snapshot(&base)).expect("the base loads");
+        for (v, path, message) in cases {
+            let e = State::from_snapshot(snapshot(&v)).unwrap_err();
+            assert_eq!(e.path(), Some(path), "{e}");
+            assert_eq!(e.message(), message, "{e}");
         }
     }
 }
