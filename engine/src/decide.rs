@@ -21,9 +21,9 @@ use crate::{
     presented::{Presented, Resolved},
     snapshot::{reached, ApiKey, Session},
     state::Slot,
-    ActionRule, CredentialKind, CredentialRef, Decision, Effect, EmptyCapabilities, Explain, Fault,
-    Headers, Id, Policy, Reason, Request, State, TenantRule, Timestamp, TokenHash, Unbound,
-    Verdict,
+    ActionRule, CompactString, CredentialKind, CredentialRef, Decision, Effect, EmptyCapabilities,
+    Explain, Fault, Headers, Id, Policy, Reason, Request, State, TenantRule, Timestamp, TokenHash,
+    Unbound, Verdict,
 };
 
 /// A decision being built: what the steps so far have established.
@@ -58,7 +58,7 @@ impl Draft<'_, '_> {
             decision: Verdict::Deny,
             reason: Some(reason),
             status: reason.status(),
-            action: self.action.to_string(),
+            action: CompactString::new(self.action),
             user: self.user,
             credential: self.credential,
             tenant: self.tenant,
@@ -465,7 +465,7 @@ impl State {
             decision: Verdict::Allow,
             reason: None,
             status: 200,
-            action: req.action.clone(),
+            action: CompactString::new(&req.action),
             user: d.user,
             credential: d.credential,
             tenant: d.tenant,

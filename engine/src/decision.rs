@@ -12,6 +12,8 @@ use serde::{
     Deserialize, Serialize, Serializer,
 };
 
+use compact_str::CompactString;
+
 use crate::{CredentialKind, Explain, Id, Timestamp};
 
 /// Why a request was denied, in decision-procedure order.
@@ -158,7 +160,8 @@ pub struct Decision {
     pub decision: Verdict,
     pub reason: Option<Reason>,
     pub status: u16,
-    pub action: String,
+    /// Inline up to 24 bytes: an early deny allocates nothing.
+    pub action: CompactString,
     pub user: Option<Id>,
     pub credential: Option<CredentialRef>,
     pub tenant: Option<Id>,

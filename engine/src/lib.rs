@@ -68,6 +68,9 @@ mod time;
 mod token;
 
 pub use command::{Command, Op};
+/// The type of [`Decision::action`], re-exported so a caller names it without
+/// depending on `compact_str` itself.
+pub use compact_str::CompactString;
 pub use decision::{CredentialRef, Decision, Effect, Reason, Verdict};
 pub use error::Error;
 pub use explain::Explain;

@@ -62,6 +62,20 @@ impl Hasher for DigestHasher {
     }
 }
 
+/// The hasher of every id-keyed index: foldhash's fast variant with a
+/// per-process random seed. SipHash (the standard library's default) was
+/// 12 % of an allowed session's instructions, hashing ids of a few bytes
+/// 4–7 times per decision (PERFORMANCE.md "Hasher"). The keys are ids from
+/// the snapshot, which the operator loads; a request's ids are only looked
+/// up, never inserted, so a client cannot fill a table with collisions. The
+/// random seed keeps an id chosen by a tenant (a resource id) from being
+/// aimed at a known hash function. Iteration order never reaches an output:
+/// records are exported from the `IndexMap`s in insertion order.
+pub(crate) type IdHasher = foldhash::fast::RandomState;
+
+/// A record table keyed by id, in insertion order.
+pub(crate) type IdMap<K, V> = IndexMap<K, V, IdHasher>;
+
 /// The index of credentials by token hash.
 pub(crate) type TokenIndex = HashMap<TokenHash, Slot, BuildHasherDefault<DigestHasher>>;
 
@@ -116,18 +130,18 @@ pub(crate) enum Slot {
 #[derive(Clone, Debug, Default)]
 pub struct State {
     pub(crate) taken_at: Option<Timestamp>,
-    pub(crate) tenants: IndexMap<Id, Tenant>,
-    pub(crate) users: IndexMap<Id, User>,
-    pub(crate) memberships: IndexMap<Pair, Membership>,
-    pub(crate) api_keys: IndexMap<Id, ApiKey>,
-    pub(crate) sessions: IndexMap<Id, Session>,
-    pub(crate) resources: IndexMap<Pair, Resource>,
+    pub(crate) tenants: IdMap<Id, Tenant>,
+    pub(crate) users: IdMap<Id, User>,
+    pub(crate) memberships: IdMap<Pair, Membership>,
+    pub(crate) api_keys: IdMap<Id, ApiKey>,
+    pub(crate) sessions: IdMap<Id, Session>,
+    pub(crate) resources: IdMap<Pair, Resource>,
     /// Keys and sessions are never removed, so their indexes are stable.
     pub(crate) by_token: TokenIndex,
     /// user → tenants with a membership record (any `since`).
-    pub(crate) tenants_of: HashMap<Id, SortedIds>,
+    pub(crate) tenants_of: HashMap<Id, SortedIds, IdHasher>,
     /// user → indexes of the user's sessions.
-    pub(crate) sessions_of: HashMap<Id, Vec<usize>>,
+    pub(crate) sessions_of: HashMap<Id, Vec<usize>, IdHasher>,
     /// The injected fault, in builds with the `faults` feature only.
     #[cfg(feature = "faults")]
     pub(crate) fault: Option<crate::Fault>,
@@ -141,12 +155,12 @@ impl State {
         // capacity left over from doubling.
         let mut st = State {
             taken_at: s.taken_at,
-            tenants: IndexMap::with_capacity(s.tenants.len()),
-            users: IndexMap::with_capacity(s.users.len()),
-            memberships: IndexMap::with_capacity(s.memberships.len()),
-            api_keys: IndexMap::with_capacity(s.api_keys.len()),
-            sessions: IndexMap::with_capacity(s.sessions.len()),
-            resources: IndexMap::with_capacity(s.resources.len()),
+            tenants: IdMap::with_capacity_and_hasher(s.tenants.len(), IdHasher::default()),
+            users: IdMap::with_capacity_and_hasher(s.users.len(), IdHasher::default()),
+            memberships: IdMap::with_capacity_and_hasher(s.memberships.len(), IdHasher::default()),
+            api_keys: IdMap::with_capacity_and_hasher(s.api_keys.len(), IdHasher::default()),
+            sessions: IdMap::with_capacity_and_hasher(s.sessions.len(), IdHasher::default()),
+            resources: IdMap::with_capacity_and_hasher(s.resources.len(), IdHasher::default()),
             by_token: TokenIndex::with_capacity_and_hasher(
                 s.api_keys.len() + s.sessions.len(),
                 Default::default(),
@@ -380,7 +394,7 @@ impl State {
 /// Indexes session number `index` by its token and its user.
 fn index_session(
     by_token: &mut TokenIndex,
-    sessions_of: &mut HashMap<Id, Vec<usize>>,
+    sessions_of: &mut HashMap<Id, Vec<usize>, IdHasher>,
     x: &Session,
     index: usize,
 ) {
@@ -392,7 +406,7 @@ fn index_session(
 // an entry of another index can be held meanwhile). The JSON path is built
 // only on error: loading checks every record.
 fn user_exists(
-    users: &IndexMap<Id, User>,
+    users: &IdMap<Id, User>,
     id: &Id,
     path: impl FnOnce() -> String,
 ) -> Result<(), Error> {
@@ -404,7 +418,7 @@ fn user_exists(
 }
 
 fn tenant_exists(
-    tenants: &IndexMap<Id, Tenant>,
+    tenants: &IdMap<Id, Tenant>,
     id: &Id,
     path: impl FnOnce() -> String,
 ) -> Result<(), Error> {

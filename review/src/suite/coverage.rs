@@ -31,7 +31,7 @@ impl Observed {
             _ => None,
         };
         Observed {
-            action: d.action.clone(),
+            action: d.action.to_string(),
             reason: d.reason,
             kind: d.credential.as_ref().map(|c| c.kind),
             tenant: d.tenant.is_some(),
