@@ -18,8 +18,8 @@
 //! How the search stays cheap, and the alternatives rejected:
 //!
 //! - **States are deduplicated by fingerprint**: the snapshot's structural
-//!   hash plus the clock index, two fixed-key SipHashes making 128 bits (no
-//!   JSON). The visited set holds fingerprints only. The invariant history
+//!   hash plus the clock index: XXH3-128 of the snapshot's canonical byte
+//!   encoding (no JSON; [`fingerprint`]). The visited set holds fingerprints only. The invariant history
 //!   kept for a state is that of the first (shortest) path reaching it.
 //! - **Parent links, not paths**: a kept state records the command that
 //!   reached it and its parent's link (8 bytes); the path of a
@@ -41,12 +41,12 @@
 //! last depth it completed — a bound, not a crash. `time_limit` stops the
 //! search between batches the same way.
 
+mod fingerprint;
 mod packed;
 mod symmetry;
 mod universe;
 
 use std::{
-    collections::HashSet,
     sync::atomic::{AtomicUsize, Ordering},
     time::{Duration as StdDuration, Instant},
 };
@@ -213,21 +213,6 @@ fn engine(snapshot: &Snapshot, fault: Option<Fault>) -> State {
     s
 }
 
-fn fingerprint(snapshot: &Snapshot, clock: usize) -> u128 {
-    use std::hash::{Hash, Hasher};
-    // Two independent 64-bit SipHashes (fixed keys, so deterministic) make
-    // a 128-bit fingerprint; a collision would merge two states, at odds of
-    // about n²/2¹²⁹ for n states.
-    let mut a = std::hash::DefaultHasher::new();
-    let mut b = std::hash::DefaultHasher::new();
-    0xa5u8.hash(&mut b);
-    for h in [&mut a, &mut b] {
-        snapshot.hash(h);
-        clock.hash(h);
-    }
-    (u128::from(a.finish()) << 64) | u128::from(b.finish())
-}
-
 /// A state a transition reached, not known before its batch.
 struct Child {
     snapshot: Snapshot,
@@ -351,7 +336,7 @@ struct Search<'a> {
     cfg: &'a Config,
     moves: Vec<Option<&'a Op>>,
     store: Store,
-    seen: HashSet<u128>,
+    seen: fingerprint::Seen,
     links: Vec<Link>,
     report: ExploreReport,
     start: Instant,
@@ -364,7 +349,7 @@ impl Search<'_> {
         if self.cfg.symmetry && !self.universe.symmetries.is_empty() {
             symmetry::orbit_fingerprint(snapshot, clock, &self.universe.symmetries)
         } else {
-            fingerprint(snapshot, clock)
+            fingerprint::of(snapshot, clock)
         }
     }
 
@@ -496,7 +481,7 @@ pub fn explore(
         cfg,
         moves: universe.moves().collect(),
         store: Store::default(),
-        seen: HashSet::new(),
+        seen: fingerprint::Seen::default(),
         links: Vec::new(),
         report: ExploreReport {
             states: 1,
@@ -646,11 +631,11 @@ pub fn trace(policy: &Policy, snapshot: &Snapshot, steps: &[Command]) -> serde_j
 /// each was reached at (for `diff`'s exhaustive comparison). Invariants are
 /// not checked here.
 pub fn reachable(universe: &Universe, policy: &Policy, depth: usize) -> Vec<(Snapshot, Timestamp)> {
-    let mut seen: HashSet<u128> = HashSet::new();
+    let mut seen = fingerprint::Seen::default();
     let mut out = Vec::new();
     let mut visit = |s: &State, clock: usize| {
         let snap = s.to_snapshot();
-        let new = seen.insert(fingerprint(&snap, clock));
+        let new = seen.insert(fingerprint::of(&snap, clock));
         if new {
             out.push((snap, universe.times[clock]));
         }
@@ -835,7 +820,7 @@ mod tests {
             serde_json::to_string(&s).unwrap()
         };
         let swap = &u.symmetries[0];
-        let orbits: HashSet<(String, Timestamp)> = states
+        let orbits: std::collections::HashSet<(String, Timestamp)> = states
             .iter()
             .map(|(s, at)| (sorted(s).min(sorted(&swap.snapshot(s))), *at))
             .collect();

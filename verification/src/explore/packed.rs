@@ -30,14 +30,16 @@ use crate::History;
 /// Each distinct value once, named by its position.
 struct Table<T> {
     values: Vec<T>,
-    index: HashMap<T, u32>,
+    /// foldhash, not SipHash: the records are the universe's own, and the
+    /// table's order is `values`, never the map's.
+    index: HashMap<T, u32, foldhash::fast::RandomState>,
 }
 
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
             values: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
         }
     }
 }

@@ -51,11 +51,9 @@
 //! keys and sessions (their tokens are presented by value in the request
 //! alphabet, so a renaming would have to rewrite header strings too).
 
-use std::{
-    collections::BTreeMap,
-    hash::{DefaultHasher, Hash, Hasher},
-};
+use std::collections::BTreeMap;
 
+use super::fingerprint::Encoding;
 use authproof_engine::{
     snapshot::{ApiKey, Membership, Resource, Session, Tenant, User},
     Id, Op, Snapshot,
@@ -278,41 +276,20 @@ impl Renaming {
     }
 }
 
-/// Two fixed-key SipHashes of one value: 128 bits.
-struct Hash128(DefaultHasher, DefaultHasher);
-
-impl Hash128 {
-    fn new(tag: u8) -> Hash128 {
-        let (a, mut b) = (DefaultHasher::new(), DefaultHasher::new());
-        0xa5u8.hash(&mut b);
-        let mut h = Hash128(a, b);
-        h.put(&tag);
-        h
-    }
-
-    fn put<T: Hash + ?Sized>(&mut self, v: &T) {
-        v.hash(&mut self.0);
-        v.hash(&mut self.1);
-    }
-
-    fn finish(&self) -> u128 {
-        (u128::from(self.0.finish()) << 64) | u128::from(self.1.finish())
-    }
-}
-
 /// The fingerprint of `snapshot` renamed by `r`, each section hashed as a
 /// set (the module docs say why), with the clock index.
 fn set_fingerprint(s: &Snapshot, clock: usize, r: &Renaming) -> u128 {
-    let mut sum = {
-        let mut h = Hash128::new(0);
-        h.put(&s.taken_at);
-        h.put(&clock);
-        h.finish()
-    };
-    let mut add = |tag: u8, put: &dyn Fn(&mut Hash128)| {
-        let mut h = Hash128::new(tag);
+    // One buffer for every record's encoding.
+    let mut h = Encoding::with_capacity(256);
+    h.put(&0u8);
+    h.put(&s.taken_at);
+    h.put(&clock);
+    let mut sum = h.fingerprint();
+    let mut add = |tag: u8, put: &dyn Fn(&mut Encoding)| {
+        h.clear();
+        h.put(&tag);
         put(&mut h);
-        sum = sum.wrapping_add(h.finish());
+        sum = sum.wrapping_add(h.fingerprint());
     };
     // Destructured in full: a new field must be hashed (or stop compiling).
     for Tenant { id, suspended } in &s.tenants {
