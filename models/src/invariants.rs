@@ -752,7 +752,7 @@ fn i5_precise_reasons(r: &mut Findings, step: &Step<'_>) {
     }
     // Structural equality is JSON equality for these plain data types; the
     // JSON is only built to describe a difference.
-    if step.after != step.model_after {
+    if !same(step.after, step.model_after) {
         let (a, m) = (json(step.after), json(step.model_after));
         r.fail(
             Invariant::PreciseReasons,
@@ -839,7 +839,7 @@ fn i6_determinism(r: &mut Findings, step: &Step<'_>, scope: Scope) {
         Scope::Changed => round_trips_changed(step.before, step.after),
         Scope::Whole => round_trips(step.after),
     };
-    if step.after != step.before && !round_trips_after() {
+    if !same(step.after, step.before) && !round_trips_after() {
         r.fail(
             Invariant::Determinism,
             "the snapshot changes in a JSON round trip",
@@ -897,10 +897,18 @@ fn round_trips_changed(before: &Snapshot, after: &Snapshot) -> bool {
         && section(&before.resources, resources)
 }
 
+/// Snapshot equality, at once when both are the same value: a request
+/// without effects is judged with one snapshot as `before`, `after` and the
+/// model's `after` (explore does so), where three whole comparisons were
+/// 8 % of a transition.
+fn same(a: &Snapshot, b: &Snapshot) -> bool {
+    std::ptr::eq(a, b) || a == b
+}
+
 /// I7: `ok` changes something and says what; `rejected` changes nothing; a
 /// decision changes the state only through its effects.
 fn i7_no_silent_writes(r: &mut Findings, step: &Step<'_>) {
-    let same = step.before == step.after;
+    let same = same(step.before, step.after);
     match step.engine {
         CommandResult::Ok { op, changes } => {
             if changes.is_empty() {
