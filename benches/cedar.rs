@@ -118,7 +118,7 @@ impl CedarSide {
         let mut tags: HashMap<&str, Vec<(String, Rx)>> = HashMap::new();
         for m in &snap.memberships {
             let value = Rx::new_record([
-                ("role".to_string(), Rx::new_string(m.role.clone())),
+                ("role".to_string(), Rx::new_string(m.role.to_string())),
                 ("since".to_string(), long(m.since)),
             ])
             .expect("a record");
@@ -160,7 +160,7 @@ impl CedarSide {
                 ),
                 (
                     "capabilities".to_string(),
-                    Rx::new_set(k.capabilities.iter().map(|c| Rx::new_string(c.clone()))),
+                    Rx::new_set(k.capabilities.iter().map(|c| Rx::new_string(c.to_string()))),
                 ),
                 ("enabled".to_string(), Rx::new_bool(k.enabled)),
                 ("created_at".to_string(), long(k.created_at)),
@@ -567,7 +567,7 @@ when {
                     vec![
                         ("user", Rx::new_entity_uid(uid(&user_t, &m.user))),
                         ("tenant", Rx::new_entity_uid(uid(&tenant_t, &m.tenant))),
-                        ("role", Rx::new_string(m.role.clone())),
+                        ("role", Rx::new_string(m.role.to_string())),
                         ("since", long(m.since)),
                     ],
                 ));
@@ -578,7 +578,7 @@ when {
                     ("owner", Rx::new_entity_uid(uid(&user_t, &k.owner))),
                     (
                         "capabilities",
-                        Rx::new_set(k.capabilities.iter().map(|c| Rx::new_string(c.clone()))),
+                        Rx::new_set(k.capabilities.iter().map(|c| Rx::new_string(c.to_string()))),
                     ),
                     ("enabled", Rx::new_bool(k.enabled)),
                     ("created_at", long(k.created_at)),

@@ -198,7 +198,7 @@ impl State {
                     Membership {
                         user: user.clone(),
                         tenant: tenant.clone(),
-                        role: role.clone(),
+                        role: role.as_str().into(),
                         since: at,
                     },
                 );
@@ -258,7 +258,7 @@ impl State {
                     );
                 }
                 let change = update(membership_ref(user, tenant), "role", &m.role, role);
-                m.role = role.clone();
+                m.role = role.as_str().into();
                 Ok(vec![change])
             }
             Op::MintApiKey {
@@ -303,10 +303,10 @@ impl State {
                     owner: owner.clone(),
                     tenant: Some(tenant.clone()),
                     token_sha256: hash,
-                    prefix: prefix.to_string(),
-                    capabilities: capabilities.clone(),
+                    prefix: prefix.into(),
+                    capabilities: capabilities.iter().map(|c| c.as_str().into()).collect(),
                     enabled: true,
-                    name: name.clone().unwrap_or_default(),
+                    name: name.as_deref().unwrap_or_default().into(),
                     created_at: at,
                     expires_at: *expires_at,
                     revoked_at: None,
@@ -391,7 +391,7 @@ impl State {
                 }
                 let k = self.api_keys.get_mut(key).expect("checked above");
                 if let Some(n) = name {
-                    k.name = n.clone();
+                    k.name = n.as_str().into();
                 }
                 if let Some(e) = enabled {
                     k.enabled = *e;

@@ -232,13 +232,13 @@ pub(crate) enum Words {
 }
 
 impl Words {
-    pub(crate) fn of(list: &[String]) -> Words {
+    pub(crate) fn of<S: AsRef<str>>(list: &[S]) -> Words {
         if list.len() <= 3 {
             let mut it = list.iter();
-            let words = std::array::from_fn(|_| Word::new(it.next().map_or("", String::as_str)));
+            let words = std::array::from_fn(|_| Word::new(it.next().map_or("", S::as_ref)));
             Words::Inline(list.len() as u8, words)
         } else {
-            Words::Heap(list.to_vec())
+            Words::Heap(list.iter().map(|w| w.as_ref().to_string()).collect())
         }
     }
 
@@ -567,7 +567,7 @@ pub(crate) enum Why {
 impl Why {
     fn write(&self, s: &mut String, d: &Decision, steps: &Steps) -> fmt::Result {
         let rule = steps.rule.as_ref();
-        let no_roles = Words::of(&[]);
+        let no_roles = Words::of::<&str>(&[]);
         let roles = rule.map_or(&no_roles, |r| &r.roles);
         let capability = rule.map_or("", |r| r.capability.as_str());
         match self {

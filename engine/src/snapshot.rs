@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Id, Timestamp, TokenHash};
+use crate::{CompactString, Id, Timestamp, TokenHash};
 
 /// A whole snapshot.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -59,7 +59,7 @@ pub struct User {
 pub struct Membership {
     pub user: Id,
     pub tenant: Id,
-    pub role: String,
+    pub role: CompactString,
     #[serde(default)]
     pub since: Timestamp,
 }
@@ -75,13 +75,13 @@ pub struct ApiKey {
     pub tenant: Option<Id>,
     pub token_sha256: TokenHash,
     #[serde(default)]
-    pub prefix: String,
+    pub prefix: CompactString,
     #[serde(default)]
-    pub capabilities: Vec<String>,
+    pub capabilities: Vec<CompactString>,
     #[serde(default = "yes")]
     pub enabled: bool,
     #[serde(default)]
-    pub name: String,
+    pub name: CompactString,
     pub created_at: Timestamp,
     #[serde(default)]
     pub expires_at: Option<Timestamp>,

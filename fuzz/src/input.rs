@@ -300,7 +300,7 @@ pub fn world(u: &mut Unstructured<'_>) -> Result<World> {
         let mut capabilities = Vec::new();
         for c in CAPABILITIES {
             if u.ratio(1, 2)? {
-                capabilities.push(c.to_string());
+                capabilities.push(c.into());
             }
         }
         let created_at = past(u)?;
@@ -313,7 +313,7 @@ pub fn world(u: &mut Unstructured<'_>) -> Result<World> {
                 Some(id(pick(u, &TENANTS)?))
             },
             token_sha256: TokenHash::of(&token),
-            prefix,
+            prefix: prefix.into(),
             capabilities,
             enabled: !u.ratio(1, 6)?,
             name: pick(u, &KEY_NAMES)?.into(),

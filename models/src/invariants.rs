@@ -338,7 +338,7 @@ fn public_strings<'a>(cmd: &'a Command, policy: &'a Policy, state: &'a Snapshot)
         out.push(k.id.as_str());
         out.push(&k.prefix);
         out.push(&k.name);
-        out.extend(k.capabilities.iter().map(String::as_str));
+        out.extend(k.capabilities.iter().map(|c| c.as_str()));
     }
     out.extend(state.sessions.iter().map(|x| x.id.as_str()));
     out.extend(state.resources.iter().map(|x| x.id.as_str()));

@@ -630,7 +630,7 @@ impl Model {
                 return d.deny(Reason::TenantSuspended);
             }
             // 6. Role.
-            if !rule.roles.is_empty() && !rule.roles.contains(&membership.role) {
+            if !rule.roles.is_empty() && !rule.roles.iter().any(|r| *r == membership.role) {
                 return d.deny(Reason::InsufficientRole);
             }
             // 7. Capability, API keys only.
@@ -639,7 +639,7 @@ impl Model {
                     let has = if k.capabilities.is_empty() {
                         self.policy.api_key.empty_capabilities == EmptyCapabilities::All
                     } else {
-                        k.capabilities.contains(&rule.capability)
+                        k.capabilities.iter().any(|c| *c == rule.capability)
                     };
                     if !has {
                         return d.deny(Reason::MissingCapability);
@@ -911,7 +911,7 @@ impl Model {
                 self.memberships.push(Membership {
                     user: user.clone(),
                     tenant: tenant.clone(),
-                    role: role.clone(),
+                    role: role.as_str().into(),
                     since: at,
                 });
                 Ok(vec![Change::Create {
@@ -933,14 +933,14 @@ impl Model {
                 if self.memberships[i].role == *role {
                     return reject(Rejection::NoChange, "the role is already set");
                 }
-                let from = std::mem::replace(&mut self.memberships[i].role, role.clone());
+                let from = std::mem::replace(&mut self.memberships[i].role, role.as_str().into());
                 Ok(vec![update(
                     RecordRef::Membership {
                         user: user.clone(),
                         tenant: tenant.clone(),
                     },
                     "role",
-                    Value::String(from),
+                    Value::String(from.into()),
                     Value::String(role.clone()),
                 )])
             }
@@ -985,10 +985,10 @@ impl Model {
                     owner: owner.clone(),
                     tenant: Some(tenant.clone()),
                     token_sha256: hash,
-                    prefix,
-                    capabilities: capabilities.clone(),
+                    prefix: prefix.into(),
+                    capabilities: capabilities.iter().map(|c| c.as_str().into()).collect(),
                     enabled: true,
-                    name: name.clone().unwrap_or_default(),
+                    name: name.as_deref().unwrap_or_default().into(),
                     created_at: at,
                     expires_at: *expires_at,
                     revoked_at: None,
@@ -1028,7 +1028,7 @@ impl Model {
                         changes.push(update(
                             id.clone(),
                             "name",
-                            Value::String(k.name.clone()),
+                            Value::String(k.name.to_string()),
                             Value::String(name.clone()),
                         ));
                     }
@@ -1058,7 +1058,7 @@ impl Model {
                 }
                 // Only now write: a rejection leaves the state as it was.
                 if let Some(name) = name {
-                    k.name = name.clone();
+                    k.name = name.as_str().into();
                 }
                 if let Some(enabled) = enabled {
                     k.enabled = *enabled;

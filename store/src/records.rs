@@ -54,7 +54,7 @@ pub(crate) fn membership_row(r: &Row) -> Result<snapshot::Membership, Error> {
     Ok(snapshot::Membership {
         user: id(r.text(0)?, "memberships.user_id")?,
         tenant: id(r.text(1)?, "memberships.tenant_id")?,
-        role: r.text(2)?.unwrap_or_default(),
+        role: r.text(2)?.unwrap_or_default().into(),
         since: ts(r.int(3)?, "memberships.since")?,
     })
 }
@@ -70,11 +70,11 @@ pub(crate) fn key_row(r: &Row) -> Result<snapshot::ApiKey, Error> {
         tenant: opt_id(r.text(2)?, "api_keys.tenant_id")?,
         token_sha256: TokenHash::from_hex(&hash)
             .ok_or_else(|| Repr::Corrupt("api_keys.token_sha256".into()))?,
-        prefix: r.text(4)?.unwrap_or_default(),
+        prefix: r.text(4)?.unwrap_or_default().into(),
         capabilities: serde_json::from_str(&caps)
             .map_err(|e| Repr::Corrupt(format!("api_keys.capabilities: {e}")))?,
         enabled: r.bool(6)?,
-        name: r.text(7)?.unwrap_or_default(),
+        name: r.text(7)?.unwrap_or_default().into(),
         created_at: ts(r.int(8)?, "api_keys.created_at")?,
         expires_at: opt_ts(r.int(9)?, "api_keys.expires_at")?,
         revoked_at: opt_ts(r.int(10)?, "api_keys.revoked_at")?,

@@ -390,7 +390,7 @@ fn build_snapshot(d: SnapshotDesc) -> Snapshot {
         memberships.push(Membership {
             user: u,
             tenant: t,
-            role: pick(&ROLES, role).to_string(),
+            role: pick(&ROLES, role).into(),
             since: ts(T0 + since),
         });
     }
@@ -416,16 +416,16 @@ fn build_snapshot(d: SnapshotDesc) -> Snapshot {
                 tenant: bound,
                 token_sha256: TokenHash::of(token),
                 prefix: if token.starts_with("sk_") {
-                    token[..8].to_string()
+                    token[..8].into()
                 } else {
-                    String::new()
+                    Default::default()
                 },
                 capabilities: CAPABILITY_SETS[usize::from(k.caps) % CAPABILITY_SETS.len()]
                     .iter()
-                    .map(|c| c.to_string())
+                    .map(|&c| c.into())
                     .collect(),
                 enabled: k.enabled,
-                name: String::new(),
+                name: Default::default(),
                 created_at: ts(created),
                 expires_at: k.expires.map(|s| ts(created + s)),
                 revoked_at: k.revoked.map(|o| ts(T0 + o)),

@@ -216,7 +216,7 @@ pub fn snapshot(shape: &Shape) -> Snapshot {
         memberships.push(Membership {
             user: user.id.clone(),
             tenant: tenants[home].id.clone(),
-            role: roles[rng.below(roles.len())].to_string(),
+            role: roles[rng.below(roles.len())].into(),
             since: ts(joined),
         });
         if n_tenants > 1 && rng.chance(0.1) {
@@ -232,7 +232,7 @@ pub fn snapshot(shape: &Shape) -> Snapshot {
                 memberships.push(Membership {
                     user: user.id.clone(),
                     tenant: tenants[t].id.clone(),
-                    role: roles[rng.below(roles.len())].to_string(),
+                    role: roles[rng.below(roles.len())].into(),
                     since: ts(joined + (1 + rng.below(150) as i64) * DAY),
                 });
             }

@@ -60,7 +60,7 @@ impl Known {
     pub fn new(s: &Snapshot) -> Known {
         let mut prefix = HashMap::new();
         for k in &s.api_keys {
-            prefix.insert(k.token_sha256, k.prefix.clone());
+            prefix.insert(k.token_sha256, k.prefix.to_string());
         }
         for x in &s.sessions {
             prefix.insert(x.token_sha256, String::new());

@@ -507,7 +507,7 @@ impl Importer<'_> {
                     Membership {
                         user,
                         tenant,
-                        role,
+                        role: role.into(),
                         since,
                     },
                     since_us,
@@ -567,7 +567,7 @@ impl Importer<'_> {
                 );
                 continue;
             }
-            kept.insert(pair, (k.clone(), m.role.clone()));
+            kept.insert(pair, (k.clone(), m.role.to_string()));
             self.snapshot.memberships.push(m);
         }
         self.summary.counts.memberships.imported = self.snapshot.memberships.len() as u64;
@@ -664,10 +664,10 @@ impl Importer<'_> {
                     owner: Id::new("-").expect("valid"),
                     tenant: None,
                     token_sha256,
-                    prefix: r.text("prefix")?.unwrap_or_default(),
-                    capabilities,
+                    prefix: r.text("prefix")?.unwrap_or_default().into(),
+                    capabilities: capabilities.into_iter().map(Into::into).collect(),
                     enabled: r.boolean("enabled")?.unwrap_or(true),
-                    name: r.text("name")?.unwrap_or_default(),
+                    name: r.text("name")?.unwrap_or_default().into(),
                     created_at,
                     expires_at: r.end("expires_at")?,
                     revoked_at: r.end("revoked_at")?,

@@ -113,7 +113,7 @@ impl Universe {
             .map(|(u, t, r)| Membership {
                 user: id(u),
                 tenant: id(t),
-                role: r.to_string(),
+                role: (*r).into(),
                 since: ts(UNIVERSE_START - 100 * DAY),
             })
             .collect(),
