@@ -986,8 +986,12 @@ fn i8_narrow_scope(r: &mut Findings, step: &Step<'_>, d: &Decision) {
 /// strings of at least [`MIN_SECRET_LEN`] bytes are looked for, so short
 /// values that happen to occur in ids or timestamps do not count.
 fn i9_no_secret_leakage(r: &mut Findings, h: &History, step: &Step<'_>) {
+    // memchr's SIMD substring search: this scan of every output line for
+    // every token seen so far was a tenth of an explore transition with
+    // `str::contains`.
+    let output = step.engine_output.as_bytes();
     for t in &h.tokens {
-        if step.engine_output.contains(t.as_str()) {
+        if memchr::memmem::find(output, t.as_bytes()).is_some() {
             // Name the secret by its length only: the report must not leak it.
             r.fail(
                 Invariant::NoSecretLeakage,
