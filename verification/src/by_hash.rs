@@ -195,13 +195,16 @@ pub fn parse<'a>(policy: &Policy, op: &'a Op) -> Option<Parsed<'a>> {
         _ => TokenHash::of(raw),
     };
 
-    let unmatched = matches!(via, Via::Cookie(_)) && key_is("cookie");
+    // Only the outcome can agree where the token may not be what is looked
+    // up, and for a signed session token (no signature by hash).
+    let outcome_only =
+        (matches!(via, Via::Cookie(_)) && key_is("cookie")) || (signed && session.is_some());
     Some(Parsed {
         via,
         raw,
         token,
         empty_routes_alike: routes_alike(policy, "", raw),
-        explain: !unmatched && !(signed && session.is_some()),
+        explain: !outcome_only,
     })
 }
 
