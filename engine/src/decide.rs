@@ -158,6 +158,7 @@ impl State {
     ) -> Decision {
         let d = self.decide_with(policy, req, || match presented.resolve(policy) {
             Resolved::None => Found::None,
+            Resolved::Ambiguous(n) => Found::Ambiguous(n),
             Resolved::Malformed(channel, why) => Found::Malformed(channel, why),
             Resolved::Unmatched(channel) => Found::Unmatched(channel),
             Resolved::Token(kind, channel) => Found::Token(kind, channel, presented.token, None),

@@ -31,13 +31,18 @@
 //!   `malformed_credential`; a cookie pair `name=token` is not the presented
 //!   token, so no key is taken to have its hash: `api_key_not_found`. That
 //!   header is then two candidates, and `credentials.order` says which one
-//!   is looked at first.
+//!   is looked at first. Under `credentials.multiple = "deny"` such a
+//!   header, when it is both candidates (`authorization: Bearer <token>`, or
+//!   `authorization` without a scheme; a cookie pair named in
+//!   `session.cookies`), is `ambiguous_credential`, as it is for the real
+//!   header.
 //! * Under `session.cookie_format = "signed"` a presented session token
 //!   stands for its correctly signed value (SPEC §5.1): resolution is the
 //!   same, and the explanation says nothing about a signature.
 
 use crate::{
-    credential::Channel, credential::Malformed, Candidate, CredentialKind, Policy, TokenHash,
+    credential::Channel, credential::Malformed, Candidate, CredentialKind, Multiple, Policy,
+    TokenHash,
 };
 
 /// Where a token is presented, independently of any policy.
@@ -67,6 +72,9 @@ pub struct Presented<'a> {
 pub(crate) enum Resolved {
     /// No credential present: `no_credential`.
     None,
+    /// This many candidates under `credentials.multiple = "deny"`:
+    /// `ambiguous_credential`.
+    Ambiguous(usize),
     /// The candidate is unusable: `malformed_credential`.
     Malformed(Channel, Malformed),
     /// A token of this kind, from this channel.
@@ -79,7 +87,8 @@ pub(crate) enum Resolved {
 impl Presented<'_> {
     /// The kind of credential `policy` reads from this presentation, or
     /// `None` when it reads none or an unusable one (`no_credential`,
-    /// `malformed_credential`, or a whole other header as the API key).
+    /// `ambiguous_credential`, `malformed_credential`, or a whole other
+    /// header as the API key).
     ///
     /// When this is `None`, the decision does not depend on `token` at all,
     /// only on the policy and the request; when it is `Some(kind)`, it
@@ -103,6 +112,24 @@ impl Presented<'_> {
             order.iter().position(|c| *c == Candidate::ApiKeyHeader)
                 < order.iter().position(|c| *c == other)
         };
+        // `multiple = "deny"` counts candidates: where the API-key header
+        // is itself `authorization` or `cookie`, this one header can be two.
+        if policy.credentials.multiple == Multiple::Deny {
+            let two = match self.via {
+                Via::Header(name) => {
+                    name.eq_ignore_ascii_case(key_header)
+                        && name.eq_ignore_ascii_case("authorization")
+                }
+                Via::Bearer => key_header.eq_ignore_ascii_case("authorization"),
+                Via::Cookie(name) => {
+                    key_header.eq_ignore_ascii_case("cookie")
+                        && policy.session.cookies.iter().any(|c| c == name)
+                }
+            };
+            if two {
+                return Resolved::Ambiguous(2);
+            }
+        }
         match self.via {
             Via::Header(name)
                 if name.eq_ignore_ascii_case(key_header)
@@ -210,6 +237,8 @@ mod tests {
                 let mut p = Policy::default();
                 p.api_key.header = header.into();
                 p.credentials.order = order.to_vec();
+                out.push(p.clone());
+                p.credentials.multiple = crate::Multiple::Deny;
                 out.push(p);
             }
         }

@@ -6,6 +6,8 @@
 //! - [`lockstep`] — runs an [`Implementation`] (the engine, the store, a
 //!   live service) beside the model and checks every invariant after every
 //!   step; the one loop every checker uses;
+//! - [`by_hash`] — a request's credential presented by its hash, so the
+//!   harness judges the census's decision by hash beside the real one;
 //! - [`trace`] — the replayable trace format and its one reader;
 //! - [`generate`] — proptest strategies over small universes (2–3 tenants,
 //!   users, keys; tokens with `/ + = %`) so that collisions happen;
@@ -24,6 +26,7 @@
 //! feature: the fuzz crate builds without it.
 #![forbid(unsafe_code)]
 
+pub mod by_hash;
 #[cfg(feature = "proptest")]
 pub mod check;
 #[cfg(feature = "proptest")]

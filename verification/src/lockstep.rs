@@ -18,15 +18,24 @@
 //! I5 compares decisions through one projection, [`DecisionProjection`],
 //! which names every field of [`Decision`] it compares and every one it
 //! leaves out, so a new field cannot slip past the comparison unnoticed.
+//!
+//! I5 also holds the engine to its own decision by hash (SPEC §6.5): an
+//! implementation that can decide a credential known only by its hash
+//! ([`Implementation::decide_presented`]; the engine can) decides every
+//! `authenticate` whose credential [`by_hash`](crate::by_hash) can present
+//! so, on the state before the step, and [`judge`] requires the real
+//! decision and that one to agree ([`Observed::by_hash`]).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use authproof_engine::{
-    Command, CommandResult, Fault, Op, Policy, Reason, Rejection, Snapshot, State,
+    Command, CommandResult, Decision, Fault, Op, Policy, Presented, Reason, Rejection, Request,
+    Snapshot, State,
 };
 use serde::Serialize;
 
+use crate::by_hash::{self, ByHash};
 use crate::{check_step, Error, History, Invariant, Model, Step, Violation};
 
 /// Something that runs the commands of docs/SPEC.md §8: the engine, a
@@ -41,6 +50,22 @@ pub trait Implementation {
 
     /// The implementation's whole state, as a snapshot.
     fn snapshot(&mut self) -> Result<Snapshot, Self::Error>;
+
+    /// Decides `req` with its credential presented by hash instead of its
+    /// headers (SPEC §6.5), in the current state, changing nothing. The
+    /// harness calls it before an `authenticate` runs, and I5 requires it
+    /// to agree with the real decision. `None`, the default, when the
+    /// implementation has no such decision (a store, a live service): the
+    /// comparison is skipped.
+    fn decide_presented(
+        &mut self,
+        policy: &Policy,
+        req: &Request,
+        presented: &Presented<'_>,
+    ) -> Result<Option<Decision>, Self::Error> {
+        let _ = (policy, req, presented);
+        Ok(None)
+    }
 }
 
 /// The engine, the implementation the CLI ships. With a fault switched on
@@ -54,6 +79,15 @@ impl Implementation for State {
 
     fn snapshot(&mut self) -> Result<Snapshot, Infallible> {
         Ok(self.to_snapshot())
+    }
+
+    fn decide_presented(
+        &mut self,
+        policy: &Policy,
+        req: &Request,
+        presented: &Presented<'_>,
+    ) -> Result<Option<Decision>, Infallible> {
+        Ok(Some(State::decide_presented(self, policy, req, presented)))
     }
 }
 
@@ -202,6 +236,10 @@ pub struct Observed<'a> {
     pub result: &'a CommandResult,
     pub model: &'a CommandResult,
     pub model_after: &'a Snapshot,
+    /// The request decided by its credential's hash on `before`, when the
+    /// implementation can and the request's credential can be presented so
+    /// ([`by_hash::presentation`]); I5 requires it to equal `result`.
+    pub by_hash: Option<ByHash<'a>>,
 }
 
 /// Judges one step: every invariant, on the result line exactly as the CLI
@@ -224,7 +262,7 @@ fn judge_with(
     check: fn(&mut History, &Step<'_>) -> Vec<Violation>,
 ) -> Vec<Violation> {
     let output = serde_json::to_string(o.result).expect("results serialize");
-    check(
+    let mut violations = check(
         history,
         &Step {
             policy: o.policy,
@@ -237,7 +275,22 @@ fn judge_with(
             model_after: o.model_after,
             engine_output: &output,
         },
-    )
+    );
+    // I5, the engine against itself — only on a step where it agrees with
+    // the model (no I5 finding yet): where it does not, the real decision
+    // is already wrong and the step already reported, exactly as before.
+    if let (Some(b), Some(real)) = (&o.by_hash, o.result.decision()) {
+        if !violations
+            .iter()
+            .any(|v| v.invariant == Invariant::PreciseReasons)
+        {
+            if let Some(v) = by_hash::violation(o.policy, b, real) {
+                violations.push(v);
+                violations.sort_by_key(|v| v.invariant);
+            }
+        }
+    }
+    violations
 }
 
 /// An implementation running beside the model, one command at a time.
@@ -292,6 +345,17 @@ impl<I: Implementation> Lockstep<I> {
         let index = self.index;
         authproof_engine::load::check_order(self.last.as_ref(), command)
             .map_err(|e| e.nested_in(&format!("$.steps[{index}]")))?;
+        // Decided by hash before the step changes the state (a sliding
+        // refresh would).
+        let presentation = by_hash::presentation(&self.policy, &self.state, command);
+        let by_hash = match presentation.zip(command.request()) {
+            Some((p, req)) => self
+                .implementation
+                .decide_presented(&self.policy, &req, &p.presented)
+                .map_err(|e| Error::implementation(Some(index), e))?
+                .map(|d| (p, d)),
+            None => None,
+        };
         let result = self
             .implementation
             .apply(&self.policy, command)
@@ -313,6 +377,10 @@ impl<I: Implementation> Lockstep<I> {
                 result: &result,
                 model: &model,
                 model_after: &model_after,
+                by_hash: by_hash.as_ref().map(|(presentation, decision)| ByHash {
+                    presentation: *presentation,
+                    decision,
+                }),
             },
         );
         self.coverage.record(&result);

@@ -8,6 +8,10 @@
 //! on a loaded machine: `check` draws 3,000 cases from seed 0 over drawn
 //! policies (the default and every knob varied), and `explore` searches the
 //! default universe to depth 2 under the default and the better-auth policy.
+//! Every presentable request is also decided by its credential's hash and
+//! judged beside the real decision (I5, SPEC §6.5); a third, small search
+//! takes that judgement where the first two never go (policies only code
+//! can build, `authorization` without a space).
 
 use std::path::PathBuf;
 
@@ -53,5 +57,67 @@ fn gate_explore_finds_nothing() {
             panic!("explore found a violation: {}", c.violation);
         }
         assert_eq!(report.depth_completed, 2);
+    }
+}
+
+/// The decision by hash (SPEC §6.5) where check and explore above never
+/// go: policies only code can build, whose `api_key.header` is
+/// `authorization` or `cookie` (one header, two candidates, in either
+/// order, with `multiple` `first` and `deny`), and an `authorization` header without a space (`NotBearer`; the
+/// generators always put one after the scheme). Explored to depth 1 with
+/// those requests added to the universe, every transition judged (I5
+/// compares each presentable request's decision by hash with the real one).
+#[test]
+fn gate_explore_by_hash_finds_nothing() {
+    use authproof_engine::{Candidate, Headers, Id, Multiple, Op};
+    let no_space = |header: &str, value: &str| Op::Authenticate {
+        action: "workspace.read".into(),
+        headers: Headers::new([(header.to_string(), value.to_string())]).expect("one header"),
+        tenant: Some(Id::new("t1").expect("an id")),
+        resource: None,
+    };
+    let key = explore::TOKENS[0].1;
+    let session = explore::TOKENS[2].1;
+    let mut policies = vec![Policy::default()];
+    for header in ["authorization", "cookie"] {
+        for order in [
+            Candidate::DEFAULT_ORDER,
+            [
+                Candidate::Authorization,
+                Candidate::Cookie,
+                Candidate::ApiKeyHeader,
+            ],
+        ] {
+            let mut p = Policy::default();
+            p.api_key.header = header.into();
+            p.credentials.order = order.to_vec();
+            policies.push(p.clone());
+            // One header, two candidates: `ambiguous_credential`.
+            p.credentials.multiple = Multiple::Deny;
+            policies.push(p);
+        }
+    }
+    for policy in policies {
+        let mut universe = Universe::for_policy(&policy);
+        universe.requests.extend([
+            no_space("authorization", key),
+            no_space("authorization", session),
+            no_space("cookie", &format!("better-auth.session_token={session}")),
+        ]);
+        let cfg = explore::Config {
+            depth: 1,
+            ..explore::Config::default()
+        };
+        let report = explore::explore(&universe, &policy, &cfg, &mut |_| {});
+        if let Some(c) = &report.counterexample {
+            panic!(
+                "explore found a violation under api_key.header = {:?}, order {:?}, {:?}: {}",
+                policy.api_key.header,
+                policy.credentials.order,
+                policy.credentials.multiple,
+                c.violation
+            );
+        }
+        assert_eq!(report.depth_completed, 1);
     }
 }

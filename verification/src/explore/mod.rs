@@ -51,10 +51,13 @@ use std::{
     time::{Duration as StdDuration, Instant},
 };
 
-use authproof_engine::{Command, CommandResult, Fault, Op, Policy, Snapshot, State, Timestamp};
+use authproof_engine::{
+    Command, CommandResult, Decision, Fault, Op, Policy, Snapshot, State, Timestamp,
+};
 use serde::Serialize;
 
 use crate::{
+    by_hash::{self, ByHash, Parsed, Presentation},
     lockstep::{inject_fault, judge, judge_whole, Observed},
     History, Model, Trace, Violation,
 };
@@ -245,11 +248,20 @@ fn step(
     x: &Expanding<'_>,
     policy: &Policy,
     cmd: &Command,
+    parsed: Option<&Parsed<'_>>,
 ) -> (Option<(Snapshot, History)>, Vec<Violation>) {
     // A request without effects changes nothing on either side: decide on
     // the node itself instead of copying it. `apply` on `authenticate` is
     // exactly `decide` plus its effects, so the checked result is the same.
+    let mut by_hash = None;
     if let Some(req) = cmd.request() {
+        // I5 judges the request decided by its credential's hash beside it
+        // (SPEC §6.5), on the node's state, whatever the request changes.
+        by_hash = parsed.map(|p| {
+            let p = p.in_state(policy, &x.snapshot);
+            let d = x.engine.decide_presented(policy, &req, &p.presented);
+            (p, d)
+        });
         let decision = x.engine.decide(policy, &req);
         if decision.effects.is_empty() {
             let wrap = |d| CommandResult::Decision {
@@ -266,6 +278,7 @@ fn step(
                 cmd,
                 (&engine_result, &x.snapshot),
                 (&model_result, &x.snapshot),
+                judged_by_hash(&by_hash),
             );
             return (None, violations);
         }
@@ -284,11 +297,20 @@ fn step(
         cmd,
         (&engine_result, &after),
         (&model_result, &model_after),
+        judged_by_hash(&by_hash),
     );
     if after == x.snapshot {
         return (None, violations);
     }
     (Some((after, history)), violations)
+}
+
+/// The decision by hash as the judge takes it.
+fn judged_by_hash<'a>(by_hash: &'a Option<(Presentation<'a>, Decision)>) -> Option<ByHash<'a>> {
+    by_hash.as_ref().map(|(presentation, decision)| ByHash {
+        presentation: *presentation,
+        decision,
+    })
 }
 
 /// Judges a transition from the node with the harness's step judge.
@@ -299,6 +321,7 @@ fn check(
     cmd: &Command,
     (result, after): (&CommandResult, &Snapshot),
     (model, model_after): (&CommandResult, &Snapshot),
+    by_hash: Option<ByHash<'_>>,
 ) -> Vec<Violation> {
     let observed = || Observed {
         policy,
@@ -309,6 +332,7 @@ fn check(
         result,
         model,
         model_after,
+        by_hash,
     };
     if x.cross_check {
         let mut whole_history = history.clone();
@@ -335,6 +359,9 @@ struct Search<'a> {
     policy: &'a Policy,
     cfg: &'a Config,
     moves: Vec<Option<&'a Op>>,
+    /// Each move's request as presented by hash, parsed once
+    /// ([`by_hash::parse`]): only the known prefix depends on the state.
+    parsed: Vec<Option<Parsed<'a>>>,
     store: Store,
     seen: fingerprint::Seen,
     links: Vec<Link>,
@@ -377,7 +404,7 @@ impl Search<'_> {
                 at,
                 op: (*op).clone(),
             };
-            let (child, mut violations) = step(&x, self.policy, &cmd);
+            let (child, mut violations) = step(&x, self.policy, &cmd, self.parsed[mv].as_ref());
             let violation = (!violations.is_empty()).then(|| violations.swap_remove(0));
             let child = child.and_then(|(snapshot, history)| {
                 let fingerprint = self.fingerprint(&snapshot, node.clock);
@@ -480,6 +507,10 @@ pub fn explore(
         policy,
         cfg,
         moves: universe.moves().collect(),
+        parsed: universe
+            .moves()
+            .map(|op| op.and_then(|op| by_hash::parse(policy, op)))
+            .collect(),
         store: Store::default(),
         seen: fingerprint::Seen::default(),
         links: Vec::new(),
