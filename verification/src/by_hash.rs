@@ -597,14 +597,7 @@ mod tests {
     fn lockstep_judges_every_presentable_request_by_hash() {
         let u = Universe::small();
         let policy = Policy::default();
-        let steps: Vec<Command> = u
-            .requests
-            .iter()
-            .map(|op| Command {
-                at: u.times[0],
-                op: op.clone(),
-            })
-            .collect();
+        let steps: Vec<Command> = u.request_commands(u.times[0]);
         let presentable = steps
             .iter()
             .filter(|c| presentation(&policy, &u.snapshot, c).is_some())

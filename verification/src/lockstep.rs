@@ -734,14 +734,7 @@ mod projection_tests {
     fn lockstep_stops_at_the_first_violation_and_rejects_time_travel() {
         let u = Universe::small();
         let policy = Policy::default();
-        let mut steps: Vec<Command> = u
-            .requests
-            .iter()
-            .map(|op| Command {
-                at: u.times[1],
-                op: op.clone(),
-            })
-            .collect();
+        let mut steps: Vec<Command> = u.request_commands(u.times[1]);
         let run = run_engine(&policy, &u.snapshot, &steps, None).unwrap();
         assert!(run.held());
         assert_eq!(run.steps.len(), steps.len());

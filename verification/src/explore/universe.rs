@@ -466,11 +466,20 @@ impl Universe {
         )
     }
 
-    /// Every request of the alphabet at time `at`.
-    pub fn requests(&self, at: Timestamp) -> Vec<Request> {
+    /// Every request of the alphabet at time `at`, as `authenticate`
+    /// commands.
+    pub fn request_commands(&self, at: Timestamp) -> Vec<Command> {
         self.requests
             .iter()
-            .filter_map(|op| Command { at, op: op.clone() }.request())
+            .map(|op| Command { at, op: op.clone() })
+            .collect()
+    }
+
+    /// Every request of the alphabet at time `at`.
+    pub fn requests(&self, at: Timestamp) -> Vec<Request> {
+        self.request_commands(at)
+            .iter()
+            .filter_map(Command::request)
             .collect()
     }
 
