@@ -130,13 +130,10 @@ impl State {
                 if self.users.contains_key(user) {
                     return reject(Rejection::DuplicateId, format!("user {user:?} exists"));
                 }
-                self.users.insert(
-                    user.clone(),
-                    User {
-                        id: user.clone(),
-                        banned: false,
-                    },
-                );
+                self.insert_user(User {
+                    id: user.clone(),
+                    banned: false,
+                });
                 Ok(vec![Change::Create {
                     record: RecordRef::User { id: user.clone() },
                 }])
@@ -165,8 +162,10 @@ impl State {
                 if ban && !self.fault(Fault::F16) {
                     // A ban ends the user's live sessions for good: unban
                     // does not bring them back (F16).
-                    for &i in self.sessions_of.get(user).into_iter().flatten() {
-                        let s = &mut self.sessions[i];
+                    let ours = (self.users.get_index_of(user))
+                        .map_or(&[][..], |h| &self.links[h].sessions[..]);
+                    for &i in ours {
+                        let s = &mut self.sessions[i as usize];
                         if is_live(s, at) {
                             changes.push(update(
                                 RecordRef::Session { id: s.id.clone() },
@@ -193,19 +192,12 @@ impl State {
                         format!("{user:?} is already a member of {tenant:?}"),
                     );
                 }
-                self.memberships.insert(
-                    Pair(user.clone(), tenant.clone()),
-                    Membership {
-                        user: user.clone(),
-                        tenant: tenant.clone(),
-                        role: role.as_str().into(),
-                        since: at,
-                    },
-                );
-                self.tenants_of
-                    .entry(user.clone())
-                    .or_default()
-                    .insert(tenant.clone());
+                self.insert_membership(Membership {
+                    user: user.clone(),
+                    tenant: tenant.clone(),
+                    role: role.as_str().into(),
+                    since: at,
+                });
                 Ok(vec![Change::Create {
                     record: membership_ref(user, tenant),
                 }])
@@ -217,17 +209,16 @@ impl State {
                         format!("{user:?} is not a member of {tenant:?} at {at}"),
                     );
                 }
-                self.memberships.shift_remove(&PairRef(user, tenant));
-                if let Some(ts) = self.tenants_of.get_mut(user) {
-                    ts.remove(tenant);
-                }
+                self.remove_membership(user, tenant);
                 let mut changes = vec![Change::Delete {
                     record: membership_ref(user, tenant),
                 }];
                 // The user's keys stay (they work again on re-add); sessions
                 // that pointed at the tenant lose it as their active tenant.
-                for &i in self.sessions_of.get(user).into_iter().flatten() {
-                    let s = &mut self.sessions[i];
+                let ours = (self.users.get_index_of(user))
+                    .map_or(&[][..], |h| &self.links[h].sessions[..]);
+                for &i in ours {
+                    let s = &mut self.sessions[i as usize];
                     if s.tenant.as_ref() == Some(tenant) {
                         changes.push(update(
                             RecordRef::Session { id: s.id.clone() },
@@ -247,10 +238,7 @@ impl State {
                         format!("{user:?} is not a member of {tenant:?} at {at}"),
                     );
                 }
-                let m = self
-                    .memberships
-                    .get_mut(&PairRef(user, tenant))
-                    .expect("checked above");
+                let m = self.membership(user, tenant).expect("checked above");
                 if m.role == *role {
                     return reject(
                         Rejection::NoChange,
@@ -258,7 +246,7 @@ impl State {
                     );
                 }
                 let change = update(membership_ref(user, tenant), "role", &m.role, role);
-                m.role = role.as_str().into();
+                self.set_role(user, tenant, role);
                 Ok(vec![change])
             }
             Op::MintApiKey {
@@ -312,9 +300,7 @@ impl State {
                     revoked_at: None,
                     deleted_at: None,
                 };
-                self.by_token
-                    .insert(hash, crate::state::Slot::ApiKey(self.api_keys.len()));
-                self.api_keys.insert(key.clone(), k);
+                self.insert_api_key(k);
                 Ok(vec![Change::Create {
                     record: RecordRef::ApiKey { id: key.clone() },
                 }])
@@ -356,7 +342,7 @@ impl State {
                             }
                             "owner" => {
                                 changes.push(update(r, "owner", &k.owner, &id));
-                                k.owner = id;
+                                self.set_key_owner(key, id);
                             }
                             _ => {}
                         }

@@ -20,7 +20,7 @@ use crate::{
     fault::percent_encode,
     presented::{Presented, Resolved},
     snapshot::{reached, ApiKey, Session},
-    state::Slot,
+    state::{Handle, Member, Slot, NO_USER},
     ActionRule, CompactString, CredentialKind, CredentialRef, Decision, Effect, EmptyCapabilities,
     Explain, Fault, Headers, Id, Policy, Reason, Request, State, TenantRule, Timestamp, TokenHash,
     Unbound, Verdict,
@@ -131,7 +131,8 @@ impl State {
         if self.fault(Fault::F07) && d.is_allow() {
             if let (Some(c), Some(u)) = (&d.credential, &d.user) {
                 if c.kind == CredentialKind::ApiKey {
-                    d.scope = self.session_scope(u, req.at);
+                    let h = self.users.get_index_of(u).map_or(NO_USER, |h| h as Handle);
+                    d.scope = self.session_scope(h, req.at);
                 }
             }
         }
@@ -281,13 +282,16 @@ impl State {
         };
 
         // 2. The credential's record.
+        // The slot carries the record's and its user's handles: from here
+        // on no user id is hashed (state.rs "Handles").
+        let slot = self.by_token.get(&token).filter(|s| s.kind == kind);
         let principal = match kind {
-            CredentialKind::ApiKey => match self.live_key(&token, at, &mut d) {
+            CredentialKind::ApiKey => match self.live_key(slot, at, &mut d) {
                 Ok(k) => Principal::ApiKey(k),
                 Err((reason, why)) => return d.deny(reason, why),
             },
             CredentialKind::Session => {
-                match self.live_session(&token, at, policy.session.sliding, &mut d) {
+                match self.live_session(slot, at, policy.session.sliding, &mut d) {
                     Ok(s) => Principal::Session(s),
                     Err((reason, why)) => return d.deny(reason, why),
                 }
@@ -297,7 +301,8 @@ impl State {
             Principal::ApiKey(k) => &k.owner,
             Principal::Session(s) => &s.user,
         };
-        if self.users.get(user).is_some_and(|u| u.banned) {
+        let user_h = slot.map_or(NO_USER, |s| s.user);
+        if self.user_at(user_h).is_some_and(|u| u.banned) {
             return d.deny(Reason::UserBanned, Why::UserBanned);
         }
 
@@ -311,8 +316,8 @@ impl State {
 
         // 4. The effective tenant.
         let tenant: Option<&Id> = match principal {
-            Principal::ApiKey(k) if self.fault(Fault::F05) => {
-                let t = req.tenant.as_ref().or(self.newest_membership(&k.owner, at));
+            Principal::ApiKey(_) if self.fault(Fault::F05) => {
+                let t = req.tenant.as_ref().or(self.newest_membership(user_h, at));
                 d.tenant = t.cloned();
                 t
             }
@@ -320,14 +325,14 @@ impl State {
                 let bound = match &k.tenant {
                     Some(t) => t,
                     None if self.fault(Fault::F12) && policy.api_key.unbound == Unbound::Deny => {
-                        match self.newest_membership(&k.owner, at) {
+                        match self.newest_membership(user_h, at) {
                             Some(t) => t,
                             None => return d.deny(Reason::NotAMember, Why::NoMembership),
                         }
                     }
                     None => match policy.api_key.unbound {
                         Unbound::Deny => return d.deny(Reason::ApiKeyUnbound, Why::Unbound),
-                        Unbound::OldestMembership => match self.oldest_membership(&k.owner, at) {
+                        Unbound::OldestMembership => match self.oldest_membership(user_h, at) {
                             Some(t) => {
                                 d.steps.tenant = Some(TenantNote::Legacy);
                                 t
@@ -367,8 +372,8 @@ impl State {
             Some(t) => {
                 // 5. Membership and tenant status.
                 // One lookup of the tenant for both checks.
-                let record = self.tenants.get(t);
-                let m = record.and_then(|_| self.membership_at(user, t, at));
+                let record = self.tenants.get_full(t);
+                let m = record.and_then(|(th, _, _)| self.member_at(user_h, th as Handle, at));
                 let role = match m {
                     Some(m) => {
                         d.steps.member = Some(MemberNote {
@@ -386,7 +391,7 @@ impl State {
                     }
                     None => return d.deny(Reason::NotAMember, Why::NotAMember(at)),
                 };
-                if record.is_some_and(|r| r.suspended) {
+                if record.is_some_and(|(_, _, r)| r.suspended) {
                     return d.deny(Reason::TenantSuspended, Why::TenantSuspended);
                 }
 
@@ -452,7 +457,7 @@ impl State {
         let (scope, effects) = match principal {
             Principal::ApiKey(_) => (tenant.into_iter().cloned().collect(), Vec::new()),
             Principal::Session(s) => (
-                self.session_scope(user, at),
+                self.session_scope(user_h, at),
                 sliding_refresh(policy, s, at).into_iter().collect(),
             ),
         };
@@ -479,13 +484,12 @@ impl State {
     /// Step 2 for an API key.
     fn live_key<'s>(
         &'s self,
-        token: &TokenHash,
+        slot: Option<&Slot>,
         at: Timestamp,
         d: &mut Draft<'_, 's>,
     ) -> Result<&'s ApiKey, (Reason, Why)> {
-        let key = match self.by_token.get(token) {
-            Some(Slot::ApiKey(i)) => &self.api_keys[*i],
-            _ => return Err((Reason::ApiKeyNotFound, Why::NoApiKey)),
+        let Some((_, key)) = slot.and_then(|s| self.api_keys.get_index(s.index as usize)) else {
+            return Err((Reason::ApiKeyNotFound, Why::NoApiKey));
         };
         if key.created_at > at {
             return Err((
@@ -527,14 +531,13 @@ impl State {
     /// Step 2 for a session.
     fn live_session<'s>(
         &'s self,
-        token: &TokenHash,
+        slot: Option<&Slot>,
         at: Timestamp,
         sliding: bool,
         d: &mut Draft<'_, 's>,
     ) -> Result<&'s Session, (Reason, Why)> {
-        let s = match self.by_token.get(token) {
-            Some(Slot::Session(i)) => &self.sessions[*i],
-            _ => return Err((Reason::SessionNotFound, Why::NoSession)),
+        let Some((_, s)) = slot.and_then(|s| self.sessions.get_index(s.index as usize)) else {
+            return Err((Reason::SessionNotFound, Why::NoSession));
         };
         if s.created_at > at {
             return Err((
@@ -564,41 +567,49 @@ impl State {
         Ok(s)
     }
 
+    /// The membership of the user at `user` in the tenant at `tenant` that
+    /// exists at `at`.
+    #[inline]
+    fn member_at(&self, user: Handle, tenant: Handle, at: Timestamp) -> Option<&Member> {
+        self.links_at(user)?
+            .member(tenant)
+            .filter(|m| m.since <= at)
+    }
+
+    /// The user's memberships that exist at `at`, in tenant-id order.
+    fn members_at(&self, user: Handle, at: Timestamp) -> impl Iterator<Item = &Member> {
+        self.links_at(user)
+            .into_iter()
+            .flat_map(|l| l.members.iter())
+            .filter(move |m| m.since <= at)
+    }
+
     /// The membership with the largest (`since`, tenant id): only faults use it.
-    fn newest_membership(&self, user: &str, at: Timestamp) -> Option<&Id> {
-        self.tenants_of
-            .get(user)?
-            .iter()
-            .filter_map(|t| self.membership_at(user, t, at).map(|m| (m.since, t)))
+    fn newest_membership(&self, user: Handle, at: Timestamp) -> Option<&Id> {
+        self.members_at(user, at)
+            .map(|m| (m.since, self.tenant_id(m.tenant)))
             .max()
             .map(|(_, t)| t)
     }
 
     /// The owner's membership with the smallest (`since`, tenant id) at `at`.
-    pub(crate) fn oldest_membership(&self, user: &str, at: Timestamp) -> Option<&Id> {
-        self.tenants_of
-            .get(user)?
-            .iter()
-            .filter_map(|t| self.membership_at(user, t, at).map(|m| (m.since, t)))
+    pub(crate) fn oldest_membership(&self, user: Handle, at: Timestamp) -> Option<&Id> {
+        self.members_at(user, at)
+            .map(|m| (m.since, self.tenant_id(m.tenant)))
             .min()
             .map(|(_, t)| t)
     }
 
     /// A session allow's scope: the sorted ids of the non-suspended tenants
-    /// the user is a member of at `at`.
-    pub(crate) fn session_scope(&self, user: &str, at: Timestamp) -> Vec<Id> {
-        self.tenants_of.get(user).map_or_else(Vec::new, |ts| {
-            ts.iter()
-                .filter(|t| {
-                    self.membership_at(user, t, at).is_some() && !self.tenants[*t].suspended
-                })
-                .cloned()
-                .collect()
-        })
+    /// the user is a member of at `at` (the links keep tenant-id order).
+    pub(crate) fn session_scope(&self, user: Handle, at: Timestamp) -> Vec<Id> {
+        self.members_at(user, at)
+            .filter(|m| !self.tenant_at(m.tenant).suspended)
+            .map(|m| self.tenant_id(m.tenant).clone())
+            .collect()
     }
 }
 
-/// The tenant a credential was minted or logged in for.
 fn credential_tenant<'s>(p: &Principal<'s>) -> Option<&'s Id> {
     match p {
         Principal::ApiKey(k) => k.tenant.as_ref(),

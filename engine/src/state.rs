@@ -2,10 +2,33 @@
 //! decision needs in O(1) of the snapshot's size.
 //!
 //! Indexes: token hash → key or session; (user, tenant) → membership;
-//! (tenant, id) → resource; user → tenants and user → sessions (bounded by
-//! one user's records, not the snapshot). Records keep their input order
-//! (`IndexMap`), so exporting a state after commands gives byte-identical
-//! JSON for the same inputs, with new records appended in command order.
+//! (tenant, id) → resource; per user, the user's memberships and sessions
+//! (bounded by one user's records, not the snapshot). Records keep their
+//! input order (`IndexMap`), so exporting a state after commands gives
+//! byte-identical JSON for the same inputs, with new records appended in
+//! command order.
+//!
+//! # Handles
+//!
+//! Tenants, users, API keys and sessions are never removed, so a record's
+//! position in its table is a stable integer handle. The decision path
+//! follows handles instead of hashing ids again: the token index's slot
+//! carries the credential's position *and its user's*, and a user's
+//! [`UserLinks`] (found by handle) list the user's memberships with the
+//! fields a decision reads (tenant handle, `since`, role) and the user's
+//! sessions. An allowed session thus costs one probe of the token index,
+//! then direct reads — where it used to hash the user id for the user, the
+//! (user, tenant) pair for the membership and again for every tenant of the
+//! scope; at a million records each of those hashed lookups is two
+//! dependent cache misses (docs/PERFORMANCE.md "Handles").
+//!
+//! Rejected: handles for memberships and resources, which are removed
+//! (their positions shift, and `shift_remove` keeps the export order);
+//! interning every id (the export and every explanation need the text,
+//! which the records already hold). The membership fields in
+//! [`UserLinks`] are copies, kept in step by the three commands that
+//! change memberships; the lockstep against the reference model (whose
+//! memberships are a plain map) checks that they agree.
 
 use std::{
     collections::HashMap,
@@ -16,7 +39,7 @@ use indexmap::{map::Entry, Equivalent, IndexMap};
 
 use crate::{
     snapshot::{ApiKey, Membership, Resource, Session, Snapshot, Tenant, User},
-    Error, Id, Timestamp, TokenHash,
+    CompactString, CredentialKind, Error, Id, Timestamp, TokenHash,
 };
 
 /// Key of a record identified by two ids: (user, tenant) or (tenant, id).
@@ -79,50 +102,62 @@ pub(crate) type IdMap<K, V> = IndexMap<K, V, IdHasher>;
 /// The index of credentials by token hash.
 pub(crate) type TokenIndex = HashMap<TokenHash, Slot, BuildHasherDefault<DigestHasher>>;
 
-/// A small sorted set of ids: one user's tenants. Most users have one or
-/// two, where a `BTreeSet` would allocate a whole node (11 slots, about
-/// 280 bytes) per user; the methods are the `BTreeSet` ones the engine uses.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct SortedIds(Vec<Id>);
+/// A record's position in its table (tenants, users, keys, sessions: never
+/// removed, so positions are stable).
+pub(crate) type Handle = u32;
 
-impl SortedIds {
-    /// Adds `id`; false if it was already there.
-    pub(crate) fn insert(&mut self, id: Id) -> bool {
-        match self.0.binary_search(&id) {
-            Ok(_) => false,
-            Err(at) => {
-                // Tight for the usual one or two tenants, amortized beyond.
-                if self.0.len() < 4 {
-                    self.0.reserve_exact(1);
-                }
-                self.0.insert(at, id);
-                true
-            }
-        }
-    }
+/// The user handle of a key whose owner is no user (only an injected fault
+/// can re-point a key's owner: F06).
+pub(crate) const NO_USER: Handle = Handle::MAX;
 
-    /// Removes `id`; false if it was not there.
-    pub(crate) fn remove(&mut self, id: &str) -> bool {
-        match self.0.binary_search_by(|x| x.as_str().cmp(id)) {
-            Ok(at) => {
-                self.0.remove(at);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// The ids in ascending order.
-    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Id> {
-        self.0.iter()
-    }
+/// A credential record found by its token hash: its kind, its position in
+/// `api_keys` or `sessions`, and its user's position in `users`. 12 bytes,
+/// read with the digest on the one probe a decision makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    pub(crate) kind: CredentialKind,
+    pub(crate) index: Handle,
+    pub(crate) user: Handle,
 }
 
-/// A credential record found by its token hash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Slot {
-    ApiKey(usize),
-    Session(usize),
+/// One membership of a user, as the decision reads it: a copy of the
+/// record's `since` and `role`, with the tenant's handle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Member {
+    pub(crate) tenant: Handle,
+    pub(crate) since: Timestamp,
+    pub(crate) role: CompactString,
+}
+
+/// What a user's handle leads to: the user's memberships, sorted by tenant
+/// id (a session's scope is listed in that order), and the positions of the
+/// user's sessions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct UserLinks {
+    pub(crate) members: Vec<Member>,
+    pub(crate) sessions: Vec<Handle>,
+}
+
+impl UserLinks {
+    /// The membership in tenant `t` (any `since`).
+    #[inline]
+    pub(crate) fn member(&self, t: Handle) -> Option<&Member> {
+        self.members.iter().find(|m| m.tenant == t)
+    }
+
+    /// Adds a membership, keeping tenant-id order; `tenants` gives a
+    /// handle's id. The caller has checked it is not there yet.
+    fn add_member(&mut self, m: Member, tenants: &IdMap<Id, Tenant>) {
+        let id = |h: Handle| tenants.get_index(h as usize).map(|(id, _)| id.as_str());
+        let at = self
+            .members
+            .partition_point(|x| id(x.tenant) < id(m.tenant));
+        // Tight for the usual one or two tenants, amortized beyond.
+        if self.members.len() < 4 {
+            self.members.reserve_exact(1);
+        }
+        self.members.insert(at, m);
+    }
 }
 
 /// The engine's state. Build it with [`State::from_snapshot`], decide with
@@ -136,12 +171,10 @@ pub struct State {
     pub(crate) api_keys: IdMap<Id, ApiKey>,
     pub(crate) sessions: IdMap<Id, Session>,
     pub(crate) resources: IdMap<Pair, Resource>,
-    /// Keys and sessions are never removed, so their indexes are stable.
+    /// Keys and sessions are never removed, so their positions are stable.
     pub(crate) by_token: TokenIndex,
-    /// user → tenants with a membership record (any `since`).
-    pub(crate) tenants_of: HashMap<Id, SortedIds, IdHasher>,
-    /// user → indexes of the user's sessions.
-    pub(crate) sessions_of: HashMap<Id, Vec<usize>, IdHasher>,
+    /// Per user handle (same length as `users`): memberships and sessions.
+    pub(crate) links: Vec<UserLinks>,
     /// The injected fault, in builds with the `faults` feature only.
     #[cfg(feature = "faults")]
     pub(crate) fault: Option<crate::Fault>,
@@ -151,6 +184,21 @@ impl State {
     /// Builds the state, checking SPEC §2 integrity. The error names the
     /// offending record by JSON path and the rule it breaks.
     pub fn from_snapshot(s: Snapshot) -> Result<State, Error> {
+        // Handles are u32: refuse a section that cannot be counted in one
+        // (4 billion records would not fit in memory anyway).
+        for (name, n) in [
+            ("tenants", s.tenants.len()),
+            ("users", s.users.len()),
+            ("api_keys", s.api_keys.len()),
+            ("sessions", s.sessions.len()),
+        ] {
+            if n >= NO_USER as usize {
+                return Err(Error::at_path(
+                    format!("$.{name}"),
+                    "too many records (rule: fewer than 2^32 - 1 per collection)",
+                ));
+            }
+        }
         // Pre-sized: no rehashing or regrowing while loading, and no
         // capacity left over from doubling.
         let mut st = State {
@@ -165,11 +213,13 @@ impl State {
                 s.api_keys.len() + s.sessions.len(),
                 Default::default(),
             ),
+            links: Vec::with_capacity(s.users.len()),
             ..State::default()
         };
         // Where the duplicate check is followed by the insert, one `entry`
         // does both: one hash and one probe per record instead of two (the
-        // key's clone is a copy for an inline id).
+        // key's clone is a copy for an inline id). The existence checks
+        // return the handle the links are built from.
         for (i, t) in s.tenants.into_iter().enumerate() {
             match st.tenants.entry(t.id.clone()) {
                 Entry::Occupied(e) => {
@@ -194,10 +244,11 @@ impl State {
                 Entry::Vacant(e) => e.insert(u),
             };
         }
+        st.links.resize_with(st.users.len(), UserLinks::default);
         for (i, m) in s.memberships.into_iter().enumerate() {
             let at = |f: &str| format!("$.memberships[{i}].{f}");
-            user_exists(&st.users, &m.user, || at("user"))?;
-            tenant_exists(&st.tenants, &m.tenant, || at("tenant"))?;
+            let user = user_handle(&st.users, &m.user, || at("user"))?;
+            let tenant = tenant_handle(&st.tenants, &m.tenant, || at("tenant"))?;
             let slot = match st.memberships.entry(Pair(m.user.clone(), m.tenant.clone())) {
                 Entry::Occupied(e) => {
                     let j = e.index();
@@ -210,15 +261,19 @@ impl State {
                 }
                 Entry::Vacant(e) => e,
             };
-            st.tenants_of
-                .entry(m.user.clone())
-                .or_default()
-                .insert(m.tenant.clone());
+            st.links[user as usize].add_member(
+                Member {
+                    tenant,
+                    since: m.since,
+                    role: m.role.clone(),
+                },
+                &st.tenants,
+            );
             slot.insert(m);
         }
         for (i, k) in s.api_keys.into_iter().enumerate() {
             let at = |f: &str| format!("$.api_keys[{i}].{f}");
-            let index = st.api_keys.len();
+            let index = st.api_keys.len() as Handle;
             // The entry is held across the other checks, which read other
             // fields of `st` (hence free functions): same checks, same order.
             let slot = match st.api_keys.entry(k.id.clone()) {
@@ -231,17 +286,24 @@ impl State {
                 }
                 Entry::Vacant(e) => e,
             };
-            user_exists(&st.users, &k.owner, || at("owner"))?;
+            let user = user_handle(&st.users, &k.owner, || at("owner"))?;
             if let Some(t) = &k.tenant {
-                tenant_exists(&st.tenants, t, || at("tenant"))?;
+                tenant_handle(&st.tenants, t, || at("tenant"))?;
             }
             token_unique(&st.by_token, &k.token_sha256, || at("token_sha256"))?;
-            st.by_token.insert(k.token_sha256, Slot::ApiKey(index));
+            st.by_token.insert(
+                k.token_sha256,
+                Slot {
+                    kind: CredentialKind::ApiKey,
+                    index,
+                    user,
+                },
+            );
             slot.insert(k);
         }
         for (i, x) in s.sessions.into_iter().enumerate() {
             let at = |f: &str| format!("$.sessions[{i}].{f}");
-            let index = st.sessions.len();
+            let index = st.sessions.len() as Handle;
             let slot = match st.sessions.entry(x.id.clone()) {
                 Entry::Occupied(e) => {
                     return Err(dup(
@@ -252,9 +314,9 @@ impl State {
                 }
                 Entry::Vacant(e) => e,
             };
-            user_exists(&st.users, &x.user, || at("user"))?;
+            let user = user_handle(&st.users, &x.user, || at("user"))?;
             if let Some(t) = &x.tenant {
-                tenant_exists(&st.tenants, t, || at("tenant"))?;
+                tenant_handle(&st.tenants, t, || at("tenant"))?;
             }
             if x.created_at > x.expires_at {
                 return Err(Error::at_path(
@@ -263,13 +325,13 @@ impl State {
                 ));
             }
             token_unique(&st.by_token, &x.token_sha256, || at("token_sha256"))?;
-            index_session(&mut st.by_token, &mut st.sessions_of, &x, index);
+            index_session(&mut st.by_token, &mut st.links, &x, index, user);
             slot.insert(x);
         }
         for (i, r) in s.resources.into_iter().enumerate() {
             let at = |f: &str| format!("$.resources[{i}].{f}");
-            tenant_exists(&st.tenants, &r.tenant, || at("tenant"))?;
-            user_exists(&st.users, &r.owner, || at("owner"))?;
+            tenant_handle(&st.tenants, &r.tenant, || at("tenant"))?;
+            user_handle(&st.users, &r.owner, || at("owner"))?;
             match st.resources.entry(Pair(r.tenant.clone(), r.id.clone())) {
                 Entry::Occupied(e) => {
                     let j = e.index();
@@ -384,48 +446,168 @@ impl State {
         self.resources.get(&PairRef(tenant, id))
     }
 
+    /// The user at handle `h` (none for [`NO_USER`]).
+    #[inline]
+    pub(crate) fn user_at(&self, h: Handle) -> Option<&User> {
+        self.users.get_index(h as usize).map(|(_, u)| u)
+    }
+
+    /// The links of the user at handle `h` (none for [`NO_USER`]).
+    #[inline]
+    pub(crate) fn links_at(&self, h: Handle) -> Option<&UserLinks> {
+        self.links.get(h as usize)
+    }
+
+    /// The id of the tenant at handle `h`.
+    #[inline]
+    pub(crate) fn tenant_id(&self, h: Handle) -> &Id {
+        self.tenants.get_index(h as usize).expect("a live handle").0
+    }
+
+    /// The tenant at handle `h`.
+    #[inline]
+    pub(crate) fn tenant_at(&self, h: Handle) -> &Tenant {
+        self.tenants.get_index(h as usize).expect("a live handle").1
+    }
+
+    /// Adds a user with no links (the caller checked the id is new).
+    pub(crate) fn insert_user(&mut self, u: User) {
+        self.users.insert(u.id.clone(), u);
+        self.links.push(UserLinks::default());
+    }
+
+    /// Adds a membership and its copy in the user's links (the caller
+    /// checked the user and tenant exist and the pair is new).
+    pub(crate) fn insert_membership(&mut self, m: Membership) {
+        let user = self.users.get_index_of(&m.user).expect("checked user");
+        let tenant = self
+            .tenants
+            .get_index_of(&m.tenant)
+            .expect("checked tenant") as Handle;
+        self.links[user].add_member(
+            Member {
+                tenant,
+                since: m.since,
+                role: m.role.clone(),
+            },
+            &self.tenants,
+        );
+        self.memberships
+            .insert(Pair(m.user.clone(), m.tenant.clone()), m);
+    }
+
+    /// Removes the membership of `user` in `tenant` and its copy.
+    pub(crate) fn remove_membership(&mut self, user: &str, tenant: &str) {
+        self.memberships.shift_remove(&PairRef(user, tenant));
+        if let (Some(u), Some(t)) = (
+            self.users.get_index_of(user),
+            self.tenants.get_index_of(tenant),
+        ) {
+            self.links[u].members.retain(|m| m.tenant as usize != t);
+        }
+    }
+
+    /// Changes the role of an existing membership and its copy.
+    pub(crate) fn set_role(&mut self, user: &str, tenant: &str, role: &str) {
+        if let Some(m) = self.memberships.get_mut(&PairRef(user, tenant)) {
+            m.role = role.into();
+        }
+        if let (Some(u), Some(t)) = (
+            self.users.get_index_of(user),
+            self.tenants.get_index_of(tenant),
+        ) {
+            if let Some(m) = self.links[u]
+                .members
+                .iter_mut()
+                .find(|m| m.tenant as usize == t)
+            {
+                m.role = role.into();
+            }
+        }
+    }
+
+    /// Adds an API key and indexes its token (the caller checked the id and
+    /// token are new and the owner exists).
+    pub(crate) fn insert_api_key(&mut self, k: ApiKey) {
+        let slot = Slot {
+            kind: CredentialKind::ApiKey,
+            index: self.api_keys.len() as Handle,
+            user: self.user_handle(&k.owner),
+        };
+        self.by_token.insert(k.token_sha256, slot);
+        self.api_keys.insert(k.id.clone(), k);
+    }
+
+    /// Re-points key `id`'s owner (only an injected fault does: F06),
+    /// keeping its slot's user handle in step.
+    pub(crate) fn set_key_owner(&mut self, id: &str, owner: Id) {
+        let user = self.user_handle(&owner);
+        if let Some(k) = self.api_keys.get_mut(id) {
+            k.owner = owner;
+            if let Some(slot) = self.by_token.get_mut(&k.token_sha256) {
+                slot.user = user;
+            }
+        }
+    }
+
+    fn user_handle(&self, id: &str) -> Handle {
+        self.users.get_index_of(id).map_or(NO_USER, |h| h as Handle)
+    }
+
+    /// Adds a session and indexes it (the caller checked the id and token
+    /// are new and the user exists).
     pub(crate) fn insert_session(&mut self, x: Session) {
-        let index = self.sessions.len();
-        index_session(&mut self.by_token, &mut self.sessions_of, &x, index);
+        let index = self.sessions.len() as Handle;
+        let user = self.user_handle(&x.user);
+        index_session(&mut self.by_token, &mut self.links, &x, index, user);
         self.sessions.insert(x.id.clone(), x);
     }
 }
 
-/// Indexes session number `index` by its token and its user.
+/// Indexes session number `index` by its token and its user's handle.
 fn index_session(
     by_token: &mut TokenIndex,
-    sessions_of: &mut HashMap<Id, Vec<usize>, IdHasher>,
+    links: &mut [UserLinks],
     x: &Session,
-    index: usize,
+    index: Handle,
+    user: Handle,
 ) {
-    by_token.insert(x.token_sha256, Slot::Session(index));
-    sessions_of.entry(x.user.clone()).or_default().push(index);
+    by_token.insert(
+        x.token_sha256,
+        Slot {
+            kind: CredentialKind::Session,
+            index,
+            user,
+        },
+    );
+    if let Some(l) = links.get_mut(user as usize) {
+        l.sessions.push(index);
+    }
 }
 
 // The integrity checks of `from_snapshot`, on the one index each reads (so
 // an entry of another index can be held meanwhile). The JSON path is built
-// only on error: loading checks every record.
-fn user_exists(
+// only on error: loading checks every record. The existence checks return
+// the record's handle.
+fn user_handle(
     users: &IdMap<Id, User>,
     id: &Id,
     path: impl FnOnce() -> String,
-) -> Result<(), Error> {
-    if users.contains_key(id) {
-        Ok(())
-    } else {
-        Err(dangling(path(), "user"))
+) -> Result<Handle, Error> {
+    match users.get_index_of(id) {
+        Some(h) => Ok(h as Handle),
+        None => Err(dangling(path(), "user")),
     }
 }
 
-fn tenant_exists(
+fn tenant_handle(
     tenants: &IdMap<Id, Tenant>,
     id: &Id,
     path: impl FnOnce() -> String,
-) -> Result<(), Error> {
-    if tenants.contains_key(id) {
-        Ok(())
-    } else {
-        Err(dangling(path(), "tenant"))
+) -> Result<Handle, Error> {
+    match tenants.get_index_of(id) {
+        Some(h) => Ok(h as Handle),
+        None => Err(dangling(path(), "tenant")),
     }
 }
 
@@ -439,9 +621,9 @@ fn token_unique(
         Some(slot) => {
             // Named by path (loading inserts in input order, so the
             // index is the record's index in the snapshot), not by id.
-            let other = match *slot {
-                Slot::ApiKey(i) => format!("$.api_keys[{i}]"),
-                Slot::Session(i) => format!("$.sessions[{i}]"),
+            let other = match slot.kind {
+                CredentialKind::ApiKey => format!("$.api_keys[{}]", slot.index),
+                CredentialKind::Session => format!("$.sessions[{}]", slot.index),
             };
             Err(Error::at_path(
                 path(),
@@ -476,23 +658,12 @@ mod tests {
     use super::*;
     use std::hash::BuildHasher;
 
-    fn id(s: &str) -> Id {
-        Id::new(s).unwrap()
-    }
-
-    #[test]
-    fn sorted_ids_behave_like_a_set() {
-        let mut s = SortedIds::default();
-        assert!(s.insert(id("b")));
-        assert!(s.insert(id("a")));
-        assert!(s.insert(id("c")));
-        assert!(!s.insert(id("b")));
-        let all: Vec<&str> = s.iter().map(Id::as_str).collect();
-        assert_eq!(all, ["a", "b", "c"]);
-        assert!(s.remove("b"));
-        assert!(!s.remove("b"));
-        let all: Vec<&str> = s.iter().map(Id::as_str).collect();
-        assert_eq!(all, ["a", "c"]);
+    fn slot(i: u32) -> Slot {
+        Slot {
+            kind: CredentialKind::Session,
+            index: i,
+            user: i / 2,
+        }
     }
 
     #[test]
@@ -503,14 +674,78 @@ mod tests {
         assert_eq!(a, b.hash_one(TokenHash::of("a")));
         let mut index = TokenIndex::default();
         for i in 0..1000 {
-            index.insert(TokenHash::of(&i.to_string()), Slot::Session(i));
+            index.insert(TokenHash::of(&i.to_string()), slot(i));
         }
         for i in 0..1000 {
-            assert_eq!(
-                index.get(&TokenHash::of(&i.to_string())),
-                Some(&Slot::Session(i))
-            );
+            assert_eq!(index.get(&TokenHash::of(&i.to_string())), Some(&slot(i)));
         }
+    }
+
+    /// The links are what loading the exported snapshot would build:
+    /// after every command of a sequence that adds, re-adds, re-roles and
+    /// removes memberships (in an order that is not tenant-id order), adds
+    /// users and sessions, and bans.
+    #[test]
+    fn links_stay_what_loading_builds() {
+        use serde_json::json;
+        const T0: &str = "2026-01-01T00:00:00Z";
+        let snapshot = json!({
+            "tenants": [{"id": "t-b"}, {"id": "t-a"}, {"id": "t-c"}],
+            "users": [{"id": "u1"}, {"id": "u2"}],
+            "memberships": [
+                {"user": "u1", "tenant": "t-c", "role": "member", "since": T0},
+                {"user": "u1", "tenant": "t-a", "role": "admin", "since": T0}
+            ],
+            "sessions": [{"id": "s1", "user": "u1", "tenant": "t-a",
+                "token_sha256": TokenHash::of("tok/1+=%").to_string(),
+                "created_at": T0, "expires_at": "2026-02-01T00:00:00Z"}]
+        });
+        let mut st = crate::load::snapshot(snapshot.to_string().as_bytes(), "s.json").unwrap();
+        let at = |m: u32| format!("2026-01-01T00:{m:02}:00Z");
+        let cmds = [
+            json!({"op": "add_member", "user": "u1", "tenant": "t-b", "role": "member"}),
+            json!({"op": "create_user", "user": "u3"}),
+            json!({"op": "add_member", "user": "u3", "tenant": "t-c", "role": "owner"}),
+            json!({"op": "set_role", "user": "u1", "tenant": "t-a", "role": "member"}),
+            json!({"op": "login", "session": "s2", "user": "u3", "token": "tok/2+=%"}),
+            json!({"op": "login", "session": "s3", "user": "u1", "token": "tok/3+=%", "tenant": "t-c"}),
+            json!({"op": "remove_member", "user": "u1", "tenant": "t-a"}),
+            json!({"op": "add_member", "user": "u1", "tenant": "t-a", "role": "owner"}),
+            json!({"op": "ban_user", "user": "u1"}),
+            json!({"op": "remove_member", "user": "u3", "tenant": "t-c"}),
+        ];
+        let policy = crate::Policy::default();
+        for (i, c) in cmds.iter().enumerate() {
+            let mut c = c.clone();
+            c["at"] = json!(at(i as u32 + 1));
+            let cmd = &crate::load::commands_jsonl(c.to_string().as_bytes(), "c.jsonl").unwrap()[0];
+            let result = serde_json::to_value(st.apply(&policy, cmd)).unwrap();
+            assert!(result.get("rejected").is_none(), "command {i}: {result}");
+            let reloaded = State::from_snapshot(st.to_snapshot()).unwrap();
+            assert_eq!(st.links, reloaded.links, "after command {i}");
+            assert_eq!(st.links.len(), st.users.len());
+            let mut slots: Vec<_> = st.by_token.values().copied().collect();
+            let mut again: Vec<_> = reloaded.by_token.values().copied().collect();
+            slots.sort_by_key(|s| (s.kind as u8, s.index));
+            again.sort_by_key(|s| (s.kind as u8, s.index));
+            assert_eq!(slots, again, "after command {i}");
+        }
+        // The end state, spelled out: u1 in t-a (owner), t-b, t-c in that
+        // order; u3 in none; u1's sessions s1 and s3, u3's s2.
+        let tenants = |u: usize| -> Vec<(&str, &str)> {
+            st.links[u]
+                .members
+                .iter()
+                .map(|m| (st.tenant_id(m.tenant).as_str(), m.role.as_str()))
+                .collect()
+        };
+        assert_eq!(
+            tenants(0),
+            [("t-a", "owner"), ("t-b", "member"), ("t-c", "member")]
+        );
+        assert_eq!(tenants(2), []);
+        assert_eq!(st.links[0].sessions, [0, 2]);
+        assert_eq!(st.links[2].sessions, [1]);
     }
 
     #[test]
