@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::{
     is_valid_token,
     snapshot::{reached, ApiKey, Membership, Resource, Session, Tenant, User},
-    state::{Pair, PairRef},
+    state::{Pair, PairRef, NO_HANDLE},
     Change, Command, CommandResult, Effect, Fault, Id, Op, Policy, RecordRef, Rejection, State,
     Timestamp, Token,
 };
@@ -227,6 +227,9 @@ impl State {
                             Value::Null,
                         ));
                         s.tenant = None;
+                        if let Some(slot) = self.by_token.get_mut(&s.token_sha256) {
+                            slot.tenant = NO_HANDLE;
+                        }
                     }
                 }
                 Ok(changes)
@@ -338,7 +341,7 @@ impl State {
                         match field.as_str() {
                             "tenant" => {
                                 changes.push(update(r, "tenant", &k.tenant, &id));
-                                k.tenant = Some(id);
+                                self.set_key_tenant(key, id);
                             }
                             "owner" => {
                                 changes.push(update(r, "owner", &k.owner, &id));
@@ -506,7 +509,8 @@ impl State {
                     &s.tenant,
                     tenant,
                 );
-                self.sessions[session].tenant = Some(tenant.clone());
+                let index = self.sessions.get_index_of(session).expect("live session");
+                self.set_session_tenant(index, Some(tenant.clone()));
                 Ok(vec![change])
             }
             Op::CreateResource {

@@ -20,7 +20,7 @@ use crate::{
     fault::percent_encode,
     presented::{Presented, Resolved},
     snapshot::{reached, ApiKey, Session},
-    state::{Handle, Member, Slot, NO_USER},
+    state::{Handle, Member, Slot, NO_HANDLE},
     ActionRule, CompactString, CredentialKind, CredentialRef, Decision, Effect, EmptyCapabilities,
     Explain, Fault, Headers, Id, Policy, Reason, Request, State, TenantRule, Timestamp, TokenHash,
     Unbound, Verdict,
@@ -131,7 +131,10 @@ impl State {
         if self.fault(Fault::F07) && d.is_allow() {
             if let (Some(c), Some(u)) = (&d.credential, &d.user) {
                 if c.kind == CredentialKind::ApiKey {
-                    let h = self.users.get_index_of(u).map_or(NO_USER, |h| h as Handle);
+                    let h = self
+                        .users
+                        .get_index_of(u)
+                        .map_or(NO_HANDLE, |h| h as Handle);
                     d.scope = self.session_scope(h, req.at);
                 }
             }
@@ -301,7 +304,7 @@ impl State {
             Principal::ApiKey(k) => &k.owner,
             Principal::Session(s) => &s.user,
         };
-        let user_h = slot.map_or(NO_USER, |s| s.user);
+        let user_h = slot.map_or(NO_HANDLE, |s| s.user);
         if self.user_at(user_h).is_some_and(|u| u.banned) {
             return d.deny(Reason::UserBanned, Why::UserBanned);
         }
@@ -371,9 +374,16 @@ impl State {
             None => d.steps.tenant = Some(TenantNote::NotNeeded),
             Some(t) => {
                 // 5. Membership and tenant status.
-                // One lookup of the tenant for both checks.
-                let record = self.tenants.get_full(t);
-                let m = record.and_then(|(th, _, _)| self.member_at(user_h, th as Handle, at));
+                // One lookup of the tenant for both checks; none when it is
+                // the credential's own tenant, whose handle the slot holds.
+                let own = slot
+                    .map(|s| s.tenant)
+                    .filter(|&h| h != NO_HANDLE && credential_tenant(&principal) == Some(t));
+                let record = match own {
+                    Some(h) => Some((h, self.tenant_at(h))),
+                    None => self.tenants.get_full(t).map(|(h, _, r)| (h as Handle, r)),
+                };
+                let m = record.and_then(|(th, _)| self.member_at(user_h, th, at));
                 let role = match m {
                     Some(m) => {
                         d.steps.member = Some(MemberNote {
@@ -391,7 +401,7 @@ impl State {
                     }
                     None => return d.deny(Reason::NotAMember, Why::NotAMember(at)),
                 };
-                if record.is_some_and(|(_, _, r)| r.suspended) {
+                if record.is_some_and(|(_, r)| r.suspended) {
                     return d.deny(Reason::TenantSuspended, Why::TenantSuspended);
                 }
 

@@ -106,18 +106,21 @@ pub(crate) type TokenIndex = HashMap<TokenHash, Slot, BuildHasherDefault<DigestH
 /// removed, so positions are stable).
 pub(crate) type Handle = u32;
 
-/// The user handle of a key whose owner is no user (only an injected fault
-/// can re-point a key's owner: F06).
-pub(crate) const NO_USER: Handle = Handle::MAX;
+/// No record: a credential without a tenant, or whose owner or tenant is
+/// no record (only an injected fault can re-point a key: F06).
+pub(crate) const NO_HANDLE: Handle = Handle::MAX;
 
 /// A credential record found by its token hash: its kind, its position in
-/// `api_keys` or `sessions`, and its user's position in `users`. 12 bytes,
-/// read with the digest on the one probe a decision makes.
+/// `api_keys` or `sessions`, its user's position in `users` and its
+/// tenant's in `tenants` (a key's bound tenant, a session's active one, or
+/// [`NO_HANDLE`]). 16 bytes, read with the digest on the one probe a
+/// decision makes (the entry stays 48 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Slot {
     pub(crate) kind: CredentialKind,
     pub(crate) index: Handle,
     pub(crate) user: Handle,
+    pub(crate) tenant: Handle,
 }
 
 /// One membership of a user, as the decision reads it: a copy of the
@@ -192,7 +195,7 @@ impl State {
             ("api_keys", s.api_keys.len()),
             ("sessions", s.sessions.len()),
         ] {
-            if n >= NO_USER as usize {
+            if n >= NO_HANDLE as usize {
                 return Err(Error::at_path(
                     format!("$.{name}"),
                     "too many records (rule: fewer than 2^32 - 1 per collection)",
@@ -287,9 +290,10 @@ impl State {
                 Entry::Vacant(e) => e,
             };
             let user = user_handle(&st.users, &k.owner, || at("owner"))?;
-            if let Some(t) = &k.tenant {
-                tenant_handle(&st.tenants, t, || at("tenant"))?;
-            }
+            let tenant = match &k.tenant {
+                Some(t) => tenant_handle(&st.tenants, t, || at("tenant"))?,
+                None => NO_HANDLE,
+            };
             token_unique(&st.by_token, &k.token_sha256, || at("token_sha256"))?;
             st.by_token.insert(
                 k.token_sha256,
@@ -297,6 +301,7 @@ impl State {
                     kind: CredentialKind::ApiKey,
                     index,
                     user,
+                    tenant,
                 },
             );
             slot.insert(k);
@@ -315,9 +320,10 @@ impl State {
                 Entry::Vacant(e) => e,
             };
             let user = user_handle(&st.users, &x.user, || at("user"))?;
-            if let Some(t) = &x.tenant {
-                tenant_handle(&st.tenants, t, || at("tenant"))?;
-            }
+            let tenant = match &x.tenant {
+                Some(t) => tenant_handle(&st.tenants, t, || at("tenant"))?,
+                None => NO_HANDLE,
+            };
             if x.created_at > x.expires_at {
                 return Err(Error::at_path(
                     at("expires_at"),
@@ -325,7 +331,13 @@ impl State {
                 ));
             }
             token_unique(&st.by_token, &x.token_sha256, || at("token_sha256"))?;
-            index_session(&mut st.by_token, &mut st.links, &x, index, user);
+            let credential = Slot {
+                kind: CredentialKind::Session,
+                index,
+                user,
+                tenant,
+            };
+            index_session(&mut st.by_token, &mut st.links, &x, credential);
             slot.insert(x);
         }
         for (i, r) in s.resources.into_iter().enumerate() {
@@ -446,13 +458,13 @@ impl State {
         self.resources.get(&PairRef(tenant, id))
     }
 
-    /// The user at handle `h` (none for [`NO_USER`]).
+    /// The user at handle `h` (none for [`NO_HANDLE`]).
     #[inline]
     pub(crate) fn user_at(&self, h: Handle) -> Option<&User> {
         self.users.get_index(h as usize).map(|(_, u)| u)
     }
 
-    /// The links of the user at handle `h` (none for [`NO_USER`]).
+    /// The links of the user at handle `h` (none for [`NO_HANDLE`]).
     #[inline]
     pub(crate) fn links_at(&self, h: Handle) -> Option<&UserLinks> {
         self.links.get(h as usize)
@@ -533,6 +545,7 @@ impl State {
             kind: CredentialKind::ApiKey,
             index: self.api_keys.len() as Handle,
             user: self.user_handle(&k.owner),
+            tenant: self.tenant_handle(k.tenant.as_deref()),
         };
         self.by_token.insert(k.token_sha256, slot);
         self.api_keys.insert(k.id.clone(), k);
@@ -550,38 +563,59 @@ impl State {
         }
     }
 
-    fn user_handle(&self, id: &str) -> Handle {
-        self.users.get_index_of(id).map_or(NO_USER, |h| h as Handle)
+    /// Re-points key `id`'s tenant (only an injected fault does: F06),
+    /// keeping its slot's tenant handle in step.
+    pub(crate) fn set_key_tenant(&mut self, id: &str, tenant: Id) {
+        let h = self.tenant_handle(Some(&tenant));
+        if let Some(k) = self.api_keys.get_mut(id) {
+            k.tenant = Some(tenant);
+            if let Some(slot) = self.by_token.get_mut(&k.token_sha256) {
+                slot.tenant = h;
+            }
+        }
+    }
+
+    /// Sets the active tenant of the session at position `index`, keeping
+    /// its slot's tenant handle in step.
+    pub(crate) fn set_session_tenant(&mut self, index: usize, tenant: Option<Id>) {
+        let h = self.tenant_handle(tenant.as_deref());
+        let s = &mut self.sessions[index];
+        s.tenant = tenant;
+        if let Some(slot) = self.by_token.get_mut(&s.token_sha256) {
+            slot.tenant = h;
+        }
+    }
+
+    pub(crate) fn user_handle(&self, id: &str) -> Handle {
+        self.users
+            .get_index_of(id)
+            .map_or(NO_HANDLE, |h| h as Handle)
+    }
+
+    pub(crate) fn tenant_handle(&self, id: Option<&str>) -> Handle {
+        id.and_then(|id| self.tenants.get_index_of(id))
+            .map_or(NO_HANDLE, |h| h as Handle)
     }
 
     /// Adds a session and indexes it (the caller checked the id and token
     /// are new and the user exists).
     pub(crate) fn insert_session(&mut self, x: Session) {
-        let index = self.sessions.len() as Handle;
-        let user = self.user_handle(&x.user);
-        index_session(&mut self.by_token, &mut self.links, &x, index, user);
+        let slot = Slot {
+            kind: CredentialKind::Session,
+            index: self.sessions.len() as Handle,
+            user: self.user_handle(&x.user),
+            tenant: self.tenant_handle(x.tenant.as_deref()),
+        };
+        index_session(&mut self.by_token, &mut self.links, &x, slot);
         self.sessions.insert(x.id.clone(), x);
     }
 }
 
-/// Indexes session number `index` by its token and its user's handle.
-fn index_session(
-    by_token: &mut TokenIndex,
-    links: &mut [UserLinks],
-    x: &Session,
-    index: Handle,
-    user: Handle,
-) {
-    by_token.insert(
-        x.token_sha256,
-        Slot {
-            kind: CredentialKind::Session,
-            index,
-            user,
-        },
-    );
-    if let Some(l) = links.get_mut(user as usize) {
-        l.sessions.push(index);
+/// Indexes session `x` by its token and in its user's links.
+fn index_session(by_token: &mut TokenIndex, links: &mut [UserLinks], x: &Session, slot: Slot) {
+    by_token.insert(x.token_sha256, slot);
+    if let Some(l) = links.get_mut(slot.user as usize) {
+        l.sessions.push(slot.index);
     }
 }
 
@@ -663,6 +697,7 @@ mod tests {
             kind: CredentialKind::Session,
             index: i,
             user: i / 2,
+            tenant: NO_HANDLE,
         }
     }
 
@@ -710,6 +745,7 @@ mod tests {
             json!({"op": "login", "session": "s2", "user": "u3", "token": "tok/2+=%"}),
             json!({"op": "login", "session": "s3", "user": "u1", "token": "tok/3+=%", "tenant": "t-c"}),
             json!({"op": "remove_member", "user": "u1", "tenant": "t-a"}),
+            json!({"op": "switch_tenant", "session": "s1", "tenant": "t-b"}),
             json!({"op": "add_member", "user": "u1", "tenant": "t-a", "role": "owner"}),
             json!({"op": "ban_user", "user": "u1"}),
             json!({"op": "remove_member", "user": "u3", "tenant": "t-c"}),
