@@ -7,8 +7,8 @@
 //! refusing a dangling reference or a reused token hash would be invisible to
 //! every checker, because every generator draws valid snapshots only. The
 //! verification crate feeds invalid snapshots to both and requires the same
-//! verdict, the same JSON path and the same message (`authproof_verification::
-//! integrity`).
+//! verdict, the same JSON path and the same message
+//! (`authproof_verification::integrity`).
 //!
 //! *How it is written.* From the SPEC's table of rules, not from the engine's
 //! code: no indexes, no hash maps, no entry API. Each record is compared with
