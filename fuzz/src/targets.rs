@@ -20,13 +20,19 @@ use crate::input::{self, ACTIONS, T0};
 
 /// `snapshot.json` bytes: a snapshot or an input error, never a panic; a
 /// parsed snapshot serializes and parses back to itself, and a loaded
-/// state's `to_snapshot()` survives a JSON round trip byte for byte.
+/// state's `to_snapshot()` survives a JSON round trip byte for byte. Every
+/// snapshot that parses is also judged by the engine's integrity check and
+/// the model's (SPEC §2, §11.5): the same verdict, path and message.
 pub fn snapshot_json(data: &[u8]) {
     if let Ok(snap) = load::parse_snapshot(data, "snapshot.json") {
         let bytes = serde_json::to_vec(&snap).expect("a snapshot serializes");
         let back = load::parse_snapshot(&bytes, "snapshot.json")
             .unwrap_or_else(|e| panic!("a serialized snapshot does not parse back: {e}"));
         assert!(back == snap, "snapshot changed in a JSON round trip");
+        // The disagreement names paths and rules, never a value.
+        if let Err(d) = authproof_verification::integrity::judge(&snap) {
+            panic!("engine and model disagree on snapshot integrity: {d}");
+        }
     }
     match load::snapshot(data, "snapshot.json") {
         Ok(state) => {

@@ -39,8 +39,10 @@ pub struct Model {
 impl Model {
     /// A model of `snapshot` under `policy`.
     ///
-    /// `snapshot` has already passed the engine's integrity check (SPEC §2);
-    /// the model does not check it again.
+    /// `snapshot` must pass SPEC §2's integrity rules; `new` does not check
+    /// them. The model's own reading of those rules is
+    /// [`integrity::check`](crate::integrity::check), which the verification
+    /// holds the engine's load to (`authproof_verification::integrity`).
     pub fn new(snapshot: &Snapshot, policy: &Policy) -> Model {
         Model {
             policy: Arc::new(policy.clone()),

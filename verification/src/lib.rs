@@ -8,6 +8,8 @@
 //!   step; the one loop every checker uses;
 //! - [`by_hash`] — a request's credential presented by its hash, so the
 //!   harness judges the census's decision by hash beside the real one;
+//! - [`integrity`] — invalid snapshots through the lockstep: the engine's
+//!   load-time integrity check against the model's reading of SPEC §2;
 //! - [`trace`] — the replayable trace format and its one reader;
 //! - [`generate`] — proptest strategies over small universes (2–3 tenants,
 //!   users, keys; tokens with `/ + = %`) so that collisions happen;
@@ -35,6 +37,7 @@ mod error;
 pub mod explore;
 #[cfg(feature = "proptest")]
 pub mod generate;
+pub mod integrity;
 pub mod lockstep;
 pub mod mutants;
 pub mod redact;
