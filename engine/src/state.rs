@@ -217,7 +217,8 @@ impl State {
                 Default::default(),
             ),
             links: Vec::with_capacity(s.users.len()),
-            ..State::default()
+            #[cfg(feature = "faults")]
+            fault: None,
         };
         // Where the duplicate check is followed by the insert, one `entry`
         // does both: one hash and one probe per record instead of two (the
