@@ -21,9 +21,9 @@ use crate::{
     presented::{Presented, Resolved},
     snapshot::{reached, ApiKey, Session},
     state::{Handle, Member, Slot, NO_HANDLE},
-    ActionRule, CompactString, CredentialKind, CredentialRef, Decision, Effect, EmptyCapabilities,
-    Explain, Fault, Headers, Id, Policy, Reason, Request, State, TenantRule, Timestamp, TokenHash,
-    Unbound, Verdict,
+    ActionRule, CompactString, CredentialKind, CredentialRef, Decision, Effect, Effects,
+    EmptyCapabilities, Explain, Fault, Headers, Id, Policy, Reason, Request, Scope, State,
+    TenantRule, Timestamp, TokenHash, Unbound, Verdict,
 };
 
 /// A decision being built: what the steps so far have established.
@@ -62,8 +62,8 @@ impl Draft<'_, '_> {
             user: self.user,
             credential: self.credential,
             tenant: self.tenant,
-            scope: Vec::new(),
-            effects: Vec::new(),
+            scope: Scope::new(),
+            effects: Effects::new(),
             explain,
         }
     }
@@ -465,7 +465,7 @@ impl State {
 
         // 9. Allow.
         let (scope, effects) = match principal {
-            Principal::ApiKey(_) => (tenant.into_iter().cloned().collect(), Vec::new()),
+            Principal::ApiKey(_) => (tenant.into_iter().cloned().collect(), Effects::new()),
             Principal::Session(s) => (
                 self.session_scope(user_h, at),
                 sliding_refresh(policy, s, at).into_iter().collect(),
@@ -612,7 +612,7 @@ impl State {
 
     /// A session allow's scope: the sorted ids of the non-suspended tenants
     /// the user is a member of at `at` (the links keep tenant-id order).
-    pub(crate) fn session_scope(&self, user: Handle, at: Timestamp) -> Vec<Id> {
+    pub(crate) fn session_scope(&self, user: Handle, at: Timestamp) -> Scope {
         self.members_at(user, at)
             .filter(|m| !self.tenant_at(m.tenant).suspended)
             .map(|m| self.tenant_id(m.tenant).clone())

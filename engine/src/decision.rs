@@ -13,6 +13,7 @@ use serde::{
 };
 
 use compact_str::CompactString;
+use smallvec::SmallVec;
 
 use crate::{CredentialKind, Explain, Id, Timestamp};
 
@@ -165,10 +166,20 @@ pub struct Decision {
     pub user: Option<Id>,
     pub credential: Option<CredentialRef>,
     pub tenant: Option<Id>,
-    pub scope: Vec<Id>,
-    pub effects: Vec<Effect>,
+    pub scope: Scope,
+    pub effects: Effects,
     pub explain: Explain,
 }
+
+/// The tenants an allow may act in (SPEC §6.3), in id order: inline for
+/// the usual one (an API key's bound tenant; a session's user in one
+/// tenant), so an allow allocates nothing for it. A `Vec` converts with
+/// `.into()`; it serializes, compares and prints as a list.
+pub type Scope = SmallVec<[Id; 1]>;
+
+/// The state changes a decision asks for (SPEC §6.4): none or one sliding
+/// refresh, inline.
+pub type Effects = SmallVec<[Effect; 1]>;
 
 impl Decision {
     /// Whether the request is allowed.

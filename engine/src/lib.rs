@@ -71,7 +71,7 @@ pub use command::{Command, Op};
 /// The type of [`Decision::action`], re-exported so a caller names it without
 /// depending on `compact_str` itself.
 pub use compact_str::CompactString;
-pub use decision::{CredentialRef, Decision, Effect, Reason, Verdict};
+pub use decision::{CredentialRef, Decision, Effect, Effects, Reason, Scope, Verdict};
 pub use error::Error;
 pub use explain::Explain;
 pub use fault::Fault;
@@ -85,6 +85,7 @@ pub use policy::{
 pub use presented::{Presented, Via};
 pub use request::{Headers, Request};
 pub use signed::CookieSecret;
+pub use smallvec;
 pub use snapshot::Snapshot;
 pub use state::State;
 pub use time::{Duration, Timestamp, MAX_DURATION_SECS};

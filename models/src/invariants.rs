@@ -956,7 +956,7 @@ fn i8_narrow_scope(r: &mut Findings, step: &Step<'_>, d: &Decision) {
     match c.kind {
         CredentialKind::ApiKey => {
             let want: Vec<Id> = d.tenant.iter().cloned().collect();
-            if d.scope != want {
+            if d.scope[..] != want[..] {
                 r.fail(
                     Invariant::NarrowScope,
                     format!(
@@ -1209,7 +1209,7 @@ mod tests {
         let mut s = Owned::new(snapshot(), key_auth(json!({})));
         assert!(s.decision().is_allow());
         s.decision().tenant = Some(Id::new("beta").unwrap());
-        s.decision().scope = vec![Id::new("beta").unwrap()];
+        s.decision().scope = vec![Id::new("beta").unwrap()].into();
         assert!(s.fired().contains(&Invariant::TenantIsolation));
 
         // A resource of another tenant.
@@ -1219,7 +1219,7 @@ mod tests {
         d.decision = Verdict::Allow;
         d.reason = None;
         d.status = 200;
-        d.scope = vec![Id::new("acme").unwrap()];
+        d.scope = vec![Id::new("acme").unwrap()].into();
         assert!(s.fired().contains(&Invariant::TenantIsolation));
     }
 
@@ -1233,7 +1233,7 @@ mod tests {
         d.reason = None;
         d.status = 200;
         d.tenant = Some(Id::new("acme").unwrap());
-        d.scope = vec![Id::new("acme").unwrap(), Id::new("beta").unwrap()];
+        d.scope = vec![Id::new("acme").unwrap(), Id::new("beta").unwrap()].into();
         assert!(s.fired().contains(&Invariant::NoRevival));
 
         // A revoked key re-enabled.
@@ -1273,7 +1273,7 @@ mod tests {
         d.decision = Verdict::Allow;
         d.reason = None;
         d.status = 200;
-        d.scope = vec![Id::new("acme").unwrap()];
+        d.scope = vec![Id::new("acme").unwrap()].into();
         assert!(s.fired().contains(&Invariant::LiveMembership));
 
         // remove_member, then an allow with no add_member in between (the
@@ -1391,7 +1391,7 @@ mod tests {
     #[test]
     fn i8_fires_on_wide_scope() {
         let mut s = Owned::new(snapshot(), key_auth(json!({})));
-        s.decision().scope = vec![Id::new("acme").unwrap(), Id::new("beta").unwrap()];
+        s.decision().scope = vec![Id::new("acme").unwrap(), Id::new("beta").unwrap()].into();
         s.model = s.engine.clone();
         assert_eq!(s.fired(), vec![Invariant::NarrowScope]);
 
@@ -1501,7 +1501,8 @@ mod tests {
         s.decision().effects = vec![Effect::ExtendSession {
             session: Id::new("ses_1").unwrap(),
             expires_at: ts("2026-05-30T00:00:00Z"),
-        }];
+        }]
+        .into();
         s.model = s.engine.clone();
         assert_eq!(s.fired(), vec![Invariant::BoundedSliding]);
 

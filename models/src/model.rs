@@ -439,8 +439,8 @@ impl Draft<'_> {
             user: self.user,
             credential: self.credential,
             tenant: self.tenant,
-            scope: Vec::new(),
-            effects: Vec::new(),
+            scope: Default::default(),
+            effects: Default::default(),
             explain: explain.into(),
         }
     }
@@ -716,8 +716,8 @@ impl Model {
             user: d.user,
             credential: d.credential,
             tenant: effective,
-            scope,
-            effects,
+            scope: scope.into(),
+            effects: effects.into(),
             explain: explain.into(),
         }
     }

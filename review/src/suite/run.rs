@@ -211,7 +211,7 @@ fn compare(e: &Expect, actual: &Actual, m: &mut Vec<Mismatch>) {
             );
             let scope: Vec<String> = d.scope.iter().map(|t| t.to_string()).collect();
             push(m, "scope", &e.scope, scope);
-            push(m, "effects", &e.effects, d.effects.clone());
+            push(m, "effects", &e.effects, d.effects.to_vec());
             if e.result.is_some() {
                 m.push(Mismatch {
                     field: "result",

@@ -574,8 +574,8 @@ fn merge_decision(hello: &Hello, e: &Decision, d: &Value) -> Result<Decision, St
         out.user = None;
         out.credential = None;
         out.tenant = None;
-        out.scope = Vec::new();
-        out.effects = Vec::new();
+        out.scope.clear();
+        out.effects.clear();
         match verdict {
             Verdict::Allow => {
                 out.reason = None;
@@ -616,10 +616,12 @@ fn merge_decision(hello: &Hello, e: &Decision, d: &Value) -> Result<Decision, St
         out.tenant = field::<Option<Id>>(d, "tenant")?.flatten();
     }
     if reported("scope") {
-        out.scope = field::<Vec<Id>>(d, "scope")?.unwrap_or_default();
+        out.scope = field::<Vec<Id>>(d, "scope")?.unwrap_or_default().into();
     }
     if reported("effects") {
-        out.effects = field::<Vec<Effect>>(d, "effects")?.unwrap_or_default();
+        out.effects = field::<Vec<Effect>>(d, "effects")?
+            .unwrap_or_default()
+            .into();
     }
     Ok(out)
 }
