@@ -321,12 +321,7 @@ fn memory_child(n: usize) {
     let (snap, meta) = common::generate(n);
     drop(meta);
     let r1 = rss();
-    let records = (snap.tenants.len()
-        + snap.users.len()
-        + snap.memberships.len()
-        + snap.api_keys.len()
-        + snap.sessions.len()
-        + snap.resources.len()) as f64;
+    let records = snap.record_count() as f64;
     let state = State::from_snapshot(snap).expect("integrity");
     let r2 = rss();
     println!(

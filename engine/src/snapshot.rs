@@ -32,6 +32,18 @@ pub struct Snapshot {
     pub resources: Vec<Resource>,
 }
 
+impl Snapshot {
+    /// Number of records of every kind.
+    pub fn record_count(&self) -> usize {
+        self.tenants.len()
+            + self.users.len()
+            + self.memberships.len()
+            + self.api_keys.len()
+            + self.sessions.len()
+            + self.resources.len()
+    }
+}
+
 /// A tenant (an organization, a workspace).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(remote = "Self")]

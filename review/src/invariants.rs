@@ -147,12 +147,7 @@ fn requests_check(side: Side) -> InvariantCheck {
 
 /// Records of a snapshot, of every kind.
 pub(crate) fn records(snapshot: &Snapshot) -> usize {
-    snapshot.tenants.len()
-        + snapshot.users.len()
-        + snapshot.memberships.len()
-        + snapshot.api_keys.len()
-        + snapshot.sessions.len()
-        + snapshot.resources.len()
+    snapshot.record_count()
 }
 
 /// The recorded-requests check of a snapshot of `records` records, skipped

@@ -77,12 +77,7 @@ pub fn run(c: Command) -> Result<Outcome, CliError> {
         seed: a.seed,
         ..synth::Shape::default()
     });
-    let records = snap.tenants.len()
-        + snap.users.len()
-        + snap.memberships.len()
-        + snap.api_keys.len()
-        + snap.sessions.len()
-        + snap.resources.len();
+    let records = snap.record_count();
     let write = |w: &mut dyn Write| -> std::io::Result<()> {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, w);
         if records <= PRETTY_MAX_RECORDS {

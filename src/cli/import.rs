@@ -116,12 +116,7 @@ pub fn run(db: &str, a: ForeignArgs, replace: bool) -> Result<Outcome, CliError>
             .map_err(|e| super::db_error(url, e))?;
         return Ok(Outcome::Success);
     }
-    let records = s.tenants.len()
-        + s.users.len()
-        + s.memberships.len()
-        + s.api_keys.len()
-        + s.sessions.len()
-        + s.resources.len();
+    let records = s.record_count();
     let mut json = if records <= PRETTY_MAX {
         serde_json::to_string_pretty(s)
     } else {

@@ -158,12 +158,7 @@ fn read_back(state: &State, snapshot: &Snapshot) -> Result<Verdict, Disagreement
     if state.taken_at() != s.taken_at {
         return disagree("taken_at() of the loaded state is not the snapshot's taken_at".into());
     }
-    let records = s.tenants.len()
-        + s.users.len()
-        + s.memberships.len()
-        + s.api_keys.len()
-        + s.sessions.len()
-        + s.resources.len();
+    let records = s.record_count();
     if state.record_count() != records {
         return disagree(format!(
             "record_count() of the loaded state is {}, the snapshot holds {records} records",
