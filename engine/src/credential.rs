@@ -33,7 +33,7 @@ pub enum Channel {
 }
 
 /// Why the chosen candidate cannot be used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Malformed {
     /// The value is empty.
     Empty,

@@ -5,7 +5,10 @@
 //! key indistinguishable from a wrong one, so the enum is closed and every
 //! variant has its own status.
 
-use std::fmt;
+use std::{
+    fmt,
+    hash::{Hash, Hasher},
+};
 
 use serde::{
     ser::{SerializeSeq, SerializeStruct},
@@ -203,6 +206,50 @@ impl Decision {
     pub fn freeze_explain(&mut self) {
         self.explain = Explain::from(self.explain_lines());
     }
+
+    /// Equal fields and the same recorded explanation (its notes and text):
+    /// then the two serialize to the same bytes. Stricter than `==`, which
+    /// also takes different notes that happen to render the same lines, and
+    /// cheap: nothing is rendered. With [`Decision::hash_recorded`] it keys
+    /// a memo table by decision (explore keeps each distinct result's line
+    /// so).
+    pub fn same_recorded(&self, other: &Decision) -> bool {
+        self.same_fields(other) && self.explain.same_notes(&other.explain)
+    }
+
+    /// Every field but `explain` equal.
+    fn same_fields(&self, other: &Decision) -> bool {
+        self.decision == other.decision
+            && self.reason == other.reason
+            && self.status == other.status
+            && self.action == other.action
+            && self.user == other.user
+            && self.credential == other.credential
+            && self.tenant == other.tenant
+            && self.scope == other.scope
+            && self.effects == other.effects
+    }
+
+    /// Hashes what [`Decision::same_recorded`] compares: two decisions it
+    /// finds the same hash the same.
+    pub fn hash_recorded<H: Hasher>(&self, h: &mut H) {
+        // Destructured without `..`: a new field must be hashed here.
+        let Decision {
+            decision,
+            reason,
+            status,
+            action,
+            user,
+            credential,
+            tenant,
+            scope,
+            effects,
+            explain,
+        } = self;
+        (decision, reason, status, action).hash(h);
+        (user, credential, tenant, scope, effects).hash(h);
+        explain.hash_notes(h);
+    }
 }
 
 /// The `explain` field of a decision's JSON: its lines, rendered one at a
@@ -266,15 +313,7 @@ impl fmt::Debug for Decision {
 
 impl PartialEq for Decision {
     fn eq(&self, other: &Decision) -> bool {
-        self.decision == other.decision
-            && self.reason == other.reason
-            && self.status == other.status
-            && self.action == other.action
-            && self.user == other.user
-            && self.credential == other.credential
-            && self.tenant == other.tenant
-            && self.scope == other.scope
-            && self.effects == other.effects
+        self.same_fields(other)
             && (self.explain.same_notes(&other.explain)
                 || self.explain_lines() == other.explain_lines())
     }

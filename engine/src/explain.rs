@@ -59,6 +59,12 @@ impl Explain {
         self.steps == other.steps && self.text == other.text
     }
 
+    /// Hashes what [`Explain::same_notes`] compares.
+    pub(crate) fn hash_notes<H: std::hash::Hasher>(&self, h: &mut H) {
+        std::hash::Hash::hash(&self.steps, h);
+        std::hash::Hash::hash(&self.text, h);
+    }
+
     /// Calls `line` with every line, in order; `buf` is reused.
     pub(crate) fn for_each_line<E>(
         &self,
@@ -140,7 +146,7 @@ impl<'de> Deserialize<'de> for Explain {
 
 /// The notes, one per line, in the order the lines are written (SPEC §6
 /// step order).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Steps {
     pub(crate) rule: Option<RuleNote>,
     pub(crate) credential: Option<CredentialNote>,
@@ -155,7 +161,7 @@ pub(crate) struct Steps {
 }
 
 /// The credential kinds of a rule, kept inline for the usual one or two.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Kinds {
     Inline(u8, [CredentialKind; 2]),
     Many(Vec<CredentialKind>),
@@ -182,7 +188,7 @@ impl Kinds {
 /// A short string kept without a heap allocation (a role, a capability, a
 /// header or cookie name of the policy: the default policy's longest is 34
 /// bytes); longer ones are boxed.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Word {
     Inline(u8, [u8; Word::INLINE]),
     Heap(Box<str>),
@@ -225,7 +231,7 @@ impl fmt::Display for Word {
 
 /// A few [`Word`]s (a rule's roles, a key's capabilities) inline; `Debug`
 /// is a `Vec<String>`'s.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Words {
     Inline(u8, [Word; 3]),
     Heap(Vec<String>),
@@ -263,7 +269,7 @@ impl fmt::Debug for Words {
 }
 
 /// Step 0 passed: the action's rule. The action is the decision's.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct RuleNote {
     pub(crate) at: Timestamp,
     pub(crate) credentials: Kinds,
@@ -306,7 +312,7 @@ impl RuleNote {
 
 /// Where a credential came from, as the explanation names it: the header
 /// or cookie name is the policy's, so it is kept.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum ChannelName {
     Header(Word),
     Cookie(Word),
@@ -324,7 +330,7 @@ impl fmt::Display for ChannelName {
 }
 
 /// Step 1 found a token.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct CredentialNote {
     pub(crate) kind: CredentialKind,
     pub(crate) channel: ChannelName,
@@ -356,7 +362,7 @@ impl CredentialNote {
 }
 
 /// A key's tenant in its record line.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum KeyTenant {
     /// A legacy key, bound to none.
     None,
@@ -366,7 +372,7 @@ pub(crate) enum KeyTenant {
 }
 
 /// Step 2 found the record (the credential and user are the decision's).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum RecordNote {
     ApiKey(KeyTenant),
     Session { expires_at: Timestamp },
@@ -432,7 +438,7 @@ impl RecordNote {
 }
 
 /// Step 4: how the tenant was found (the tenant is the decision's).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum TenantNote {
     /// A legacy key bound to its owner's oldest membership.
     Legacy,
@@ -461,7 +467,7 @@ impl TenantNote {
 }
 
 /// Step 5: the user's membership in the decision's tenant.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct MemberNote {
     pub(crate) role: Word,
     pub(crate) since: Timestamp,
@@ -481,7 +487,7 @@ impl MemberNote {
 }
 
 /// Step 8 found the resource.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct ResourceNote {
     pub(crate) id: Id,
     /// `None`: the decision's tenant.
@@ -504,7 +510,7 @@ impl ResourceNote {
 }
 
 /// How the decision ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum End {
     /// `allow: scope [...]`, after a line per effect (the decision's).
     Allow,
@@ -513,7 +519,7 @@ pub(crate) enum End {
 }
 
 /// Why a deny, with what its line names that the decision does not hold.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Why {
     UnknownAction,
     NoCredential,

@@ -139,7 +139,7 @@ impl std::fmt::Display for Rejection {
 }
 
 /// Which record a change touched.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum RecordRef {
     Tenant { id: Id },
@@ -151,7 +151,7 @@ pub enum RecordRef {
 }
 
 /// One change a command made.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
     /// A record was created.

@@ -179,7 +179,7 @@ pub enum Unbound {
 }
 
 /// `api_key.empty_capabilities`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum EmptyCapabilities {
     All,
@@ -273,7 +273,7 @@ impl CredentialKind {
 }
 
 /// `tenant = "required" | "optional"`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantRule {
     #[default]

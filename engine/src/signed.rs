@@ -121,7 +121,7 @@ pub fn cookie_secret(
 
 /// What was established about a session token's signature; the explanation
 /// says it (SPEC §5.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Signature {
     /// The HMAC matches under the given secret.
     Verified,

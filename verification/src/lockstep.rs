@@ -262,6 +262,19 @@ fn judge_with(
     check: fn(&mut History, &Step<'_>) -> Vec<Violation>,
 ) -> Vec<Violation> {
     let output = serde_json::to_string(o.result).expect("results serialize");
+    judge_line(history, o, check, &output, false)
+}
+
+/// [`judge`] on `output`, the line of the step's result; `verified` when
+/// the caller already checked it is what serializing an equal result gives
+/// (explore's kept lines, `explore::lines`).
+pub(crate) fn judge_line(
+    history: &mut History,
+    o: Observed<'_>,
+    check: fn(&mut History, &Step<'_>) -> Vec<Violation>,
+    output: &str,
+    verified: bool,
+) -> Vec<Violation> {
     let mut violations = check(
         history,
         &Step {
@@ -273,7 +286,8 @@ fn judge_with(
             engine: o.result,
             model: o.model,
             model_after: o.model_after,
-            engine_output: &output,
+            engine_output: output,
+            output_verified: verified,
         },
     );
     // I5, the engine against itself — only on a step where it agrees with

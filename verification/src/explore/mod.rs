@@ -42,12 +42,16 @@
 //! search between batches the same way.
 
 mod fingerprint;
+mod lines;
 mod packed;
 mod symmetry;
 mod universe;
 
 use std::{
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Mutex,
+    },
     time::{Duration as StdDuration, Instant},
 };
 
@@ -58,9 +62,11 @@ use serde::Serialize;
 
 use crate::{
     by_hash::{self, ByHash, Parsed, Presentation},
-    lockstep::{inject_fault, judge, judge_whole, Observed},
-    History, Model, Trace, Violation,
+    check_step,
+    lockstep::{inject_fault, judge_line, judge_whole, Observed},
+    History, Invariant, Model, Trace, Violation,
 };
+use lines::Lines;
 use packed::{Packed, Store};
 pub use symmetry::Renaming;
 pub use universe::{Universe, TOKENS};
@@ -234,6 +240,7 @@ struct Transition {
 /// rebuilt on it.
 struct Expanding<'a> {
     node: &'a Node,
+    policy: &'a Policy,
     cross_check: bool,
     snapshot: Snapshot,
     history: History,
@@ -246,10 +253,11 @@ struct Expanding<'a> {
 /// is then already known, so the search does not keep it).
 fn step(
     x: &Expanding<'_>,
-    policy: &Policy,
     cmd: &Command,
     parsed: Option<&Parsed<'_>>,
+    lines: &mut Lines,
 ) -> (Option<(Snapshot, History)>, Vec<Violation>) {
+    let policy = x.policy;
     // A request without effects changes nothing on either side: decide on
     // the node itself instead of copying it. `apply` on `authenticate` is
     // exactly `decide` plus its effects, so the checked result is the same.
@@ -274,11 +282,11 @@ fn step(
             let violations = check(
                 &mut history,
                 x,
-                policy,
                 cmd,
                 (&engine_result, &x.snapshot),
                 (&model_result, &x.snapshot),
                 judged_by_hash(&by_hash),
+                lines,
             );
             return (None, violations);
         }
@@ -293,11 +301,11 @@ fn step(
     let violations = check(
         &mut history,
         x,
-        policy,
         cmd,
         (&engine_result, &after),
         (&model_result, &model_after),
         judged_by_hash(&by_hash),
+        lines,
     );
     if after == x.snapshot {
         return (None, violations);
@@ -317,14 +325,14 @@ fn judged_by_hash<'a>(by_hash: &'a Option<(Presentation<'a>, Decision)>) -> Opti
 fn check(
     history: &mut History,
     x: &Expanding<'_>,
-    policy: &Policy,
     cmd: &Command,
     (result, after): (&CommandResult, &Snapshot),
     (model, model_after): (&CommandResult, &Snapshot),
     by_hash: Option<ByHash<'_>>,
+    lines: &mut Lines,
 ) -> Vec<Violation> {
     let observed = || Observed {
-        policy,
+        policy: x.policy,
         index: x.node.steps,
         command: cmd,
         before: &x.snapshot,
@@ -337,7 +345,7 @@ fn check(
     if x.cross_check {
         let mut whole_history = history.clone();
         let whole = judge_whole(&mut whole_history, observed());
-        let changed = judge(history, observed());
+        let changed = judge_kept(history, observed(), lines);
         assert_eq!(
             changed, whole,
             "incremental and whole-state checks disagree"
@@ -345,7 +353,25 @@ fn check(
         assert_eq!(*history, whole_history, "histories disagree");
         return changed;
     }
-    judge(history, observed())
+    judge_kept(history, observed(), lines)
+}
+
+/// The harness's step judge, on the kept line of an equal result when the
+/// worker has one ([`lines`]).
+fn judge_kept(history: &mut History, o: Observed<'_>, lines: &mut Lines) -> Vec<Violation> {
+    let hash = lines.hash(o.result);
+    if let Some(line) = lines.get(hash, o.result) {
+        return judge_line(history, o, check_step, line, true);
+    }
+    let line = serde_json::to_string(o.result).expect("results serialize");
+    let violations = judge_line(history, o, check_step, &line, false);
+    if !violations
+        .iter()
+        .any(|v| v.invariant == Invariant::Determinism)
+    {
+        lines.keep(hash, o.result, line);
+    }
+    violations
 }
 
 /// Nodes expanded between two merges. Large enough that starting the
@@ -363,6 +389,8 @@ struct Search<'a> {
     /// ([`by_hash::parse`]): only the known prefix depends on the state.
     parsed: Vec<Option<Parsed<'a>>>,
     store: Store,
+    /// Each worker's kept result lines, by worker number.
+    lines: Vec<Mutex<Lines>>,
     seen: fingerprint::Seen,
     links: Vec<Link>,
     report: ExploreReport,
@@ -382,11 +410,12 @@ impl Search<'_> {
 
     /// Expands `node`: every move of its shard, judged, with the children
     /// not already seen before this batch.
-    fn expand(&self, node: &Node) -> Vec<Transition> {
+    fn expand(&self, node: &Node, lines: &mut Lines) -> Vec<Transition> {
         let (shard, shards) = (self.cfg.shard.0, self.cfg.shard.1.max(1));
         let (snapshot, history) = self.store.unpack(&node.state);
         let x = Expanding {
             node,
+            policy: self.policy,
             cross_check: self.cfg.cross_check,
             engine: engine(&snapshot, self.cfg.fault),
             model: Model::new(&snapshot, self.policy),
@@ -404,7 +433,7 @@ impl Search<'_> {
                 at,
                 op: (*op).clone(),
             };
-            let (child, mut violations) = step(&x, self.policy, &cmd, self.parsed[mv].as_ref());
+            let (child, mut violations) = step(&x, &cmd, self.parsed[mv].as_ref(), lines);
             let violation = (!violations.is_empty()).then(|| violations.swap_remove(0));
             let child = child.and_then(|(snapshot, history)| {
                 let fingerprint = self.fingerprint(&snapshot, node.clock);
@@ -431,20 +460,23 @@ impl Search<'_> {
     fn expand_all(&self, nodes: &[Node]) -> Vec<Vec<Transition>> {
         let threads = self.cfg.threads.clamp(1, nodes.len().max(1));
         if threads == 1 {
-            return nodes.iter().map(|n| self.expand(n)).collect();
+            let mut lines = self.lines[0].lock().expect("one worker");
+            return nodes.iter().map(|n| self.expand(n, &mut lines)).collect();
         }
         let next = AtomicUsize::new(0);
         let mut slots: Vec<Option<Vec<Transition>>> = Vec::new();
         slots.resize_with(nodes.len(), || None);
         let parts: Vec<Vec<(usize, Vec<Transition>)>> = std::thread::scope(|s| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
+            let workers: Vec<_> = self.lines[..threads]
+                .iter()
+                .map(|lines| {
                     s.spawn(|| {
+                        let mut lines = lines.lock().expect("a worker's own lines");
                         let mut mine = Vec::new();
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
                             let Some(node) = nodes.get(i) else { break };
-                            mine.push((i, self.expand(node)));
+                            mine.push((i, self.expand(node, &mut lines)));
                         }
                         mine
                     })
@@ -512,6 +544,7 @@ pub fn explore(
             .map(|op| op.and_then(|op| by_hash::parse(policy, op)))
             .collect(),
         store: Store::default(),
+        lines: (0..cfg.threads.max(1)).map(|_| Mutex::default()).collect(),
         seen: fingerprint::Seen::default(),
         links: Vec::new(),
         report: ExploreReport {
