@@ -45,7 +45,7 @@ pub mod synth;
 pub mod trace;
 
 pub use authproof_models::{
-    check_step, check_step_whole, History, Invariant, Model, Step, Violation,
+    check_step, check_step_whole, History, Invariant, Model, RoundTripped, Step, Violation,
 };
 pub use error::Error;
 pub use lockstep::{inject_fault, Implementation, Lockstep};

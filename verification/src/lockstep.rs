@@ -36,7 +36,7 @@ use authproof_engine::{
 use serde::Serialize;
 
 use crate::by_hash::{self, ByHash};
-use crate::{check_step, Error, History, Invariant, Model, Step, Violation};
+use crate::{check_step, Error, History, Invariant, Model, RoundTripped, Step, Violation};
 
 /// Something that runs the commands of docs/SPEC.md §8: the engine, a
 /// store, one day a live service. The harness needs only these two calls.
@@ -262,18 +262,20 @@ fn judge_with(
     check: fn(&mut History, &Step<'_>) -> Vec<Violation>,
 ) -> Vec<Violation> {
     let output = serde_json::to_string(o.result).expect("results serialize");
-    judge_line(history, o, check, &output, false)
+    judge_line(history, o, check, &output, false, None)
 }
 
 /// [`judge`] on `output`, the line of the step's result; `verified` when
 /// the caller already checked it is what serializing an equal result gives
-/// (explore's kept lines, `explore::lines`).
+/// (explore's kept lines, `explore::lines`), and with the caller's records
+/// known to round-trip (see [`Step`]).
 pub(crate) fn judge_line(
     history: &mut History,
     o: Observed<'_>,
     check: fn(&mut History, &Step<'_>) -> Vec<Violation>,
     output: &str,
     verified: bool,
+    round_tripped: Option<&RoundTripped>,
 ) -> Vec<Violation> {
     let mut violations = check(
         history,
@@ -288,6 +290,7 @@ pub(crate) fn judge_line(
             model_after: o.model_after,
             engine_output: output,
             output_verified: verified,
+            round_tripped,
         },
     );
     // I5, the engine against itself — only on a step where it agrees with

@@ -64,9 +64,18 @@ use crate::{
     by_hash::{self, ByHash, Parsed, Presentation},
     check_step,
     lockstep::{inject_fault, judge_line, judge_whole, Observed},
-    History, Invariant, Model, Trace, Violation,
+    History, Invariant, Model, RoundTripped, Trace, Violation,
 };
 use lines::Lines;
+
+/// What one worker keeps between transitions so as not to redo work: each
+/// distinct result's checked line ([`lines`]) and the records found to
+/// survive a JSON round trip ([`RoundTripped`]). Neither changes a verdict.
+#[derive(Default)]
+struct Memo {
+    lines: Lines,
+    round_tripped: RoundTripped,
+}
 use packed::{Packed, Store};
 pub use symmetry::Renaming;
 pub use universe::{Universe, TOKENS};
@@ -255,7 +264,7 @@ fn step(
     x: &Expanding<'_>,
     cmd: &Command,
     parsed: Option<&Parsed<'_>>,
-    lines: &mut Lines,
+    memo: &mut Memo,
 ) -> (Option<(Snapshot, History)>, Vec<Violation>) {
     let policy = x.policy;
     // A request without effects changes nothing on either side: decide on
@@ -286,7 +295,7 @@ fn step(
                 (&engine_result, &x.snapshot),
                 (&model_result, &x.snapshot),
                 judged_by_hash(&by_hash),
-                lines,
+                memo,
             );
             return (None, violations);
         }
@@ -305,7 +314,7 @@ fn step(
         (&engine_result, &after),
         (&model_result, &model_after),
         judged_by_hash(&by_hash),
-        lines,
+        memo,
     );
     if after == x.snapshot {
         return (None, violations);
@@ -329,7 +338,7 @@ fn check(
     (result, after): (&CommandResult, &Snapshot),
     (model, model_after): (&CommandResult, &Snapshot),
     by_hash: Option<ByHash<'_>>,
-    lines: &mut Lines,
+    memo: &mut Memo,
 ) -> Vec<Violation> {
     let observed = || Observed {
         policy: x.policy,
@@ -345,7 +354,7 @@ fn check(
     if x.cross_check {
         let mut whole_history = history.clone();
         let whole = judge_whole(&mut whole_history, observed());
-        let changed = judge_kept(history, observed(), lines);
+        let changed = judge_kept(history, observed(), memo);
         assert_eq!(
             changed, whole,
             "incremental and whole-state checks disagree"
@@ -353,23 +362,24 @@ fn check(
         assert_eq!(*history, whole_history, "histories disagree");
         return changed;
     }
-    judge_kept(history, observed(), lines)
+    judge_kept(history, observed(), memo)
 }
 
-/// The harness's step judge, on the kept line of an equal result when the
-/// worker has one ([`lines`]).
-fn judge_kept(history: &mut History, o: Observed<'_>, lines: &mut Lines) -> Vec<Violation> {
-    let hash = lines.hash(o.result);
-    if let Some(line) = lines.get(hash, o.result) {
-        return judge_line(history, o, check_step, line, true);
+/// The harness's step judge with the worker's [`Memo`]: on the kept line of
+/// an equal result when there is one.
+fn judge_kept(history: &mut History, o: Observed<'_>, memo: &mut Memo) -> Vec<Violation> {
+    let known = Some(&memo.round_tripped);
+    let hash = memo.lines.hash(o.result);
+    if let Some(line) = memo.lines.get(hash, o.result) {
+        return judge_line(history, o, check_step, line, true, known);
     }
     let line = serde_json::to_string(o.result).expect("results serialize");
-    let violations = judge_line(history, o, check_step, &line, false);
+    let violations = judge_line(history, o, check_step, &line, false, known);
     if !violations
         .iter()
         .any(|v| v.invariant == Invariant::Determinism)
     {
-        lines.keep(hash, o.result, line);
+        memo.lines.keep(hash, o.result, line);
     }
     violations
 }
@@ -389,8 +399,8 @@ struct Search<'a> {
     /// ([`by_hash::parse`]): only the known prefix depends on the state.
     parsed: Vec<Option<Parsed<'a>>>,
     store: Store,
-    /// Each worker's kept result lines, by worker number.
-    lines: Vec<Mutex<Lines>>,
+    /// Each worker's memo, by worker number.
+    memos: Vec<Mutex<Memo>>,
     seen: fingerprint::Seen,
     links: Vec<Link>,
     report: ExploreReport,
@@ -410,7 +420,7 @@ impl Search<'_> {
 
     /// Expands `node`: every move of its shard, judged, with the children
     /// not already seen before this batch.
-    fn expand(&self, node: &Node, lines: &mut Lines) -> Vec<Transition> {
+    fn expand(&self, node: &Node, memo: &mut Memo) -> Vec<Transition> {
         let (shard, shards) = (self.cfg.shard.0, self.cfg.shard.1.max(1));
         let (snapshot, history) = self.store.unpack(&node.state);
         let x = Expanding {
@@ -433,7 +443,7 @@ impl Search<'_> {
                 at,
                 op: (*op).clone(),
             };
-            let (child, mut violations) = step(&x, &cmd, self.parsed[mv].as_ref(), lines);
+            let (child, mut violations) = step(&x, &cmd, self.parsed[mv].as_ref(), memo);
             let violation = (!violations.is_empty()).then(|| violations.swap_remove(0));
             let child = child.and_then(|(snapshot, history)| {
                 let fingerprint = self.fingerprint(&snapshot, node.clock);
@@ -460,23 +470,23 @@ impl Search<'_> {
     fn expand_all(&self, nodes: &[Node]) -> Vec<Vec<Transition>> {
         let threads = self.cfg.threads.clamp(1, nodes.len().max(1));
         if threads == 1 {
-            let mut lines = self.lines[0].lock().expect("one worker");
-            return nodes.iter().map(|n| self.expand(n, &mut lines)).collect();
+            let mut memo = self.memos[0].lock().expect("one worker");
+            return nodes.iter().map(|n| self.expand(n, &mut memo)).collect();
         }
         let next = AtomicUsize::new(0);
         let mut slots: Vec<Option<Vec<Transition>>> = Vec::new();
         slots.resize_with(nodes.len(), || None);
         let parts: Vec<Vec<(usize, Vec<Transition>)>> = std::thread::scope(|s| {
-            let workers: Vec<_> = self.lines[..threads]
+            let workers: Vec<_> = self.memos[..threads]
                 .iter()
-                .map(|lines| {
+                .map(|memo| {
                     s.spawn(|| {
-                        let mut lines = lines.lock().expect("a worker's own lines");
+                        let mut memo = memo.lock().expect("a worker's own memo");
                         let mut mine = Vec::new();
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
                             let Some(node) = nodes.get(i) else { break };
-                            mine.push((i, self.expand(node, &mut lines)));
+                            mine.push((i, self.expand(node, &mut memo)));
                         }
                         mine
                     })
@@ -544,7 +554,7 @@ pub fn explore(
             .map(|op| op.and_then(|op| by_hash::parse(policy, op)))
             .collect(),
         store: Store::default(),
-        lines: (0..cfg.threads.max(1)).map(|_| Mutex::default()).collect(),
+        memos: (0..cfg.threads.max(1)).map(|_| Mutex::default()).collect(),
         seen: fingerprint::Seen::default(),
         links: Vec::new(),
         report: ExploreReport {
