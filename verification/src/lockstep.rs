@@ -195,7 +195,11 @@ impl Run {
 /// Invariants checkable on the initial snapshot alone: a JSON round trip
 /// changes nothing and the implementation exports what it loaded unchanged
 /// (I6), and the model starts from the same state.
-fn check_initial(snapshot: &Snapshot, exported: &Snapshot, model: &Model) -> Vec<Violation> {
+pub(crate) fn check_initial(
+    snapshot: &Snapshot,
+    exported: &Snapshot,
+    model: &Model,
+) -> Vec<Violation> {
     let mut out = Vec::new();
     let round = serde_json::to_string(snapshot)
         .ok()

@@ -63,7 +63,7 @@ use serde::Serialize;
 use crate::{
     by_hash::{self, ByHash, Parsed, Presentation},
     check_step,
-    lockstep::{inject_fault, judge_line, judge_whole, Observed},
+    lockstep::{check_initial, inject_fault, judge_line, judge_whole, Observed},
     History, Invariant, Model, RoundTripped, Trace, Violation,
 };
 use lines::Lines;
@@ -584,6 +584,29 @@ pub fn explore(
             && universe.times.len() <= usize::from(u16::MAX),
         "universe alphabets fit a link"
     );
+    // The root's own checks (I6's round trip and export of the initial
+    // state), once: the step checks judge what steps change.
+    let initial = check_initial(
+        &universe.snapshot,
+        &engine(&universe.snapshot, cfg.fault).to_snapshot(),
+        &Model::new(&universe.snapshot, policy),
+    );
+    if let Some(violation) = initial.first().cloned() {
+        let mut names: Vec<String> = initial
+            .iter()
+            .map(|v| v.invariant.id().to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        search.report.violated = names;
+        search.report.counterexample = Some(Counterexample {
+            steps: 0,
+            trace: trace(policy, &universe.snapshot, &[]),
+            violation,
+        });
+        search.report.elapsed = search.start.elapsed();
+        return search.report;
+    }
     let root = Node {
         state: search
             .store
