@@ -343,6 +343,12 @@ impl State {
                     },
                 };
                 d.tenant = Some(bound.clone());
+                if k.tenant.is_some() {
+                    // The decision's tenant is the key's own: the record
+                    // line's `KeyTenant::Decision` stands, and
+                    // `Draft::finish` need not compare the two ids.
+                    d.key_tenant = None;
+                }
                 if let Some(asked) = req.tenant.as_ref().filter(|t| *t != bound) {
                     return d.deny(
                         Reason::CrossTenant,
@@ -376,7 +382,7 @@ impl State {
                 // the credential's own tenant, whose handle the slot holds.
                 let own = slot
                     .map(|s| s.tenant)
-                    .filter(|&h| h != NO_HANDLE && credential_tenant(&principal) == Some(t));
+                    .filter(|&h| h != NO_HANDLE && is_credential_tenant(&principal, t));
                 let record = match own {
                     Some(h) => Some((h, self.tenant_at(h))),
                     None => self.tenants.get_full(t).map(|(h, _, r)| (h as Handle, r)),
@@ -461,10 +467,24 @@ impl State {
 
         // 9. Allow.
         let (scope, effects) = match principal {
-            Principal::ApiKey(_) => (tenant.into_iter().cloned().collect(), Effects::new()),
+            Principal::ApiKey(_) => {
+                let mut scope = Scope::new();
+                if let Some(t) = tenant {
+                    scope.push(t.clone());
+                }
+                (scope, Effects::new())
+            }
             Principal::Session(s) => (
                 self.session_scope(user_h, at),
-                sliding_refresh(policy, s, at).into_iter().collect(),
+                // Pushed: `collect` from an `Option` goes through the
+                // inline vector's general `extend`.
+                {
+                    let mut effects = Effects::new();
+                    if let Some(e) = sliding_refresh(policy, s, at) {
+                        effects.push(e);
+                    }
+                    effects
+                },
             ),
         };
         d.steps.end = Some(End::Allow);
@@ -622,6 +642,13 @@ impl State {
         }
         scope
     }
+}
+
+/// Whether `t` is the credential's own tenant. Usually it is that very
+/// id (a bound key's tenant, a session's active one): then no bytes are
+/// compared.
+fn is_credential_tenant(p: &Principal<'_>, t: &Id) -> bool {
+    credential_tenant(p).is_some_and(|c| std::ptr::eq(c, t) || c == t)
 }
 
 fn credential_tenant<'s>(p: &Principal<'s>) -> Option<&'s Id> {
