@@ -253,7 +253,7 @@ impl State {
         };
 
         // 0. The action.
-        let Some(rule) = policy.actions.get(&req.action) else {
+        let Some(rule) = policy.rule(&req.action) else {
             return d.deny(Reason::UnknownAction, Why::UnknownAction);
         };
         d.steps.rule = Some(rule_note(at, rule, &mut d.steps.text));
