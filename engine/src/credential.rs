@@ -132,7 +132,18 @@ pub fn extract<'r>(policy: &Policy, headers: &'r Headers) -> Extraction<'r> {
         return Extraction::Ambiguous(present);
     }
 
-    for candidate in policy.credential_order() {
+    // One candidate present (the usual request) is the credential in any
+    // order: the order is not worked out for it.
+    let order = if present > 1 {
+        policy.credential_order()
+    } else if api_key.is_some() {
+        [Candidate::ApiKeyHeader; 3]
+    } else if cookie.is_some() {
+        [Candidate::Cookie; 3]
+    } else {
+        [Candidate::Authorization; 3]
+    };
+    for candidate in order {
         match candidate {
             Candidate::ApiKeyHeader => {
                 if let Some(value) = api_key {
