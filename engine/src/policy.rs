@@ -539,17 +539,19 @@ mod tests {
             Policy::SCAN_ACTIONS + 1,
             40,
         ] {
-            let mut p = Policy::default();
-            p.actions = (0..n)
-                .map(|i| {
-                    let rule = ActionRule {
-                        owner_only: i % 2 == 0,
-                        roles: vec![format!("r{i}")],
-                        ..ActionRule::default()
-                    };
-                    (format!("act.{i:03}"), rule)
-                })
-                .collect();
+            let p = Policy {
+                actions: (0..n)
+                    .map(|i| {
+                        let rule = ActionRule {
+                            owner_only: i % 2 == 0,
+                            roles: vec![format!("r{i}")],
+                            ..ActionRule::default()
+                        };
+                        (format!("act.{i:03}"), rule)
+                    })
+                    .collect(),
+                ..Policy::default()
+            };
             let mut names: Vec<String> = p.actions.keys().cloned().collect();
             names.extend(["act.0", "act.0000", "act.999", "", "bct.000"].map(String::from));
             for name in &names {
