@@ -23,7 +23,7 @@
 //! scan of the cookie header per policy cookie name — cost ≈ 1,400
 //! instructions per decision, a fifth of an allow (docs/PERFORMANCE.md
 //! "Extraction in one pass"); the result is the same by construction and
-//! by the property test below, which compares both forms.
+//! by the exhaustive test below, which compares both forms.
 
 use std::borrow::Cow;
 use std::fmt;

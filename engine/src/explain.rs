@@ -17,7 +17,7 @@
 //! [`Text::INLINE`] bytes, and the notes hold their positions in it. The
 //! alternative, a fixed inline slot per string (38 bytes each, three per
 //! list, zeroed and copied whether used or not), made the notes 640 of the
-//! decision's 832 bytes and cost ≈ 450 instructions per decision to build,
+//! decision's 832 bytes and cost ≈ 500 instructions per decision to build,
 //! move and drop (docs/PERFORMANCE.md "One text buffer for the notes").
 //! Sharing the policy's strings instead (an `Arc` per rule) would change
 //! the public `Policy` types.
