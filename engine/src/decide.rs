@@ -15,7 +15,7 @@ use crate::{
     credential::{extract, Channel, Extraction},
     explain::{
         ChannelName, CredentialNote, End, KeyTenant, Kinds, MemberNote, RecordNote, ResourceNote,
-        RuleNote, Steps, TenantNote, Why, Word, Words,
+        RuleNote, Steps, TenantNote, Text, Why,
     },
     fault::percent_encode,
     presented::{Presented, Resolved},
@@ -39,8 +39,10 @@ struct Draft<'r, 's> {
 }
 
 impl Draft<'_, '_> {
-    /// The notes, with the key's tenant resolved.
-    fn finish(&mut self) -> Explain {
+    /// Resolves the key's tenant in the notes. The notes are then moved
+    /// into the decision, not taken (a take copies them and writes
+    /// defaults in their place).
+    fn finish(&mut self) {
         if let (Some(t), Some(RecordNote::ApiKey(kt))) = (self.key_tenant, &mut self.steps.record) {
             *kt = if self.tenant.as_ref() == Some(t) {
                 KeyTenant::Decision
@@ -48,12 +50,11 @@ impl Draft<'_, '_> {
                 KeyTenant::Other(t.clone())
             };
         }
-        Explain::of_steps(std::mem::take(&mut self.steps))
     }
 
     fn deny(mut self, reason: Reason, why: Why) -> Decision {
         self.steps.end = Some(End::Deny(reason, why));
-        let explain = self.finish();
+        self.finish();
         Decision {
             decision: Verdict::Deny,
             reason: Some(reason),
@@ -64,18 +65,19 @@ impl Draft<'_, '_> {
             tenant: self.tenant,
             scope: Scope::new(),
             effects: Effects::new(),
-            explain,
+            explain: Explain::of_steps(self.steps),
         }
     }
 }
 
-/// How the explanation names a channel: the policy's header or cookie name.
-fn channel_name(channel: Channel, policy: &Policy) -> ChannelName {
+/// How the explanation names a channel: the policy's header or cookie
+/// name, copied into the notes' text.
+fn channel_name(channel: Channel, policy: &Policy, text: &mut Text) -> ChannelName {
     match channel {
-        Channel::ApiKeyHeader => ChannelName::Header(Word::new(&policy.api_key.header)),
-        Channel::Cookie(i) => ChannelName::Cookie(Word::new(
-            policy.session.cookies.get(i).map_or("?", String::as_str),
-        )),
+        Channel::ApiKeyHeader => ChannelName::Header(text.word(&policy.api_key.header)),
+        Channel::Cookie(i) => ChannelName::Cookie(
+            text.word(policy.session.cookies.get(i).map_or("?", String::as_str)),
+        ),
         Channel::Bearer => ChannelName::Bearer,
     }
 }
@@ -251,32 +253,28 @@ impl State {
         };
 
         // 0. The action.
-        let Some(rule) = policy.actions.get(&req.action) else {
+        let Some(rule) = policy.rule(&req.action) else {
             return d.deny(Reason::UnknownAction, Why::UnknownAction);
         };
-        d.steps.rule = Some(rule_note(at, rule));
+        d.steps.rule = Some(rule_note(at, rule, &mut d.steps.text));
 
         // 1. The credential.
         let (kind, token) = match step1() {
             Found::None => return d.deny(Reason::NoCredential, Why::NoCredential),
             Found::Ambiguous(n) => return d.deny(Reason::AmbiguousCredential, Why::Ambiguous(n)),
             Found::Malformed(channel, why) => {
-                return d.deny(
-                    Reason::MalformedCredential,
-                    Why::Malformed(channel_name(channel, policy), why),
-                )
+                let channel = channel_name(channel, policy, &mut d.steps.text);
+                return d.deny(Reason::MalformedCredential, Why::Malformed(channel, why));
             }
             Found::Unmatched(channel) => {
-                return d.deny(
-                    Reason::ApiKeyNotFound,
-                    Why::Unmatched(channel_name(channel, policy)),
-                )
+                let channel = channel_name(channel, policy, &mut d.steps.text);
+                return d.deny(Reason::ApiKeyNotFound, Why::Unmatched(channel));
             }
             Found::Token(kind, channel, hash, signature) => {
                 let b = hash.as_bytes();
                 d.steps.credential = Some(CredentialNote {
                     kind,
-                    channel: channel_name(channel, policy),
+                    channel: channel_name(channel, policy, &mut d.steps.text),
                     short: [b[0], b[1], b[2], b[3]],
                     signature,
                 });
@@ -345,6 +343,12 @@ impl State {
                     },
                 };
                 d.tenant = Some(bound.clone());
+                if k.tenant.is_some() {
+                    // The decision's tenant is the key's own: the record
+                    // line's `KeyTenant::Decision` stands, and
+                    // `Draft::finish` need not compare the two ids.
+                    d.key_tenant = None;
+                }
                 if let Some(asked) = req.tenant.as_ref().filter(|t| *t != bound) {
                     return d.deny(
                         Reason::CrossTenant,
@@ -378,7 +382,7 @@ impl State {
                 // the credential's own tenant, whose handle the slot holds.
                 let own = slot
                     .map(|s| s.tenant)
-                    .filter(|&h| h != NO_HANDLE && credential_tenant(&principal) == Some(t));
+                    .filter(|&h| h != NO_HANDLE && is_credential_tenant(&principal, t));
                 let record = match own {
                     Some(h) => Some((h, self.tenant_at(h))),
                     None => self.tenants.get_full(t).map(|(h, _, r)| (h as Handle, r)),
@@ -387,7 +391,7 @@ impl State {
                 let role = match m {
                     Some(m) => {
                         d.steps.member = Some(MemberNote {
-                            role: Word::new(&m.role),
+                            role: d.steps.text.word(&m.role),
                             since: m.since,
                         });
                         m.role.as_str()
@@ -407,16 +411,14 @@ impl State {
 
                 // 6. Role.
                 if !rule.roles.is_empty() && !rule.roles.iter().any(|r| r == role) {
-                    return d.deny(
-                        Reason::InsufficientRole,
-                        Why::InsufficientRole(Word::new(role)),
-                    );
+                    let role = d.steps.text.word(role);
+                    return d.deny(Reason::InsufficientRole, Why::InsufficientRole(role));
                 }
 
                 // 7. Capability.
                 if let Principal::ApiKey(k) = principal {
                     if !rule.capability.is_empty() && !has_capability(policy, k, &rule.capability) {
-                        d.steps.capabilities = Some(Words::of(&k.capabilities));
+                        d.steps.capabilities = Some(d.steps.text.words(&k.capabilities));
                         return d.deny(
                             Reason::MissingCapability,
                             Why::MissingCapability(policy.api_key.empty_capabilities),
@@ -465,14 +467,28 @@ impl State {
 
         // 9. Allow.
         let (scope, effects) = match principal {
-            Principal::ApiKey(_) => (tenant.into_iter().cloned().collect(), Effects::new()),
+            Principal::ApiKey(_) => {
+                let mut scope = Scope::new();
+                if let Some(t) = tenant {
+                    scope.push(t.clone());
+                }
+                (scope, Effects::new())
+            }
             Principal::Session(s) => (
                 self.session_scope(user_h, at),
-                sliding_refresh(policy, s, at).into_iter().collect(),
+                // Pushed: `collect` from an `Option` goes through the
+                // inline vector's general `extend`.
+                {
+                    let mut effects = Effects::new();
+                    if let Some(e) = sliding_refresh(policy, s, at) {
+                        effects.push(e);
+                    }
+                    effects
+                },
             ),
         };
         d.steps.end = Some(End::Allow);
-        let explain = d.finish();
+        d.finish();
         // `d.user` and `d.tenant` hold clones of `user` and `tenant` (steps
         // 2 and 4): moved, not cloned again.
         debug_assert_eq!(d.user.as_ref(), Some(user));
@@ -487,7 +503,8 @@ impl State {
             tenant: d.tenant,
             scope,
             effects,
-            explain,
+            // Built in place: a local first is one more copy of the notes.
+            explain: Explain::of_steps(d.steps),
         }
     }
 
@@ -612,12 +629,26 @@ impl State {
 
     /// A session allow's scope: the sorted ids of the non-suspended tenants
     /// the user is a member of at `at` (the links keep tenant-id order).
+    ///
+    /// Pushed one by one: `collect` into the inline vector (its `extend`
+    /// reserving by the iterator's size hint first) cost twice as much for
+    /// the usual one tenant.
     pub(crate) fn session_scope(&self, user: Handle, at: Timestamp) -> Scope {
-        self.members_at(user, at)
-            .filter(|m| !self.tenant_at(m.tenant).suspended)
-            .map(|m| self.tenant_id(m.tenant).clone())
-            .collect()
+        let mut scope = Scope::new();
+        for m in self.members_at(user, at) {
+            if !self.tenant_at(m.tenant).suspended {
+                scope.push(self.tenant_id(m.tenant).clone());
+            }
+        }
+        scope
     }
+}
+
+/// Whether `t` is the credential's own tenant. Usually it is that very
+/// id (a bound key's tenant, a session's active one): then no bytes are
+/// compared.
+fn is_credential_tenant(p: &Principal<'_>, t: &Id) -> bool {
+    credential_tenant(p).is_some_and(|c| std::ptr::eq(c, t) || c == t)
 }
 
 fn credential_tenant<'s>(p: &Principal<'s>) -> Option<&'s Id> {
@@ -658,15 +689,14 @@ pub(crate) fn sliding_refresh(policy: &Policy, s: &Session, at: Timestamp) -> Op
 }
 
 /// The rule line's note: what it names of the policy's rule (the action is
-/// the decision's). Roles and capability are kept inline (no allocation)
-/// when short.
-fn rule_note(at: Timestamp, rule: &ActionRule) -> RuleNote {
+/// the decision's). Roles and capability are copied into the notes' text.
+fn rule_note(at: Timestamp, rule: &ActionRule, text: &mut Text) -> RuleNote {
     RuleNote {
         at,
         credentials: Kinds::of(&rule.credentials),
         tenant: rule.tenant,
-        roles: Words::of(&rule.roles),
-        capability: Word::new(&rule.capability),
+        roles: text.words(&rule.roles),
+        capability: text.word(&rule.capability),
         resource: rule.resource,
         owner_only: rule.owner_only,
     }

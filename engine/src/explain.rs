@@ -11,6 +11,17 @@
 //! twice. The rendered text is byte for byte what the engine used to format
 //! eagerly (tested over a generated corpus of every class).
 //!
+//! The strings a note keeps (the rule's roles and capability, the
+//! policy's header or cookie name, a role, a key's capabilities) are
+//! copied into one buffer per decision, [`Text`], inline up to
+//! [`Text::INLINE`] bytes, and the notes hold their positions in it. The
+//! alternative, a fixed inline slot per string (38 bytes each, three per
+//! list, zeroed and copied whether used or not), made the notes 640 of the
+//! decision's 832 bytes and cost ≈ 500 instructions per decision to build,
+//! move and drop (docs/PERFORMANCE.md "One text buffer for the notes").
+//! Sharing the policy's strings instead (an `Arc` per rule) would change
+//! the public `Policy` types.
+//!
 //! Because the lines read the decision's fields, a caller that changes
 //! those fields on an engine-made decision and wants the engine's words
 //! kept calls [`Decision::freeze_explain`] first.
@@ -79,10 +90,10 @@ impl Explain {
             line(buf)
         };
         if let Some(rule) = &s.rule {
-            emit(&mut buf, &|b| rule.write(b, d))?;
+            emit(&mut buf, &|b| rule.write(b, d, &s.text))?;
         }
         if let Some(c) = &s.credential {
-            emit(&mut buf, &|b| c.write(b))?;
+            emit(&mut buf, &|b| c.write(b, &s.text))?;
         }
         if let Some(r) = &s.record {
             emit(&mut buf, &|b| r.write(b, d))?;
@@ -91,7 +102,7 @@ impl Explain {
             emit(&mut buf, &|b| t.write(b, d))?;
         }
         if let Some(m) = &s.member {
-            emit(&mut buf, &|b| m.write(b, d))?;
+            emit(&mut buf, &|b| m.write(b, d, &s.text))?;
         }
         if let Some(r) = &s.resource {
             emit(&mut buf, &|b| r.write(b, d))?;
@@ -158,6 +169,8 @@ pub(crate) struct Steps {
     /// The key's capabilities, for a `missing_capability` line (here
     /// rather than in [`Why`], which step 2 returns and should stay small).
     pub(crate) capabilities: Option<Words>,
+    /// The strings the notes above name.
+    pub(crate) text: Text,
 }
 
 /// The credential kinds of a rule, kept inline for the usual one or two.
@@ -185,86 +198,156 @@ impl Kinds {
     }
 }
 
-/// A short string kept without a heap allocation (a role, a capability, a
-/// header or cookie name of the policy: the default policy's longest is 34
-/// bytes); longer ones are boxed.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub(crate) enum Word {
-    Inline(u8, [u8; Word::INLINE]),
-    Heap(Box<str>),
+/// The strings of one decision's notes, one after another: inline up to
+/// [`Text::INLINE`] bytes (the bench policy's decisions need at most 60),
+/// on the heap beyond. A list is stored as each word's length (4 bytes,
+/// little-endian) followed by the word. Written by hand rather than as a
+/// `SmallVec<[u8; _]>`, whose `extend_from_slice` (a general insert) cost
+/// three times the copy.
+#[derive(Clone)]
+pub(crate) struct Text {
+    len: u32,
+    inline: [u8; Text::INLINE],
+    /// Every byte once `inline` overflows; empty until then.
+    heap: Vec<u8>,
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text {
+            len: 0,
+            inline: [0; Text::INLINE],
+            heap: Vec::new(),
+        }
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for Text {}
+
+/// What `==` compares: the bytes written, not the spare inline ones.
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.bytes().hash(h);
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&String::from_utf8_lossy(self.bytes()), f)
+    }
+}
+
+impl Text {
+    const INLINE: usize = 96;
+
+    fn bytes(&self) -> &[u8] {
+        if self.heap.is_empty() {
+            &self.inline[..self.len as usize]
+        } else {
+            &self.heap
+        }
+    }
+
+    fn push(&mut self, b: &[u8]) {
+        let len = self.len as usize;
+        if self.heap.is_empty() {
+            if let Some(to) = self.inline.get_mut(len..len + b.len()) {
+                to.copy_from_slice(b);
+                self.len += b.len() as u32;
+                return;
+            }
+            self.heap.reserve(len + b.len());
+            self.heap.extend_from_slice(&self.inline[..len]);
+        }
+        self.heap.extend_from_slice(b);
+        self.len += b.len() as u32;
+    }
+
+    /// Copies `s` in.
+    pub(crate) fn word(&mut self, s: &str) -> Word {
+        let start = self.len;
+        if !s.is_empty() {
+            self.push(s.as_bytes());
+        }
+        Word {
+            start,
+            len: s.len() as u32,
+        }
+    }
+
+    /// Copies a list of strings in.
+    pub(crate) fn words<S: AsRef<str>>(&mut self, list: &[S]) -> Words {
+        let start = self.len;
+        for w in list {
+            let w = w.as_ref().as_bytes();
+            self.push(&(w.len() as u32).to_le_bytes());
+            self.push(w);
+        }
+        Words {
+            start,
+            count: list.len() as u32,
+        }
+    }
+
+    fn str(&self, w: Word) -> &str {
+        let at = w.start as usize;
+        std::str::from_utf8(&self.bytes()[at..at + w.len as usize]).expect("copied from a str")
+    }
+
+    fn list(&self, w: Words) -> impl Iterator<Item = &str> {
+        let bytes = self.bytes();
+        let mut at = w.start as usize;
+        (0..w.count).map(move |_| {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+            let word = &bytes[at + 4..at + 4 + len as usize];
+            at += 4 + len as usize;
+            std::str::from_utf8(word).expect("copied from a str")
+        })
+    }
+
+    /// A list as `Debug` prints a `Vec<String>`.
+    fn debug_list(&self, w: Words) -> impl fmt::Debug + '_ {
+        struct L<'a>(&'a Text, Words);
+        impl fmt::Debug for L<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list().entries(self.0.list(self.1)).finish()
+            }
+        }
+        L(self, w)
+    }
+}
+
+/// A string of the decision's [`Text`] (a role, a capability, a header or
+/// cookie name of the policy).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Word {
+    start: u32,
+    len: u32,
 }
 
 impl Word {
-    const INLINE: usize = 38;
-
-    pub(crate) fn new(s: &str) -> Word {
-        if s.len() <= Word::INLINE {
-            let mut bytes = [0u8; Word::INLINE];
-            bytes[..s.len()].copy_from_slice(s.as_bytes());
-            Word::Inline(s.len() as u8, bytes)
-        } else {
-            Word::Heap(s.into())
-        }
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        match self {
-            Word::Inline(n, bytes) => {
-                std::str::from_utf8(&bytes[..usize::from(*n)]).expect("copied from a str")
-            }
-            Word::Heap(s) => s,
-        }
+    fn is_empty(self) -> bool {
+        self.len == 0
     }
 }
 
-impl fmt::Debug for Word {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for Word {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A few [`Word`]s (a rule's roles, a key's capabilities) inline; `Debug`
-/// is a `Vec<String>`'s.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub(crate) enum Words {
-    Inline(u8, [Word; 3]),
-    Heap(Vec<String>),
+/// A list of strings of the decision's [`Text`] (a rule's roles, a key's
+/// capabilities).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Words {
+    start: u32,
+    count: u32,
 }
 
 impl Words {
-    pub(crate) fn of<S: AsRef<str>>(list: &[S]) -> Words {
-        if list.len() <= 3 {
-            let mut it = list.iter();
-            let words = std::array::from_fn(|_| Word::new(it.next().map_or("", S::as_ref)));
-            Words::Inline(list.len() as u8, words)
-        } else {
-            Words::Heap(list.iter().map(|w| w.as_ref().to_string()).collect())
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        match self {
-            Words::Inline(n, _) => *n == 0,
-            Words::Heap(v) => v.is_empty(),
-        }
-    }
-}
-
-impl fmt::Debug for Words {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Words::Inline(n, words) => f
-                .debug_list()
-                .entries(words[..usize::from(*n)].iter())
-                .finish(),
-            Words::Heap(v) => fmt::Debug::fmt(v, f),
-        }
+    fn is_empty(self) -> bool {
+        self.count == 0
     }
 }
 
@@ -281,7 +364,7 @@ pub(crate) struct RuleNote {
 }
 
 impl RuleNote {
-    fn write(&self, s: &mut String, d: &Decision) -> fmt::Result {
+    fn write(&self, s: &mut String, d: &Decision, text: &Text) -> fmt::Result {
         write!(s, "at {}, action {:?}: credentials [", self.at, d.action)?;
         for (i, c) in self.credentials.as_slice().iter().enumerate() {
             if i > 0 {
@@ -295,10 +378,10 @@ impl RuleNote {
             TenantRule::Optional => "optional",
         });
         if !self.roles.is_empty() {
-            write!(s, ", roles {:?}", self.roles)?;
+            write!(s, ", roles {:?}", text.debug_list(self.roles))?;
         }
-        if !self.capability.as_str().is_empty() {
-            write!(s, ", capability {:?}", self.capability)?;
+        if !self.capability.is_empty() {
+            write!(s, ", capability {:?}", text.str(self.capability))?;
         }
         if self.resource {
             s.push_str(", resource required");
@@ -312,20 +395,26 @@ impl RuleNote {
 
 /// Where a credential came from, as the explanation names it: the header
 /// or cookie name is the policy's, so it is kept.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum ChannelName {
     Header(Word),
     Cookie(Word),
     Bearer,
 }
 
-impl fmt::Display for ChannelName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ChannelName::Header(h) => write!(f, "header {h}"),
-            ChannelName::Cookie(c) => write!(f, "cookie {c}"),
-            ChannelName::Bearer => f.write_str("authorization: Bearer"),
+impl ChannelName {
+    fn show(self, text: &Text) -> impl fmt::Display + '_ {
+        struct C<'a>(ChannelName, &'a Text);
+        impl fmt::Display for C<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self.0 {
+                    ChannelName::Header(h) => write!(f, "header {}", self.1.str(h)),
+                    ChannelName::Cookie(c) => write!(f, "cookie {}", self.1.str(c)),
+                    ChannelName::Bearer => f.write_str("authorization: Bearer"),
+                }
+            }
         }
+        C(self, text)
     }
 }
 
@@ -340,12 +429,12 @@ pub(crate) struct CredentialNote {
 }
 
 impl CredentialNote {
-    fn write(&self, s: &mut String) -> fmt::Result {
+    fn write(&self, s: &mut String, text: &Text) -> fmt::Result {
         write!(
             s,
             "credential: {} from {}, token sha256 ",
             self.kind.as_str(),
-            self.channel
+            self.channel.show(text)
         )?;
         const HEX: &[u8; 16] = b"0123456789abcdef";
         for b in self.short {
@@ -474,13 +563,13 @@ pub(crate) struct MemberNote {
 }
 
 impl MemberNote {
-    fn write(&self, s: &mut String, d: &Decision) -> fmt::Result {
+    fn write(&self, s: &mut String, d: &Decision, text: &Text) -> fmt::Result {
         write!(
             s,
             "{} is a member of {} as {:?} since {}",
             user(d),
             tenant(d),
-            self.role,
+            text.str(self.role),
             self.since
         )
     }
@@ -572,10 +661,10 @@ pub(crate) enum Why {
 
 impl Why {
     fn write(&self, s: &mut String, d: &Decision, steps: &Steps) -> fmt::Result {
+        let text = &steps.text;
         let rule = steps.rule.as_ref();
-        let no_roles = Words::of::<&str>(&[]);
-        let roles = rule.map_or(&no_roles, |r| &r.roles);
-        let capability = rule.map_or("", |r| r.capability.as_str());
+        let roles = text.debug_list(rule.map_or(Words::default(), |r| r.roles));
+        let capability = rule.map_or("", |r| text.str(r.capability));
         match self {
             Why::UnknownAction => write!(s, "action {:?} is not defined by the policy", d.action),
             Why::NoCredential => {
@@ -585,12 +674,15 @@ impl Why {
                 s,
                 "{n} credentials presented and credentials.multiple = \"deny\""
             ),
-            Why::Malformed(channel, why) => {
-                write!(s, "{channel}: {why} (no fallback to a later credential)")
-            }
+            Why::Malformed(channel, why) => write!(
+                s,
+                "{}: {why} (no fallback to a later credential)",
+                channel.show(text)
+            ),
             Why::Unmatched(channel) => write!(
                 s,
-                "{channel} carries the whole header value as the API key, not the presented token"
+                "{} carries the whole header value as the API key, not the presented token",
+                channel.show(text)
             ),
             Why::NoApiKey => s.write_str("no API key has this token"),
             Why::KeyCreatedLater { created_at, at } => write!(
@@ -651,12 +743,14 @@ impl Why {
                 tenant(d)
             ),
             Why::TenantSuspended => write!(s, "tenant {} is suspended", tenant(d)),
-            Why::InsufficientRole(role) => write!(s, "role {role:?} is not one of {roles:?}"),
+            Why::InsufficientRole(role) => {
+                write!(s, "role {:?} is not one of {roles:?}", text.str(*role))
+            }
             Why::MissingCapability(empty) => write!(
                 s,
                 "key {} lacks capability {capability:?} (it has {:?}; api_key.empty_capabilities = {empty:?})",
                 credential(d),
-                steps.capabilities.as_ref().unwrap_or(&no_roles)
+                text.debug_list(steps.capabilities.unwrap_or_default())
             ),
             Why::NoResourceNamed => write!(
                 s,
@@ -684,10 +778,11 @@ mod tests {
     use super::*;
 
     /// `Word` and `Words` print exactly as the `String` and `Vec<String>`
-    /// they stand for, inline or not.
+    /// they stand for, inline or spilled to the heap.
     #[test]
     fn words_print_like_strings() {
-        let long = "x".repeat(Word::INLINE + 1);
+        let long = "x".repeat(Text::INLINE + 1);
+        let mut text = Text::default();
         for s in [
             "",
             "owner",
@@ -695,18 +790,20 @@ mod tests {
             "é\"\\",
             &long,
         ] {
-            let w = Word::new(s);
-            assert_eq!(w.as_str(), s);
-            assert_eq!(format!("{w:?}"), format!("{s:?}"));
-            assert_eq!(format!("{w}"), s);
-            assert_eq!(matches!(w, Word::Heap(_)), s.len() > Word::INLINE);
+            let w = text.word(s);
+            assert_eq!(text.str(w), s);
+            assert_eq!(w.is_empty(), s.is_empty());
         }
+        assert!(!text.heap.is_empty());
         for n in 0..6 {
+            let mut text = Text::default();
+            let before = text.word("cookie");
             let list: Vec<String> = (0..n).map(|i| format!("role \"{i}\"")).collect();
-            let words = Words::of(&list);
-            assert_eq!(format!("{words:?}"), format!("{list:?}"));
+            let words = text.words(&list);
+            let after = text.word("");
+            assert_eq!(format!("{:?}", text.debug_list(words)), format!("{list:?}"));
             assert_eq!(words.is_empty(), list.is_empty());
-            assert_eq!(matches!(words, Words::Heap(_)), n > 3);
+            assert_eq!((text.str(before), text.str(after)), ("cookie", ""));
         }
     }
 }

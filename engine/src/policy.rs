@@ -448,6 +448,28 @@ impl Policy {
         Ok(())
     }
 
+    /// The rule of `action`: `self.actions.get(action)`, found faster in a
+    /// small map. Every decision looks its action up first; the map's
+    /// ordered search calls `memcmp` once per key it passes (eight for
+    /// `workspace.read` in the default policy: ≈ 350 instructions, more
+    /// than the rest of an early deny). Up to [`Policy::SCAN_ACTIONS`]
+    /// actions are scanned in order instead, comparing lengths before
+    /// bytes; a larger map is searched as before. Keys are unique, so both
+    /// find the same rule.
+    pub(crate) fn rule(&self, action: &str) -> Option<&ActionRule> {
+        if self.actions.len() <= Policy::SCAN_ACTIONS {
+            self.actions
+                .iter()
+                .find(|(k, _)| k.len() == action.len() && k.as_bytes() == action.as_bytes())
+                .map(|(_, r)| r)
+        } else {
+            self.actions.get(action)
+        }
+    }
+
+    /// Up to this many actions, [`Policy::rule`] scans rather than searches.
+    pub(crate) const SCAN_ACTIONS: usize = 16;
+
     /// Whether `token` starts with one of the configured API-key prefixes.
     pub fn api_key_prefix(&self, token: &str) -> Option<&str> {
         self.api_key
@@ -501,6 +523,41 @@ mod tests {
         assert_eq!(p, Policy::default());
         let empty: Policy = toml::from_str("").unwrap();
         assert_eq!(empty, Policy::default());
+    }
+
+    /// The scan of a small map and the search of a large one find what
+    /// `get` finds, for every key, a prefix, an extension, a same-length
+    /// neighbour and an empty name.
+    #[test]
+    fn rule_is_get() {
+        for n in [
+            0,
+            1,
+            2,
+            8,
+            Policy::SCAN_ACTIONS,
+            Policy::SCAN_ACTIONS + 1,
+            40,
+        ] {
+            let p = Policy {
+                actions: (0..n)
+                    .map(|i| {
+                        let rule = ActionRule {
+                            owner_only: i % 2 == 0,
+                            roles: vec![format!("r{i}")],
+                            ..ActionRule::default()
+                        };
+                        (format!("act.{i:03}"), rule)
+                    })
+                    .collect(),
+                ..Policy::default()
+            };
+            let mut names: Vec<String> = p.actions.keys().cloned().collect();
+            names.extend(["act.0", "act.0000", "act.999", "", "bct.000"].map(String::from));
+            for name in &names {
+                assert_eq!(p.rule(name), p.actions.get(name), "{name:?} of {n}");
+            }
+        }
     }
 
     #[test]

@@ -60,6 +60,22 @@ impl Headers {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The values of three headers, each matched case-insensitively as by
+    /// [`Headers::get`], in one pass over the headers (extraction reads the
+    /// API-key header, `cookie` and `authorization` on every decision).
+    #[inline]
+    pub(crate) fn find3<'h>(&'h self, names: [&str; 3]) -> [Option<&'h str>; 3] {
+        let mut out = [None; 3];
+        for (n, v) in &self.0 {
+            for (slot, name) in out.iter_mut().zip(names) {
+                if slot.is_none() && n.eq_ignore_ascii_case(name) {
+                    *slot = Some(v.as_str());
+                }
+            }
+        }
+        out
+    }
+
     /// No headers at all.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
