@@ -135,10 +135,25 @@ pub(crate) struct Member {
 /// What a user's handle leads to: the user's memberships, sorted by tenant
 /// id (a session's scope is listed in that order), and the positions of the
 /// user's sessions.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct UserLinks {
     pub(crate) members: Vec<Member>,
     pub(crate) sessions: Vec<Handle>,
+}
+
+impl Clone for UserLinks {
+    fn clone(&self) -> Self {
+        UserLinks {
+            members: self.members.clone(),
+            sessions: self.sessions.clone(),
+        }
+    }
+
+    /// Into the existing vectors: see [`State`]'s `clone_from`.
+    fn clone_from(&mut self, source: &Self) {
+        self.members.clone_from(&source.members);
+        self.sessions.clone_from(&source.sessions);
+    }
 }
 
 impl UserLinks {
@@ -165,7 +180,7 @@ impl UserLinks {
 
 /// The engine's state. Build it with [`State::from_snapshot`], decide with
 /// [`State::decide`], change it with [`State::apply`].
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct State {
     pub(crate) taken_at: Option<Timestamp>,
     pub(crate) tenants: IdMap<Id, Tenant>,
@@ -181,6 +196,59 @@ pub struct State {
     /// The injected fault, in builds with the `faults` feature only.
     #[cfg(feature = "faults")]
     pub(crate) fault: Option<crate::Fault>,
+}
+
+/// Written out for `clone_from`: the derived one would drop `self` and
+/// allocate every map anew. Copying into a state of the same shape reuses
+/// its tables and vectors, which is what a caller that tries many commands
+/// on one state (the explorer) does: clone, apply, look, clone again.
+impl Clone for State {
+    fn clone(&self) -> Self {
+        State {
+            taken_at: self.taken_at,
+            tenants: self.tenants.clone(),
+            users: self.users.clone(),
+            memberships: self.memberships.clone(),
+            api_keys: self.api_keys.clone(),
+            sessions: self.sessions.clone(),
+            resources: self.resources.clone(),
+            by_token: self.by_token.clone(),
+            links: self.links.clone(),
+            #[cfg(feature = "faults")]
+            fault: self.fault,
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        // Destructured without `..`: a new field does not compile until it
+        // is copied here.
+        let State {
+            taken_at,
+            tenants,
+            users,
+            memberships,
+            api_keys,
+            sessions,
+            resources,
+            by_token,
+            links,
+            #[cfg(feature = "faults")]
+            fault,
+        } = self;
+        *taken_at = source.taken_at;
+        tenants.clone_from(&source.tenants);
+        users.clone_from(&source.users);
+        memberships.clone_from(&source.memberships);
+        api_keys.clone_from(&source.api_keys);
+        sessions.clone_from(&source.sessions);
+        resources.clone_from(&source.resources);
+        by_token.clone_from(&source.by_token);
+        links.clone_from(&source.links);
+        #[cfg(feature = "faults")]
+        {
+            *fault = source.fault;
+        }
+    }
 }
 
 impl State {
@@ -752,6 +820,7 @@ mod tests {
             json!({"op": "remove_member", "user": "u3", "tenant": "t-c"}),
         ];
         let policy = crate::Policy::default();
+        let mut states = vec![st.clone()];
         for (i, c) in cmds.iter().enumerate() {
             let mut c = c.clone();
             c["at"] = json!(at(i as u32 + 1));
@@ -766,6 +835,29 @@ mod tests {
             slots.sort_by_key(|s| (s.kind as u8, s.index));
             again.sort_by_key(|s| (s.kind as u8, s.index));
             assert_eq!(slots, again, "after command {i}");
+            states.push(st.clone());
+        }
+        // `clone_from` into a state of another shape (more or fewer users,
+        // sessions, memberships) is a clone: same records in the same
+        // order, same lookups, same links and token index.
+        for (i, a) in states.iter().enumerate() {
+            for (j, b) in states.iter().enumerate() {
+                let mut x = b.clone();
+                x.clone_from(a);
+                assert_eq!(x.to_snapshot(), a.to_snapshot(), "{j} from {i}");
+                assert_eq!(x.links, a.links, "{j} from {i}");
+                assert_eq!(x.by_token, a.by_token, "{j} from {i}");
+                for id in a.users.keys() {
+                    assert_eq!(x.users.get_index_of(id), a.users.get_index_of(id));
+                }
+                for id in a.sessions.keys() {
+                    assert_eq!(x.sessions.get_index_of(id), a.sessions.get_index_of(id));
+                }
+                for p in a.memberships.keys() {
+                    assert_eq!(x.memberships.get_index_of(p), a.memberships.get_index_of(p));
+                }
+                assert_eq!(x.sessions.get_index_of("s-none"), None);
+            }
         }
         // The end state, spelled out: u1 in t-a (owner), t-b, t-c in that
         // order; u3 in none; u1's sessions s1 and s3, u3's s2.

@@ -372,29 +372,40 @@ impl History {
             _ => {}
         }
         found.retain(|t| t.len() >= MIN_SECRET_LEN && !self.tokens.iter().any(|k| k == t));
-        if found.is_empty() {
-            return;
-        }
-        let public = public_strings(cmd, policy, state);
         for t in found {
-            if !public.iter().any(|p| p.contains(t)) && !self.tokens.iter().any(|k| k == t) {
+            if !self.tokens.iter().any(|k| k == t) && !occurs_in_public(t, cmd, policy, state) {
                 self.tokens.push(t.to_string());
             }
         }
     }
 }
 
-/// Strings an output may legitimately contain (I9): what the policy names,
-/// what the request names, and the public fields of every record.
-fn public_strings<'a>(cmd: &'a Command, policy: &'a Policy, state: &'a Snapshot) -> Vec<&'a str> {
-    let mut out: Vec<&str> = Vec::new();
-    out.extend(policy.session.cookies.iter().map(String::as_str));
-    out.push(&policy.api_key.header);
-    out.extend(policy.api_key.prefixes.iter().map(String::as_str));
-    for (action, rule) in &policy.actions {
-        out.push(action);
-        out.extend(rule.roles.iter().map(String::as_str));
-        out.push(&rule.capability);
+/// Whether `t` occurs in a string an output may legitimately contain (I9):
+/// what the policy names, what the request names, and the public fields of
+/// every record.
+///
+/// Searched in place with the length compared first, not collected: this
+/// runs on most steps of a search (each path meets its tokens anew), and a
+/// token is longer than nearly every public string, so almost no string is
+/// searched.
+fn occurs_in_public(t: &str, cmd: &Command, policy: &Policy, state: &Snapshot) -> bool {
+    let hit = |p: &str| p.len() >= t.len() && p.contains(t);
+    let any = |ps: &mut dyn Iterator<Item = &str>| {
+        for p in ps {
+            if hit(p) {
+                return true;
+            }
+        }
+        false
+    };
+    if any(&mut policy.session.cookies.iter().map(String::as_str))
+        || hit(&policy.api_key.header)
+        || any(&mut policy.api_key.prefixes.iter().map(String::as_str))
+        || policy.actions.iter().any(|(action, rule)| {
+            hit(action) || any(&mut rule.roles.iter().map(String::as_str)) || hit(&rule.capability)
+        })
+    {
+        return true;
     }
     if let Op::Authenticate {
         action,
@@ -403,24 +414,24 @@ fn public_strings<'a>(cmd: &'a Command, policy: &'a Policy, state: &'a Snapshot)
         ..
     } = &cmd.op
     {
-        out.push(action);
-        out.extend(tenant.iter().map(Id::as_str));
-        out.extend(resource.iter().map(Id::as_str));
+        if hit(action)
+            || any(&mut tenant.iter().map(Id::as_str))
+            || any(&mut resource.iter().map(Id::as_str))
+        {
+            return true;
+        }
     }
-    out.extend(state.tenants.iter().map(|t| t.id.as_str()));
-    out.extend(state.users.iter().map(|u| u.id.as_str()));
-    for m in &state.memberships {
-        out.push(&m.role);
-    }
-    for k in &state.api_keys {
-        out.push(k.id.as_str());
-        out.push(&k.prefix);
-        out.push(&k.name);
-        out.extend(k.capabilities.iter().map(|c| c.as_str()));
-    }
-    out.extend(state.sessions.iter().map(|x| x.id.as_str()));
-    out.extend(state.resources.iter().map(|x| x.id.as_str()));
-    out
+    any(&mut state.tenants.iter().map(|x| x.id.as_str()))
+        || any(&mut state.users.iter().map(|x| x.id.as_str()))
+        || any(&mut state.memberships.iter().map(|m| m.role.as_str()))
+        || state.api_keys.iter().any(|k| {
+            hit(k.id.as_str())
+                || hit(&k.prefix)
+                || hit(&k.name)
+                || any(&mut k.capabilities.iter().map(|c| c.as_str()))
+        })
+        || any(&mut state.sessions.iter().map(|x| x.id.as_str()))
+        || any(&mut state.resources.iter().map(|x| x.id.as_str()))
 }
 
 /// SPEC §2: a time takes effect when it is `<= at`.

@@ -75,6 +75,10 @@ use lines::Lines;
 struct Memo {
     lines: Lines,
     round_tripped: RoundTripped,
+    /// The engine a command is applied on: each transition copies the
+    /// node's state into it (`clone_from`, into its existing tables)
+    /// instead of allocating a fresh clone.
+    scratch: State,
 }
 use packed::{Packed, Store};
 pub use symmetry::Renaming;
@@ -233,9 +237,15 @@ fn engine(snapshot: &Snapshot, fault: Option<Fault>) -> State {
 
 /// A state a transition reached, not known before its batch.
 struct Child {
-    snapshot: Snapshot,
-    history: History,
+    state: ChildState,
     fingerprint: u128,
+}
+
+/// A child as the worker leaves it: packed when the store held all its
+/// records, else whole, for the merge to intern.
+enum ChildState {
+    Packed(Packed),
+    Whole(Box<(Snapshot, History)>),
 }
 
 /// What one transition gave.
@@ -300,7 +310,8 @@ fn step(
             return (None, violations);
         }
     }
-    let mut engine = x.engine.clone();
+    let engine = &mut memo.scratch;
+    engine.clone_from(&x.engine);
     let engine_result = engine.apply(policy, cmd);
     let after = engine.to_snapshot();
     let mut model = x.model.clone();
@@ -395,6 +406,9 @@ struct Search<'a> {
     policy: &'a Policy,
     cfg: &'a Config,
     moves: Vec<Option<&'a Op>>,
+    /// Each move's command at each clock value, by clock then move: built
+    /// once, not cloned from the move on every transition.
+    commands: Vec<Vec<Option<Command>>>,
     /// Each move's request as presented by hash, parsed once
     /// ([`by_hash::parse`]): only the known prefix depends on the state.
     parsed: Vec<Option<Parsed<'a>>>,
@@ -432,24 +446,21 @@ impl Search<'_> {
             snapshot,
             history,
         };
-        let at = self.universe.times[node.clock];
         let mut out = Vec::new();
-        for (mv, op) in self.moves.iter().enumerate() {
-            let Some(op) = op else { continue };
+        for (mv, cmd) in self.commands[node.clock].iter().enumerate() {
+            let Some(cmd) = cmd else { continue };
             if node.first.unwrap_or(mv) % shards != shard {
                 continue;
             }
-            let cmd = Command {
-                at,
-                op: (*op).clone(),
-            };
-            let (child, mut violations) = step(&x, &cmd, self.parsed[mv].as_ref(), memo);
+            let (child, mut violations) = step(&x, cmd, self.parsed[mv].as_ref(), memo);
             let violation = (!violations.is_empty()).then(|| violations.swap_remove(0));
             let child = child.and_then(|(snapshot, history)| {
                 let fingerprint = self.fingerprint(&snapshot, node.clock);
-                (!self.seen.contains(&fingerprint)).then_some(Child {
-                    snapshot,
-                    history,
+                (!self.seen.contains(&fingerprint)).then(|| Child {
+                    state: match self.store.packed(&snapshot, &history) {
+                        Some(p) => ChildState::Packed(p),
+                        None => ChildState::Whole(Box::new((snapshot, history))),
+                    },
                     fingerprint,
                 })
             });
@@ -549,6 +560,16 @@ pub fn explore(
         policy,
         cfg,
         moves: universe.moves().collect(),
+        commands: universe
+            .times
+            .iter()
+            .map(|&at| {
+                universe
+                    .moves()
+                    .map(|op| op.map(|op| Command { at, op: op.clone() }))
+                    .collect()
+            })
+            .collect(),
         parsed: universe
             .moves()
             .map(|op| op.and_then(|op| by_hash::parse(policy, op)))
@@ -686,8 +707,12 @@ pub fn explore(
                             mv: t.mv as u16,
                             clock: node.clock as u16,
                         });
+                        let state = match child.state {
+                            ChildState::Packed(p) => p,
+                            ChildState::Whole(whole) => search.store.pack(&whole.0, &whole.1),
+                        };
                         next.push(Node {
-                            state: search.store.pack(&child.snapshot, &child.history),
+                            state,
                             clock: node.clock,
                             link,
                             steps: node.steps + 1,

@@ -15,8 +15,11 @@
 //! at all, but every expansion would rerun up to `depth` commands on the
 //! engine, the model and the invariants.
 //!
-//! Packing happens only where the search is sequential (its merge), so the
-//! tables need no lock; the parallel expansion only reads them.
+//! Interning happens only where the search is sequential (its merge), so
+//! the tables need no lock; the parallel expansion only reads them: to
+//! unpack the nodes it expands, and to pack every child whose records are
+//! all stored already ([`Store::packed`]) — after the first levels nearly
+//! all of them, so packing is no longer serial work.
 
 use std::{collections::HashMap, hash::Hash};
 
@@ -58,6 +61,23 @@ impl<T: Hash + Eq + Clone> Table<T> {
     fn get(&self, i: u32) -> &T {
         &self.values[i as usize]
     }
+
+    /// The number of `v`, if it is stored.
+    fn find(&self, v: &T) -> Option<u32> {
+        self.index.get(v).copied()
+    }
+}
+
+/// A record of any section, as [`Store::encode`] hands it out.
+enum Record<'a> {
+    TakenAt(&'a Option<Timestamp>),
+    History(&'a History),
+    Tenant(&'a Tenant),
+    User(&'a User),
+    Membership(&'a Membership),
+    ApiKey(&'a ApiKey),
+    Session(&'a Session),
+    Resource(&'a Resource),
 }
 
 /// The records and histories a search has met.
@@ -83,6 +103,45 @@ const HEADER: usize = 8;
 impl Store {
     /// Packs `snapshot` and `history`, adding what is new to the tables.
     pub(super) fn pack(&mut self, snapshot: &Snapshot, history: &History) -> Packed {
+        Store::encode(snapshot, history, |r| {
+            Some(match r {
+                Record::TakenAt(v) => self.taken_at.intern(v),
+                Record::History(v) => self.histories.intern(v),
+                Record::Tenant(v) => self.tenants.intern(v),
+                Record::User(v) => self.users.intern(v),
+                Record::Membership(v) => self.memberships.intern(v),
+                Record::ApiKey(v) => self.api_keys.intern(v),
+                Record::Session(v) => self.sessions.intern(v),
+                Record::Resource(v) => self.resources.intern(v),
+            })
+        })
+        .expect("interning numbers every record")
+    }
+
+    /// What [`Store::pack`] gives, when every record and the history are
+    /// already stored; `None` when one is new. It only reads the tables, so
+    /// the parallel expansion packs most children itself and the sequential
+    /// merge interns only the rest (after the first levels, nearly none).
+    pub(super) fn packed(&self, snapshot: &Snapshot, history: &History) -> Option<Packed> {
+        Store::encode(snapshot, history, |r| match r {
+            Record::TakenAt(v) => self.taken_at.find(v),
+            Record::History(v) => self.histories.find(v),
+            Record::Tenant(v) => self.tenants.find(v),
+            Record::User(v) => self.users.find(v),
+            Record::Membership(v) => self.memberships.find(v),
+            Record::ApiKey(v) => self.api_keys.find(v),
+            Record::Session(v) => self.sessions.find(v),
+            Record::Resource(v) => self.resources.find(v),
+        })
+    }
+
+    /// The packed form, numbering each record with `number`; `None` as
+    /// soon as it gives none.
+    fn encode(
+        snapshot: &Snapshot,
+        history: &History,
+        mut number: impl FnMut(Record<'_>) -> Option<u32>,
+    ) -> Option<Packed> {
         // Destructured without `..`: a new snapshot field does not compile
         // until it is packed.
         let Snapshot {
@@ -104,8 +163,8 @@ impl Store {
                 + sessions.len()
                 + resources.len(),
         );
-        out.push(self.taken_at.intern(taken_at));
-        out.push(self.histories.intern(history));
+        out.push(number(Record::TakenAt(taken_at))?);
+        out.push(number(Record::History(history))?);
         out.extend(
             [
                 tenants.len(),
@@ -117,13 +176,25 @@ impl Store {
             ]
             .map(len),
         );
-        out.extend(tenants.iter().map(|r| self.tenants.intern(r)));
-        out.extend(users.iter().map(|r| self.users.intern(r)));
-        out.extend(memberships.iter().map(|r| self.memberships.intern(r)));
-        out.extend(api_keys.iter().map(|r| self.api_keys.intern(r)));
-        out.extend(sessions.iter().map(|r| self.sessions.intern(r)));
-        out.extend(resources.iter().map(|r| self.resources.intern(r)));
-        Packed(out.into_boxed_slice())
+        for r in tenants {
+            out.push(number(Record::Tenant(r))?);
+        }
+        for r in users {
+            out.push(number(Record::User(r))?);
+        }
+        for r in memberships {
+            out.push(number(Record::Membership(r))?);
+        }
+        for r in api_keys {
+            out.push(number(Record::ApiKey(r))?);
+        }
+        for r in sessions {
+            out.push(number(Record::Session(r))?);
+        }
+        for r in resources {
+            out.push(number(Record::Resource(r))?);
+        }
+        Some(Packed(out.into_boxed_slice()))
     }
 
     /// The snapshot and history `packed` stands for.
@@ -189,5 +260,21 @@ mod tests {
         assert_eq!(store.unpack(&b).0, other);
         assert_eq!(store.len(), before + 1, "only the changed record is new");
         assert_eq!(store.pack(&u.snapshot, &h), a, "packing is canonical");
+        assert_eq!(
+            store.packed(&u.snapshot, &h),
+            Some(a),
+            "a stored state packs read-only"
+        );
+        assert_eq!(store.packed(&other, &h), Some(b));
+        let mut third = other.clone();
+        third.sessions[0].revoked_at = third.taken_at;
+        assert_eq!(
+            store.packed(&third, &h),
+            None,
+            "a new record needs the merge"
+        );
+        let before = store.len();
+        assert_eq!(store.packed(&third, &h), None, "reading stores nothing");
+        assert_eq!(store.len(), before);
     }
 }
