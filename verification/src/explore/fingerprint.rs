@@ -10,6 +10,13 @@
 //! then hashed once with XXH3-128 (`xxhash-rust`), a 128-bit hash built for
 //! fingerprinting: n states collide with odds about n²/2¹²⁹.
 //!
+//! The search itself keys a stored state by its record numbers instead
+//! ([`super::packed::Packed::fingerprint`]): the same XXH3-128, over a
+//! hundred bytes rather than the ≈ 1.5 KB encoding, exact for the same
+//! reason (a record's number names it). This encoding keys what is not
+//! stored: `reachable`'s states and, under symmetry reduction, a state's
+//! renamings ([`super::symmetry`]).
+//!
 //! Rejected: two fixed-key SipHash-1-3 passes over the value (the previous
 //! fingerprint: ≈ 2,100 instructions per small-universe state, 11 % of a
 //! transition); two differently seeded passes of one fast 64-bit hash

@@ -238,7 +238,8 @@ fn engine(snapshot: &Snapshot, fault: Option<Fault>) -> State {
 /// A state a transition reached, not known before its batch.
 struct Child {
     state: ChildState,
-    fingerprint: u128,
+    /// Its key, when the worker could compute it ([`Search::child`]).
+    fingerprint: Option<u128>,
 }
 
 /// A child as the worker leaves it: packed when the store held all its
@@ -422,14 +423,48 @@ struct Search<'a> {
 }
 
 impl Search<'_> {
-    /// The visited-set key of `snapshot` at `clock`: the orbit's under
-    /// symmetry reduction, else the state's own.
-    fn fingerprint(&self, snapshot: &Snapshot, clock: usize) -> u128 {
-        if self.cfg.symmetry && !self.universe.symmetries.is_empty() {
-            symmetry::orbit_fingerprint(snapshot, clock, &self.universe.symmetries)
+    /// Whether states are keyed by their orbit (symmetry reduction).
+    fn by_orbit(&self) -> bool {
+        self.cfg.symmetry && !self.universe.symmetries.is_empty()
+    }
+
+    /// The visited-set key of a stored state at `clock`: its orbit's under
+    /// symmetry reduction, else the state's own, from its record numbers
+    /// ([`Packed::fingerprint`]).
+    fn fingerprint(&self, state: &Packed, clock: usize) -> u128 {
+        if self.by_orbit() {
+            let (snapshot, _) = self.store.unpack(state);
+            symmetry::orbit_fingerprint(&snapshot, clock, &self.universe.symmetries)
         } else {
-            fingerprint::of(snapshot, clock)
+            state.fingerprint(clock)
         }
+    }
+
+    /// A child as the worker hands it to the merge, `None` when its key is
+    /// already seen. Packed here when the store holds all its records; a
+    /// child with a new record cannot have been seen (every seen state was
+    /// stored), and its key waits for the merge to number the record.
+    fn child(&self, snapshot: Snapshot, history: History, clock: usize) -> Option<Child> {
+        let packed = self.store.packed(&snapshot, &history);
+        let fingerprint = if self.by_orbit() {
+            Some(symmetry::orbit_fingerprint(
+                &snapshot,
+                clock,
+                &self.universe.symmetries,
+            ))
+        } else {
+            packed.as_ref().map(|p| p.fingerprint(clock))
+        };
+        if fingerprint.is_some_and(|f| self.seen.contains(&f)) {
+            return None;
+        }
+        Some(Child {
+            state: match packed {
+                Some(p) => ChildState::Packed(p),
+                None => ChildState::Whole(Box::new((snapshot, history))),
+            },
+            fingerprint,
+        })
     }
 
     /// Expands `node`: every move of its shard, judged, with the children
@@ -454,16 +489,8 @@ impl Search<'_> {
             }
             let (child, mut violations) = step(&x, cmd, self.parsed[mv].as_ref(), memo);
             let violation = (!violations.is_empty()).then(|| violations.swap_remove(0));
-            let child = child.and_then(|(snapshot, history)| {
-                let fingerprint = self.fingerprint(&snapshot, node.clock);
-                (!self.seen.contains(&fingerprint)).then(|| Child {
-                    state: match self.store.packed(&snapshot, &history) {
-                        Some(p) => ChildState::Packed(p),
-                        None => ChildState::Whole(Box::new((snapshot, history))),
-                    },
-                    fingerprint,
-                })
-            });
+            let child =
+                child.and_then(|(snapshot, history)| self.child(snapshot, history, node.clock));
             let stop = violation.is_some() && self.cfg.stop_at_first;
             out.push(Transition {
                 mv,
@@ -637,7 +664,7 @@ pub fn explore(
         steps: 0,
         first: None,
     };
-    let root_fingerprint = search.fingerprint(&universe.snapshot, 0);
+    let root_fingerprint = search.fingerprint(&root.state, 0);
     search.seen.insert(root_fingerprint);
     let mut frontier = vec![root];
     'levels: for depth in 1..=cfg.depth {
@@ -649,8 +676,7 @@ pub fn explore(
             if node.clock + 1 < universe.times.len() {
                 let mut later = node.clone();
                 later.clock += 1;
-                let (snapshot, _) = search.store.unpack(&later.state);
-                let fingerprint = search.fingerprint(&snapshot, later.clock);
+                let fingerprint = search.fingerprint(&later.state, later.clock);
                 if search.seen.insert(fingerprint) {
                     search.report.states += 1;
                     frontier.push(later);
@@ -698,7 +724,19 @@ pub fn explore(
                         search.report.limit_reached = true;
                         continue;
                     }
-                    if search.seen.insert(child.fingerprint) {
+                    let (state, fingerprint) = match child.state {
+                        ChildState::Packed(p) => {
+                            (p, child.fingerprint.expect("a packed child's key"))
+                        }
+                        ChildState::Whole(whole) => {
+                            let p = search.store.pack(&whole.0, &whole.1);
+                            let f = child
+                                .fingerprint
+                                .unwrap_or_else(|| p.fingerprint(node.clock));
+                            (p, f)
+                        }
+                    };
+                    if search.seen.insert(fingerprint) {
                         search.report.states += 1;
                         let link =
                             u32::try_from(search.links.len()).expect("fewer than 2^32 links");
@@ -707,10 +745,6 @@ pub fn explore(
                             mv: t.mv as u16,
                             clock: node.clock as u16,
                         });
-                        let state = match child.state {
-                            ChildState::Packed(p) => p,
-                            ChildState::Whole(whole) => search.store.pack(&whole.0, &whole.1),
-                        };
                         next.push(Node {
                             state,
                             clock: node.clock,

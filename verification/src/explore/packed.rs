@@ -28,6 +28,8 @@ use authproof_engine::{
     Snapshot, Timestamp,
 };
 
+use xxhash_rust::xxh3::xxh3_128;
+
 use crate::History;
 
 /// Each distinct value once, named by its position.
@@ -99,6 +101,41 @@ pub(super) struct Store {
 pub(super) struct Packed(Box<[u32]>);
 
 const HEADER: usize = 8;
+
+impl Packed {
+    /// The visited-set key of this state at clock index `clock`: XXH3-128
+    /// of its record numbers (the history's left out: the search keys
+    /// states by snapshot and clock only) and the clock.
+    ///
+    /// Exact as the snapshot's own encoding ([`super::fingerprint::of`]) is:
+    /// a record's number never changes once given, so two states of one
+    /// search have the same numbers exactly when they are equal. It costs
+    /// a hash of about a hundred bytes instead of encoding every string of
+    /// the snapshot. The numbers depend on the order records were first
+    /// stored, which is the sequential merge's, so the keys (and with them
+    /// the search) do not depend on the thread count.
+    pub(super) fn fingerprint(&self, clock: usize) -> u128 {
+        let clock = u32::try_from(clock).expect("clock index fits u32");
+        let words = self.0[..1]
+            .iter()
+            .chain(&self.0[2..])
+            .chain(std::iter::once(&clock));
+        // On the stack for any state of a small universe.
+        const WORDS: usize = 64;
+        if self.0.len() <= WORDS {
+            let mut buf = [0u8; 4 * WORDS];
+            let mut n = 0;
+            for w in words {
+                buf[n..n + 4].copy_from_slice(&w.to_le_bytes());
+                n += 4;
+            }
+            xxh3_128(&buf[..n])
+        } else {
+            let bytes: Vec<u8> = words.flat_map(|w| w.to_le_bytes()).collect();
+            xxh3_128(&bytes)
+        }
+    }
+}
 
 impl Store {
     /// Packs `snapshot` and `history`, adding what is new to the tables.
@@ -262,10 +299,10 @@ mod tests {
         assert_eq!(store.pack(&u.snapshot, &h), a, "packing is canonical");
         assert_eq!(
             store.packed(&u.snapshot, &h),
-            Some(a),
+            Some(a.clone()),
             "a stored state packs read-only"
         );
-        assert_eq!(store.packed(&other, &h), Some(b));
+        assert_eq!(store.packed(&other, &h), Some(b.clone()));
         let mut third = other.clone();
         third.sessions[0].revoked_at = third.taken_at;
         assert_eq!(
@@ -276,5 +313,15 @@ mod tests {
         let before = store.len();
         assert_eq!(store.packed(&third, &h), None, "reading stores nothing");
         assert_eq!(store.len(), before);
+
+        // Keys: equal states at equal clocks, whatever their history.
+        let mut other_history = a.0.to_vec();
+        other_history[1] += 1;
+        let a2 = Packed(other_history.into_boxed_slice());
+        assert_eq!(a2.fingerprint(3), a.fingerprint(3));
+        assert_ne!(a.fingerprint(3), a.fingerprint(4));
+        assert_ne!(a.fingerprint(3), b.fingerprint(3));
+        let c = store.pack(&third, &h);
+        assert_ne!(c.fingerprint(0), b.fingerprint(0));
     }
 }
