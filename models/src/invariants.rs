@@ -205,6 +205,11 @@ pub struct Step<'a> {
     /// Records already found to survive a JSON round trip: I6 round-trips
     /// a changed record only when it is not among them, and adds it.
     pub round_tripped: Option<&'a RoundTripped>,
+    /// Whether `after` equals `before`, when the caller already compared
+    /// them (explore does, to drop a step that changed nothing): spares
+    /// I6 and I7 a second whole-snapshot comparison. [`check_step_whole`]
+    /// compares anyway.
+    pub unchanged: Option<bool>,
 }
 
 /// Records found to survive a JSON round trip, so that I6 round-trips each
@@ -517,7 +522,10 @@ fn check_step_with(history: &mut History, step: &Step<'_>, scope: Scope) -> Vec<
     i5_precise_reasons(&mut r, step);
     // Compared once for I6 and I7: a whole-snapshot comparison on every
     // command that changes nothing.
-    let unchanged = same(step.before, step.after);
+    let unchanged = match (scope, step.unchanged) {
+        (Scope::Changed, Some(unchanged)) => unchanged,
+        _ => same(step.before, step.after),
+    };
     i6_determinism(&mut r, step, scope, unchanged);
     i7_no_silent_writes(&mut r, step, unchanged);
     if let Some(d) = decision {
@@ -1258,6 +1266,7 @@ mod tests {
                     model_after: &self.model_after,
                     engine_output: &output,
                     output_verified: false,
+                    unchanged: None,
                     round_tripped: None,
                 },
             )

@@ -244,6 +244,9 @@ pub struct Observed<'a> {
     /// implementation can and the request's credential can be presented so
     /// ([`by_hash::presentation`]); I5 requires it to equal `result`.
     pub by_hash: Option<ByHash<'a>>,
+    /// Whether `after` equals `before`, when the caller compared them
+    /// ([`Step::unchanged`](authproof_models::invariants::Step)).
+    pub unchanged: Option<bool>,
 }
 
 /// Judges one step: every invariant, on the result line exactly as the CLI
@@ -295,6 +298,7 @@ pub(crate) fn judge_line(
             engine_output: output,
             output_verified: verified,
             round_tripped,
+            unchanged: o.unchanged,
         },
     );
     // I5, the engine against itself — only on a step where it agrees with
@@ -402,6 +406,7 @@ impl<I: Implementation> Lockstep<I> {
                     presentation: *presentation,
                     decision,
                 }),
+                unchanged: None,
             },
         );
         self.coverage.record(&result);

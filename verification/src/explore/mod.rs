@@ -303,7 +303,7 @@ fn step(
                 &mut history,
                 x,
                 cmd,
-                (&engine_result, &x.snapshot),
+                (&engine_result, &x.snapshot, true),
                 (&model_result, &x.snapshot),
                 judged_by_hash(&by_hash),
                 memo,
@@ -319,16 +319,19 @@ fn step(
     let model_result = model.apply(cmd);
     let model_after = model.into_snapshot();
     let mut history = x.history.clone();
+    // Compared once, here: the judge takes the answer (I6, I7), and a step
+    // that changed nothing leaves no child.
+    let unchanged = after == x.snapshot;
     let violations = check(
         &mut history,
         x,
         cmd,
-        (&engine_result, &after),
+        (&engine_result, &after, unchanged),
         (&model_result, &model_after),
         judged_by_hash(&by_hash),
         memo,
     );
-    if after == x.snapshot {
+    if unchanged {
         return (None, violations);
     }
     (Some((after, history)), violations)
@@ -347,7 +350,7 @@ fn check(
     history: &mut History,
     x: &Expanding<'_>,
     cmd: &Command,
-    (result, after): (&CommandResult, &Snapshot),
+    (result, after, unchanged): (&CommandResult, &Snapshot, bool),
     (model, model_after): (&CommandResult, &Snapshot),
     by_hash: Option<ByHash<'_>>,
     memo: &mut Memo,
@@ -362,6 +365,7 @@ fn check(
         model,
         model_after,
         by_hash,
+        unchanged: Some(unchanged),
     };
     if x.cross_check {
         let mut whole_history = history.clone();
