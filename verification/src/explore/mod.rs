@@ -448,8 +448,15 @@ impl Search<'_> {
     /// already seen. Packed here when the store holds all its records; a
     /// child with a new record cannot have been seen (every seen state was
     /// stored), and its key waits for the merge to number the record.
-    fn child(&self, snapshot: Snapshot, history: History, clock: usize) -> Option<Child> {
-        let packed = self.store.packed(&snapshot, &history);
+    fn child(
+        &self,
+        x: &Expanding<'_>,
+        snapshot: Snapshot,
+        history: History,
+        clock: usize,
+    ) -> Option<Child> {
+        let parent = (&x.node.state, &x.snapshot, &x.history);
+        let packed = self.store.packed(&snapshot, &history, Some(parent));
         let fingerprint = if self.by_orbit() {
             Some(symmetry::orbit_fingerprint(
                 &snapshot,
@@ -494,7 +501,7 @@ impl Search<'_> {
             let (child, mut violations) = step(&x, cmd, self.parsed[mv].as_ref(), memo);
             let violation = (!violations.is_empty()).then(|| violations.swap_remove(0));
             let child =
-                child.and_then(|(snapshot, history)| self.child(snapshot, history, node.clock));
+                child.and_then(|(snapshot, history)| self.child(&x, snapshot, history, node.clock));
             let stop = violation.is_some() && self.cfg.stop_at_first;
             out.push(Transition {
                 mv,

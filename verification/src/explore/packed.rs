@@ -103,6 +103,13 @@ pub(super) struct Packed(Box<[u32]>);
 const HEADER: usize = 8;
 
 impl Packed {
+    /// The numbers of section `k` (0 tenants … 5 resources).
+    fn section(&self, k: usize) -> &[u32] {
+        let p = &self.0;
+        let start = HEADER + p[2..2 + k].iter().map(|&n| n as usize).sum::<usize>();
+        &p[start..start + p[2 + k] as usize]
+    }
+
     /// The visited-set key of this state at clock index `clock`: XXH3-128
     /// of its record numbers (the history's left out: the search keys
     /// states by snapshot and clock only) and the clock.
@@ -140,7 +147,7 @@ impl Packed {
 impl Store {
     /// Packs `snapshot` and `history`, adding what is new to the tables.
     pub(super) fn pack(&mut self, snapshot: &Snapshot, history: &History) -> Packed {
-        Store::encode(snapshot, history, |r| {
+        Store::encode(snapshot, history, |r, _| {
             Some(match r {
                 Record::TakenAt(v) => self.taken_at.intern(v),
                 Record::History(v) => self.histories.intern(v),
@@ -159,25 +166,73 @@ impl Store {
     /// already stored; `None` when one is new. It only reads the tables, so
     /// the parallel expansion packs most children itself and the sequential
     /// merge interns only the rest (after the first levels, nearly none).
-    pub(super) fn packed(&self, snapshot: &Snapshot, history: &History) -> Option<Packed> {
-        Store::encode(snapshot, history, |r| match r {
-            Record::TakenAt(v) => self.taken_at.find(v),
-            Record::History(v) => self.histories.find(v),
-            Record::Tenant(v) => self.tenants.find(v),
-            Record::User(v) => self.users.find(v),
-            Record::Membership(v) => self.memberships.find(v),
-            Record::ApiKey(v) => self.api_keys.find(v),
-            Record::Session(v) => self.sessions.find(v),
-            Record::Resource(v) => self.resources.find(v),
+    ///
+    /// With `parent` — a stored state, its snapshot and history — a record
+    /// equal to the parent's at the same position takes the parent's
+    /// number without a lookup: a command changes one or two records, and
+    /// comparing a record costs about half of hashing and finding it.
+    pub(super) fn packed(
+        &self,
+        snapshot: &Snapshot,
+        history: &History,
+        parent: Option<(&Packed, &Snapshot, &History)>,
+    ) -> Option<Packed> {
+        let Some((numbers, before, before_history)) = parent else {
+            return Store::encode(snapshot, history, |r, _| match r {
+                Record::TakenAt(v) => self.taken_at.find(v),
+                Record::History(v) => self.histories.find(v),
+                Record::Tenant(v) => self.tenants.find(v),
+                Record::User(v) => self.users.find(v),
+                Record::Membership(v) => self.memberships.find(v),
+                Record::ApiKey(v) => self.api_keys.find(v),
+                Record::Session(v) => self.sessions.find(v),
+                Record::Resource(v) => self.resources.find(v),
+            });
+        };
+        // The parent's number of the record at position `i` of section
+        // `k`, when that record equals `v`.
+        fn kept<T: PartialEq>(
+            numbers: &Packed,
+            k: usize,
+            old: &[T],
+            i: usize,
+            v: &T,
+        ) -> Option<u32> {
+            (old.get(i) == Some(v)).then(|| numbers.section(k)[i])
+        }
+        Store::encode(snapshot, history, |r, i| match r {
+            Record::TakenAt(v) => (*v == before.taken_at)
+                .then_some(numbers.0[0])
+                .or_else(|| self.taken_at.find(v)),
+            Record::History(v) => (v == before_history)
+                .then_some(numbers.0[1])
+                .or_else(|| self.histories.find(v)),
+            Record::Tenant(v) => {
+                kept(numbers, 0, &before.tenants, i, v).or_else(|| self.tenants.find(v))
+            }
+            Record::User(v) => kept(numbers, 1, &before.users, i, v).or_else(|| self.users.find(v)),
+            Record::Membership(v) => {
+                kept(numbers, 2, &before.memberships, i, v).or_else(|| self.memberships.find(v))
+            }
+            Record::ApiKey(v) => {
+                kept(numbers, 3, &before.api_keys, i, v).or_else(|| self.api_keys.find(v))
+            }
+            Record::Session(v) => {
+                kept(numbers, 4, &before.sessions, i, v).or_else(|| self.sessions.find(v))
+            }
+            Record::Resource(v) => {
+                kept(numbers, 5, &before.resources, i, v).or_else(|| self.resources.find(v))
+            }
         })
     }
 
-    /// The packed form, numbering each record with `number`; `None` as
-    /// soon as it gives none.
+    /// The packed form, numbering each record with `number` (given the
+    /// record and its position in its section); `None` as soon as it gives
+    /// none.
     fn encode(
         snapshot: &Snapshot,
         history: &History,
-        mut number: impl FnMut(Record<'_>) -> Option<u32>,
+        mut number: impl FnMut(Record<'_>, usize) -> Option<u32>,
     ) -> Option<Packed> {
         // Destructured without `..`: a new snapshot field does not compile
         // until it is packed.
@@ -200,8 +255,8 @@ impl Store {
                 + sessions.len()
                 + resources.len(),
         );
-        out.push(number(Record::TakenAt(taken_at))?);
-        out.push(number(Record::History(history))?);
+        out.push(number(Record::TakenAt(taken_at), 0)?);
+        out.push(number(Record::History(history), 0)?);
         out.extend(
             [
                 tenants.len(),
@@ -213,23 +268,23 @@ impl Store {
             ]
             .map(len),
         );
-        for r in tenants {
-            out.push(number(Record::Tenant(r))?);
+        for (i, r) in tenants.iter().enumerate() {
+            out.push(number(Record::Tenant(r), i)?);
         }
-        for r in users {
-            out.push(number(Record::User(r))?);
+        for (i, r) in users.iter().enumerate() {
+            out.push(number(Record::User(r), i)?);
         }
-        for r in memberships {
-            out.push(number(Record::Membership(r))?);
+        for (i, r) in memberships.iter().enumerate() {
+            out.push(number(Record::Membership(r), i)?);
         }
-        for r in api_keys {
-            out.push(number(Record::ApiKey(r))?);
+        for (i, r) in api_keys.iter().enumerate() {
+            out.push(number(Record::ApiKey(r), i)?);
         }
-        for r in sessions {
-            out.push(number(Record::Session(r))?);
+        for (i, r) in sessions.iter().enumerate() {
+            out.push(number(Record::Session(r), i)?);
         }
-        for r in resources {
-            out.push(number(Record::Resource(r))?);
+        for (i, r) in resources.iter().enumerate() {
+            out.push(number(Record::Resource(r), i)?);
         }
         Some(Packed(out.into_boxed_slice()))
     }
@@ -237,20 +292,13 @@ impl Store {
     /// The snapshot and history `packed` stands for.
     pub(super) fn unpack(&self, packed: &Packed) -> (Snapshot, History) {
         let p = &packed.0;
-        let mut at = HEADER;
-        let mut section = |n: u32| {
-            let s = &p[at..at + n as usize];
-            at += n as usize;
-            s
-        };
-        let (t, u, m, k, s, r) = (p[2], p[3], p[4], p[5], p[6], p[7]);
         let (t, u, m, k, s, r) = (
-            section(t),
-            section(u),
-            section(m),
-            section(k),
-            section(s),
-            section(r),
+            packed.section(0),
+            packed.section(1),
+            packed.section(2),
+            packed.section(3),
+            packed.section(4),
+            packed.section(5),
         );
         let snapshot = Snapshot {
             taken_at: *self.taken_at.get(p[0]),
@@ -298,20 +346,24 @@ mod tests {
         assert_eq!(store.len(), before + 1, "only the changed record is new");
         assert_eq!(store.pack(&u.snapshot, &h), a, "packing is canonical");
         assert_eq!(
-            store.packed(&u.snapshot, &h),
+            store.packed(&u.snapshot, &h, None),
             Some(a.clone()),
             "a stored state packs read-only"
         );
-        assert_eq!(store.packed(&other, &h), Some(b.clone()));
+        assert_eq!(store.packed(&other, &h, None), Some(b.clone()));
         let mut third = other.clone();
         third.sessions[0].revoked_at = third.taken_at;
         assert_eq!(
-            store.packed(&third, &h),
+            store.packed(&third, &h, None),
             None,
             "a new record needs the merge"
         );
         let before = store.len();
-        assert_eq!(store.packed(&third, &h), None, "reading stores nothing");
+        assert_eq!(
+            store.packed(&third, &h, None),
+            None,
+            "reading stores nothing"
+        );
         assert_eq!(store.len(), before);
 
         // Keys: equal states at equal clocks, whatever their history.
@@ -323,5 +375,24 @@ mod tests {
         assert_ne!(a.fingerprint(3), b.fingerprint(3));
         let c = store.pack(&third, &h);
         assert_ne!(c.fingerprint(0), b.fingerprint(0));
+
+        // From a parent: the numbers a lookup gives, whatever changed — a
+        // record, a section's length, the positions after a removal.
+        let mut longer = other.clone();
+        longer.sessions.push(third.sessions[0].clone());
+        let mut shorter = third.clone();
+        shorter.tenants.remove(0);
+        let mut fresh = third.clone();
+        fresh.users[1].banned = true;
+        for (parent, parent_history) in [(&u.snapshot, &h), (&other, &h), (&third, &h)] {
+            let numbers = store.packed(parent, parent_history, None).unwrap();
+            for s in [&u.snapshot, &other, &third, &longer, &shorter, &fresh] {
+                assert_eq!(
+                    store.packed(s, &h, Some((&numbers, parent, parent_history))),
+                    store.packed(s, &h, None)
+                );
+            }
+        }
+        assert_eq!(store.packed(&fresh, &h, None), None);
     }
 }
