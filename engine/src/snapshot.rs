@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::{CompactString, Id, Timestamp, TokenHash};
 
 /// A whole snapshot.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(remote = "Self")]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
@@ -30,6 +30,44 @@ pub struct Snapshot {
     pub sessions: Vec<Session>,
     #[serde(default)]
     pub resources: Vec<Resource>,
+}
+
+/// Written out for `clone_from`, which copies into the existing vectors: a
+/// caller that copies many snapshots of one shape (the explorer, once per
+/// transition) allocates nothing after the first.
+impl Clone for Snapshot {
+    fn clone(&self) -> Self {
+        Snapshot {
+            taken_at: self.taken_at,
+            tenants: self.tenants.clone(),
+            users: self.users.clone(),
+            memberships: self.memberships.clone(),
+            api_keys: self.api_keys.clone(),
+            sessions: self.sessions.clone(),
+            resources: self.resources.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        // Destructured without `..`: a new field does not compile until it
+        // is copied here.
+        let Snapshot {
+            taken_at,
+            tenants,
+            users,
+            memberships,
+            api_keys,
+            sessions,
+            resources,
+        } = self;
+        *taken_at = source.taken_at;
+        tenants.clone_from(&source.tenants);
+        users.clone_from(&source.users);
+        memberships.clone_from(&source.memberships);
+        api_keys.clone_from(&source.api_keys);
+        sessions.clone_from(&source.sessions);
+        resources.clone_from(&source.resources);
+    }
 }
 
 impl Snapshot {

@@ -464,6 +464,31 @@ impl State {
         }
     }
 
+    /// [`State::to_snapshot`] into `out`, reusing its vectors: for a caller
+    /// that exports many states (the explorer exports one per transition).
+    pub fn snapshot_into(&self, out: &mut Snapshot) {
+        fn section<K, V: Clone, S>(out: &mut Vec<V>, map: &IndexMap<K, V, S>) {
+            // Record by record into the slots there are (each record's own
+            // `clone_from`), then appended or cut to length.
+            let (values, n) = (map.values(), map.len());
+            if out.len() > n {
+                out.truncate(n);
+            }
+            let kept = out.len();
+            for (slot, v) in out.iter_mut().zip(values.clone()) {
+                slot.clone_from(v);
+            }
+            out.extend(values.skip(kept).cloned());
+        }
+        out.taken_at = self.taken_at;
+        section(&mut out.tenants, &self.tenants);
+        section(&mut out.users, &self.users);
+        section(&mut out.memberships, &self.memberships);
+        section(&mut out.api_keys, &self.api_keys);
+        section(&mut out.sessions, &self.sessions);
+        section(&mut out.resources, &self.resources);
+    }
+
     /// When the snapshot was taken, if it says.
     pub fn taken_at(&self) -> Option<Timestamp> {
         self.taken_at
@@ -845,6 +870,12 @@ mod tests {
                 let mut x = b.clone();
                 x.clone_from(a);
                 assert_eq!(x.to_snapshot(), a.to_snapshot(), "{j} from {i}");
+                let mut into = b.to_snapshot();
+                a.snapshot_into(&mut into);
+                assert_eq!(into, a.to_snapshot(), "{j} into {i}");
+                let mut copy = b.to_snapshot();
+                copy.clone_from(&into);
+                assert_eq!(copy, into, "{j} copied from {i}");
                 assert_eq!(x.links, a.links, "{j} from {i}");
                 assert_eq!(x.by_token, a.by_token, "{j} from {i}");
                 for id in a.users.keys() {

@@ -22,18 +22,32 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 
 /// The reference model: a policy and the state as plain vectors.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Model {
     /// Shared: a model is cloned per explored transition, its policy never
     /// changes.
     policy: Arc<Policy>,
-    taken_at: Option<Timestamp>,
-    tenants: Vec<Tenant>,
-    users: Vec<User>,
-    memberships: Vec<Membership>,
-    api_keys: Vec<ApiKey>,
-    sessions: Vec<Session>,
-    resources: Vec<Resource>,
+    /// The state, kept as the snapshot it is: the vectors are the model's
+    /// tables, and the caller reads the state without a copy.
+    snap: Snapshot,
+}
+
+/// Written out for `clone_from`, which copies into the existing vectors
+/// (explore copies a node's model into one per worker for each command).
+impl Clone for Model {
+    fn clone(&self) -> Self {
+        Model {
+            policy: Arc::clone(&self.policy),
+            snap: self.snap.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        if !Arc::ptr_eq(&self.policy, &source.policy) {
+            self.policy = Arc::clone(&source.policy);
+        }
+        self.snap.clone_from(&source.snap);
+    }
 }
 
 impl Model {
@@ -46,13 +60,7 @@ impl Model {
     pub fn new(snapshot: &Snapshot, policy: &Policy) -> Model {
         Model {
             policy: Arc::new(policy.clone()),
-            taken_at: snapshot.taken_at,
-            tenants: snapshot.tenants.clone(),
-            users: snapshot.users.clone(),
-            memberships: snapshot.memberships.clone(),
-            api_keys: snapshot.api_keys.clone(),
-            sessions: snapshot.sessions.clone(),
-            resources: snapshot.resources.clone(),
+            snap: snapshot.clone(),
         }
     }
 
@@ -64,29 +72,18 @@ impl Model {
     /// The current state. Record order is SPEC §8: input order,
     /// created records appended, removed records deleted in place.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            taken_at: self.taken_at,
-            tenants: self.tenants.clone(),
-            users: self.users.clone(),
-            memberships: self.memberships.clone(),
-            api_keys: self.api_keys.clone(),
-            sessions: self.sessions.clone(),
-            resources: self.resources.clone(),
-        }
+        self.snap.clone()
+    }
+
+    /// The current state, borrowed.
+    pub fn state(&self) -> &Snapshot {
+        &self.snap
     }
 
     /// The model's state as a snapshot, without copying it: for a model
-    /// made for one step (explore clones one per transition).
+    /// made for one step.
     pub fn into_snapshot(self) -> Snapshot {
-        Snapshot {
-            taken_at: self.taken_at,
-            tenants: self.tenants,
-            users: self.users,
-            memberships: self.memberships,
-            api_keys: self.api_keys,
-            sessions: self.sessions,
-            resources: self.resources,
-        }
+        self.snap
     }
 }
 
@@ -448,11 +445,11 @@ impl Draft<'_> {
 
 impl Model {
     fn tenant(&self, id: &str) -> Option<&Tenant> {
-        self.tenants.iter().find(|t| t.id.as_str() == id)
+        self.snap.tenants.iter().find(|t| t.id.as_str() == id)
     }
 
     fn user(&self, id: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.id.as_str() == id)
+        self.snap.users.iter().find(|u| u.id.as_str() == id)
     }
 
     fn user_banned(&self, id: &str) -> bool {
@@ -464,7 +461,8 @@ impl Model {
 
     /// The membership of `user` in `tenant` that exists at `at`.
     fn membership_at(&self, user: &str, tenant: &str, at: Timestamp) -> Option<&Membership> {
-        self.memberships
+        self.snap
+            .memberships
             .iter()
             .find(|m| m.user.as_str() == user && m.tenant.as_str() == tenant && m.since <= at)
     }
@@ -508,6 +506,7 @@ impl Model {
         match kind {
             CredentialKind::ApiKey => {
                 let found = self
+                    .snap
                     .api_keys
                     .iter()
                     .find(|k| k.token_sha256 == hash && k.created_at <= at);
@@ -539,6 +538,7 @@ impl Model {
             }
             CredentialKind::Session => {
                 let found = self
+                    .snap
                     .sessions
                     .iter()
                     .find(|s| s.token_sha256 == hash && s.created_at <= at);
@@ -581,7 +581,7 @@ impl Model {
                         // Smallest (since, tenant id) among the owner's
                         // memberships at `at`.
                         let mut best: Option<&Membership> = None;
-                        for m in &self.memberships {
+                        for m in &self.snap.memberships {
                             if m.user != k.owner || m.since > at {
                                 continue;
                             }
@@ -661,6 +661,7 @@ impl Model {
                 return d.deny(Reason::ResourceNotFound);
             };
             let found = self
+                .snap
                 .resources
                 .iter()
                 .find(|r| r.tenant == *t && r.id == *rid && r.created_at <= at);
@@ -681,7 +682,7 @@ impl Model {
                 .expect("an API key always has a tenant here")]
         } else {
             let mut scope: Vec<Id> = Vec::new();
-            for m in &self.memberships {
+            for m in &self.snap.memberships {
                 if m.user != principal || m.since > at {
                     continue;
                 }
@@ -791,20 +792,22 @@ impl Model {
     /// Whether `hash` belongs to any key or session, regardless of time
     /// (SPEC: uniqueness ignores time).
     fn token_taken(&self, hash: &TokenHash) -> bool {
-        self.api_keys.iter().any(|k| k.token_sha256 == *hash)
-            || self.sessions.iter().any(|s| s.token_sha256 == *hash)
+        self.snap.api_keys.iter().any(|k| k.token_sha256 == *hash)
+            || self.snap.sessions.iter().any(|s| s.token_sha256 == *hash)
     }
 
     /// The index of the key `id` if it exists at `at`.
     fn key_at(&self, id: &str, at: Timestamp) -> Option<usize> {
-        self.api_keys
+        self.snap
+            .api_keys
             .iter()
             .position(|k| k.id.as_str() == id && k.created_at <= at)
     }
 
     /// The index of the session `id` if it exists at `at`.
     fn session_at(&self, id: &str, at: Timestamp) -> Option<usize> {
-        self.sessions
+        self.snap
+            .sessions
             .iter()
             .position(|s| s.id.as_str() == id && s.created_at <= at)
     }
@@ -840,7 +843,7 @@ impl Model {
                 session,
                 expires_at,
             } = effect;
-            for s in self.sessions.iter_mut() {
+            for s in self.snap.sessions.iter_mut() {
                 if s.id == *session {
                     s.expires_at = *expires_at;
                 }
@@ -856,7 +859,7 @@ impl Model {
                 if self.tenant(tenant).is_some() {
                     return reject(Rejection::DuplicateId, "the tenant already exists");
                 }
-                self.tenants.push(Tenant {
+                self.snap.tenants.push(Tenant {
                     id: tenant.clone(),
                     suspended: false,
                 });
@@ -870,7 +873,7 @@ impl Model {
                 if self.user(user).is_some() {
                     return reject(Rejection::DuplicateId, "the user already exists");
                 }
-                self.users.push(User {
+                self.snap.users.push(User {
                     id: user.clone(),
                     banned: false,
                 });
@@ -880,13 +883,13 @@ impl Model {
             }
             Op::BanUser { user } => self.ban(user, at),
             Op::UnbanUser { user } => {
-                let Some(i) = self.users.iter().position(|u| u.id == *user) else {
+                let Some(i) = self.snap.users.iter().position(|u| u.id == *user) else {
                     return reject(Rejection::UnknownUser, "no such user");
                 };
-                if !self.users[i].banned {
+                if !self.snap.users[i].banned {
                     return reject(Rejection::NoChange, "the user is not banned");
                 }
-                self.users[i].banned = false;
+                self.snap.users[i].banned = false;
                 // Revoked sessions stay revoked: nothing else changes.
                 Ok(vec![update(
                     RecordRef::User { id: user.clone() },
@@ -903,6 +906,7 @@ impl Model {
                     return reject(Rejection::UnknownTenant, "no such tenant");
                 }
                 if self
+                    .snap
                     .memberships
                     .iter()
                     .any(|m| m.user == *user && m.tenant == *tenant)
@@ -910,7 +914,7 @@ impl Model {
                     return reject(Rejection::AlreadyMember, "the membership exists");
                 }
                 // `since` is the command's time (§8).
-                self.memberships.push(Membership {
+                self.snap.memberships.push(Membership {
                     user: user.clone(),
                     tenant: tenant.clone(),
                     role: role.as_str().into(),
@@ -926,16 +930,18 @@ impl Model {
             Op::RemoveMember { user, tenant } => self.remove_member(user, tenant, at),
             Op::SetRole { user, tenant, role } => {
                 let Some(i) = self
+                    .snap
                     .memberships
                     .iter()
                     .position(|m| m.user == *user && m.tenant == *tenant && m.since <= at)
                 else {
                     return reject(Rejection::NotAMember, "no such membership at this time");
                 };
-                if self.memberships[i].role == *role {
+                if self.snap.memberships[i].role == *role {
                     return reject(Rejection::NoChange, "the role is already set");
                 }
-                let from = std::mem::replace(&mut self.memberships[i].role, role.as_str().into());
+                let from =
+                    std::mem::replace(&mut self.snap.memberships[i].role, role.as_str().into());
                 Ok(vec![update(
                     RecordRef::Membership {
                         user: user.clone(),
@@ -955,7 +961,7 @@ impl Model {
                 expires_at,
                 name,
             } => {
-                if self.api_keys.iter().any(|k| k.id == *key) {
+                if self.snap.api_keys.iter().any(|k| k.id == *key) {
                     return reject(Rejection::DuplicateId, "the key id exists");
                 }
                 let hash = TokenHash::of(token.expose());
@@ -982,7 +988,7 @@ impl Model {
                 if self.user_banned(owner) {
                     return reject(Rejection::UserBanned, "the owner is banned");
                 }
-                self.api_keys.push(ApiKey {
+                self.snap.api_keys.push(ApiKey {
                     id: key.clone(),
                     owner: owner.clone(),
                     tenant: Some(tenant.clone()),
@@ -1010,10 +1016,10 @@ impl Model {
                 let Some(i) = self.key_at(key, at) else {
                     return reject(Rejection::ApiKeyNotFound, "no such key at this time");
                 };
-                if in_effect(self.api_keys[i].deleted_at, at) {
+                if in_effect(self.snap.api_keys[i].deleted_at, at) {
                     return reject(Rejection::ApiKeyDeleted, "the key is deleted");
                 }
-                if in_effect(self.api_keys[i].revoked_at, at) {
+                if in_effect(self.snap.api_keys[i].revoked_at, at) {
                     return reject(Rejection::ApiKeyRevoked, "the key is revoked");
                 }
                 if !immutable.is_empty() {
@@ -1023,7 +1029,7 @@ impl Model {
                     );
                 }
                 let id = RecordRef::ApiKey { id: key.clone() };
-                let k = &mut self.api_keys[i];
+                let k = &mut self.snap.api_keys[i];
                 let mut changes = Vec::new();
                 if let Some(name) = name {
                     if k.name != *name {
@@ -1074,14 +1080,14 @@ impl Model {
                 let Some(i) = self.key_at(key, at) else {
                     return reject(Rejection::ApiKeyNotFound, "no such key at this time");
                 };
-                if in_effect(self.api_keys[i].deleted_at, at) {
+                if in_effect(self.snap.api_keys[i].deleted_at, at) {
                     return reject(Rejection::ApiKeyDeleted, "the key is deleted");
                 }
-                if in_effect(self.api_keys[i].revoked_at, at) {
+                if in_effect(self.snap.api_keys[i].revoked_at, at) {
                     return reject(Rejection::ApiKeyRevoked, "the key is revoked");
                 }
-                let from = self.api_keys[i].revoked_at;
-                self.api_keys[i].revoked_at = Some(at);
+                let from = self.snap.api_keys[i].revoked_at;
+                self.snap.api_keys[i].revoked_at = Some(at);
                 Ok(vec![update(
                     RecordRef::ApiKey { id: key.clone() },
                     "revoked_at",
@@ -1093,12 +1099,12 @@ impl Model {
                 let Some(i) = self.key_at(key, at) else {
                     return reject(Rejection::ApiKeyNotFound, "no such key at this time");
                 };
-                if in_effect(self.api_keys[i].deleted_at, at) {
+                if in_effect(self.snap.api_keys[i].deleted_at, at) {
                     return reject(Rejection::ApiKeyDeleted, "the key is deleted");
                 }
                 // A revoked key may be deleted: delete is the stronger state.
-                let from = self.api_keys[i].deleted_at;
-                self.api_keys[i].deleted_at = Some(at);
+                let from = self.snap.api_keys[i].deleted_at;
+                self.snap.api_keys[i].deleted_at = Some(at);
                 Ok(vec![update(
                     RecordRef::ApiKey { id: key.clone() },
                     "deleted_at",
@@ -1112,7 +1118,7 @@ impl Model {
                 token,
                 tenant,
             } => {
-                if self.sessions.iter().any(|s| s.id == *session) {
+                if self.snap.sessions.iter().any(|s| s.id == *session) {
                     return reject(Rejection::DuplicateId, "the session id exists");
                 }
                 let hash = TokenHash::of(token.expose());
@@ -1144,7 +1150,7 @@ impl Model {
                     Some(max) if max < p.ttl => max,
                     _ => p.ttl,
                 };
-                self.sessions.push(Session {
+                self.snap.sessions.push(Session {
                     id: session.clone(),
                     user: user.clone(),
                     tenant: tenant.clone(),
@@ -1161,8 +1167,8 @@ impl Model {
             }
             Op::Logout { session } => {
                 let i = self.live_session(session, at)?;
-                let from = self.sessions[i].revoked_at;
-                self.sessions[i].revoked_at = Some(at);
+                let from = self.snap.sessions[i].revoked_at;
+                self.snap.sessions[i].revoked_at = Some(at);
                 Ok(vec![update(
                     RecordRef::Session {
                         id: session.clone(),
@@ -1174,7 +1180,7 @@ impl Model {
             }
             Op::SwitchTenant { session, tenant } => {
                 let i = self.live_session(session, at)?;
-                let user = self.sessions[i].user.clone();
+                let user = self.snap.sessions[i].user.clone();
                 let Some(t) = self.tenant(tenant) else {
                     return reject(Rejection::NotAMember, "no such tenant");
                 };
@@ -1185,11 +1191,11 @@ impl Model {
                 if suspended {
                     return reject(Rejection::TenantSuspended, "the tenant is suspended");
                 }
-                if self.sessions[i].tenant.as_ref() == Some(tenant) {
+                if self.snap.sessions[i].tenant.as_ref() == Some(tenant) {
                     return reject(Rejection::NoChange, "already the active tenant");
                 }
-                let from = opt_id(&self.sessions[i].tenant);
-                self.sessions[i].tenant = Some(tenant.clone());
+                let from = opt_id(&self.snap.sessions[i].tenant);
+                self.snap.sessions[i].tenant = Some(tenant.clone());
                 Ok(vec![update(
                     RecordRef::Session {
                         id: session.clone(),
@@ -1205,6 +1211,7 @@ impl Model {
                 owner,
             } => {
                 if self
+                    .snap
                     .resources
                     .iter()
                     .any(|r| r.tenant == *tenant && r.id == *resource)
@@ -1217,7 +1224,7 @@ impl Model {
                 if self.membership_at(owner, tenant, at).is_none() {
                     return reject(Rejection::NotAMember, "the owner is not a member");
                 }
-                self.resources.push(Resource {
+                self.snap.resources.push(Resource {
                     tenant: tenant.clone(),
                     id: resource.clone(),
                     owner: owner.clone(),
@@ -1231,15 +1238,15 @@ impl Model {
                 }])
             }
             Op::DeleteResource { tenant, resource } => {
-                let Some(i) = self
-                    .resources
-                    .iter()
-                    .position(|r| r.tenant == *tenant && r.id == *resource && r.created_at <= at)
+                let Some(i) =
+                    self.snap.resources.iter().position(|r| {
+                        r.tenant == *tenant && r.id == *resource && r.created_at <= at
+                    })
                 else {
                     return reject(Rejection::ResourceNotFound, "no such resource at this time");
                 };
                 // Removed in place: the others keep their order.
-                self.resources.remove(i);
+                self.snap.resources.remove(i);
                 Ok(vec![Change::Delete {
                     record: RecordRef::Resource {
                         tenant: tenant.clone(),
@@ -1253,13 +1260,13 @@ impl Model {
 
     /// `suspend_tenant` / `reinstate_tenant`.
     fn set_suspended(&mut self, tenant: &Id, to: bool) -> Outcome {
-        let Some(i) = self.tenants.iter().position(|t| t.id == *tenant) else {
+        let Some(i) = self.snap.tenants.iter().position(|t| t.id == *tenant) else {
             return reject(Rejection::UnknownTenant, "no such tenant");
         };
-        if self.tenants[i].suspended == to {
+        if self.snap.tenants[i].suspended == to {
             return reject(Rejection::NoChange, "the tenant is already in that state");
         }
-        self.tenants[i].suspended = to;
+        self.snap.tenants[i].suspended = to;
         Ok(vec![update(
             RecordRef::Tenant { id: tenant.clone() },
             "suspended",
@@ -1271,20 +1278,20 @@ impl Model {
     /// `ban_user`: the user is banned and every session of the user live at
     /// `at` is revoked at `at` (SPEC), never to come back.
     fn ban(&mut self, user: &Id, at: Timestamp) -> Outcome {
-        let Some(i) = self.users.iter().position(|u| u.id == *user) else {
+        let Some(i) = self.snap.users.iter().position(|u| u.id == *user) else {
             return reject(Rejection::UnknownUser, "no such user");
         };
-        if self.users[i].banned {
+        if self.snap.users[i].banned {
             return reject(Rejection::NoChange, "the user is already banned");
         }
-        self.users[i].banned = true;
+        self.snap.users[i].banned = true;
         let mut changes = vec![update(
             RecordRef::User { id: user.clone() },
             "banned",
             Value::Bool(false),
             Value::Bool(true),
         )];
-        for s in self.sessions.iter_mut() {
+        for s in self.snap.sessions.iter_mut() {
             let live = s.user == *user
                 && s.created_at <= at
                 && !in_effect(s.revoked_at, at)
@@ -1306,20 +1313,21 @@ impl Model {
     /// the user whose active tenant it was loses it (SPEC); keys stay.
     fn remove_member(&mut self, user: &Id, tenant: &Id, at: Timestamp) -> Outcome {
         let Some(i) = self
+            .snap
             .memberships
             .iter()
             .position(|m| m.user == *user && m.tenant == *tenant && m.since <= at)
         else {
             return reject(Rejection::NotAMember, "no such membership at this time");
         };
-        self.memberships.remove(i);
+        self.snap.memberships.remove(i);
         let mut changes = vec![Change::Delete {
             record: RecordRef::Membership {
                 user: user.clone(),
                 tenant: tenant.clone(),
             },
         }];
-        for s in self.sessions.iter_mut() {
+        for s in self.snap.sessions.iter_mut() {
             if s.user == *user && s.tenant.as_ref() == Some(tenant) {
                 changes.push(update(
                     RecordRef::Session { id: s.id.clone() },
@@ -1342,10 +1350,10 @@ impl Model {
                 "no such session at this time".into(),
             ));
         };
-        if in_effect(self.sessions[i].revoked_at, at) {
+        if in_effect(self.snap.sessions[i].revoked_at, at) {
             return Err((Rejection::SessionRevoked, "the session is revoked".into()));
         }
-        if self.sessions[i].expires_at <= at {
+        if self.snap.sessions[i].expires_at <= at {
             return Err((Rejection::SessionExpired, "the session is expired".into()));
         }
         Ok(i)

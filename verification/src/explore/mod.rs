@@ -68,17 +68,33 @@ use crate::{
 };
 use lines::Lines;
 
-/// What one worker keeps between transitions so as not to redo work: each
-/// distinct result's checked line ([`lines`]) and the records found to
-/// survive a JSON round trip ([`RoundTripped`]). Neither changes a verdict.
+/// What one worker keeps between transitions so as not to redo work.
 #[derive(Default)]
 struct Memo {
+    judged: Judged,
+    scratch: Scratch,
+}
+
+/// Each distinct result's checked line ([`lines`]) and the records found
+/// to survive a JSON round trip ([`RoundTripped`]). Neither changes a
+/// verdict.
+#[derive(Default)]
+struct Judged {
     lines: Lines,
     round_tripped: RoundTripped,
-    /// The engine a command is applied on: each transition copies the
-    /// node's state into it (`clone_from`, into its existing tables)
-    /// instead of allocating a fresh clone.
-    scratch: State,
+}
+
+/// Where a command runs: each transition copies the node's engine and
+/// model into these (`clone_from`, into their existing tables and
+/// vectors) and exports the engine's state into `after`, instead of
+/// allocating fresh ones; a child keeps a copy only when it is new and has
+/// a record the store has not met.
+#[derive(Default)]
+struct Scratch {
+    engine: State,
+    /// Made on the worker's first command.
+    model: Option<Model>,
+    after: Snapshot,
 }
 use packed::{Packed, Store};
 pub use symmetry::Renaming;
@@ -276,7 +292,7 @@ fn step(
     cmd: &Command,
     parsed: Option<&Parsed<'_>>,
     memo: &mut Memo,
-) -> (Option<(Snapshot, History)>, Vec<Violation>) {
+) -> (Option<History>, Vec<Violation>) {
     let policy = x.policy;
     // A request without effects changes nothing on either side: decide on
     // the node itself instead of copying it. `apply` on `authenticate` is
@@ -306,35 +322,39 @@ fn step(
                 (&engine_result, &x.snapshot, true),
                 (&model_result, &x.snapshot),
                 judged_by_hash(&by_hash),
-                memo,
+                &mut memo.judged,
             );
             return (None, violations);
         }
     }
-    let engine = &mut memo.scratch;
+    let Scratch {
+        engine,
+        model,
+        after,
+    } = &mut memo.scratch;
     engine.clone_from(&x.engine);
     let engine_result = engine.apply(policy, cmd);
-    let after = engine.to_snapshot();
-    let mut model = x.model.clone();
+    engine.snapshot_into(after);
+    let model = model.get_or_insert_with(|| x.model.clone());
+    model.clone_from(&x.model);
     let model_result = model.apply(cmd);
-    let model_after = model.into_snapshot();
     let mut history = x.history.clone();
     // Compared once, here: the judge takes the answer (I6, I7), and a step
     // that changed nothing leaves no child.
-    let unchanged = after == x.snapshot;
+    let unchanged = *after == x.snapshot;
     let violations = check(
         &mut history,
         x,
         cmd,
-        (&engine_result, &after, unchanged),
-        (&model_result, &model_after),
+        (&engine_result, after, unchanged),
+        (&model_result, model.state()),
         judged_by_hash(&by_hash),
-        memo,
+        &mut memo.judged,
     );
     if unchanged {
         return (None, violations);
     }
-    (Some((after, history)), violations)
+    (Some(history), violations)
 }
 
 /// The decision by hash as the judge takes it.
@@ -353,7 +373,7 @@ fn check(
     (result, after, unchanged): (&CommandResult, &Snapshot, bool),
     (model, model_after): (&CommandResult, &Snapshot),
     by_hash: Option<ByHash<'_>>,
-    memo: &mut Memo,
+    memo: &mut Judged,
 ) -> Vec<Violation> {
     let observed = || Observed {
         policy: x.policy,
@@ -383,7 +403,7 @@ fn check(
 
 /// The harness's step judge with the worker's [`Memo`]: on the kept line of
 /// an equal result when there is one.
-fn judge_kept(history: &mut History, o: Observed<'_>, memo: &mut Memo) -> Vec<Violation> {
+fn judge_kept(history: &mut History, o: Observed<'_>, memo: &mut Judged) -> Vec<Violation> {
     let known = Some(&memo.round_tripped);
     let hash = memo.lines.hash(o.result);
     if let Some(line) = memo.lines.get(hash, o.result) {
@@ -451,15 +471,15 @@ impl Search<'_> {
     fn child(
         &self,
         x: &Expanding<'_>,
-        snapshot: Snapshot,
+        snapshot: &Snapshot,
         history: History,
         clock: usize,
     ) -> Option<Child> {
         let parent = (&x.node.state, &x.snapshot, &x.history);
-        let packed = self.store.packed(&snapshot, &history, Some(parent));
+        let packed = self.store.packed(snapshot, &history, Some(parent));
         let fingerprint = if self.by_orbit() {
             Some(symmetry::orbit_fingerprint(
-                &snapshot,
+                snapshot,
                 clock,
                 &self.universe.symmetries,
             ))
@@ -472,7 +492,7 @@ impl Search<'_> {
         Some(Child {
             state: match packed {
                 Some(p) => ChildState::Packed(p),
-                None => ChildState::Whole(Box::new((snapshot, history))),
+                None => ChildState::Whole(Box::new((snapshot.clone(), history))),
             },
             fingerprint,
         })
@@ -501,7 +521,7 @@ impl Search<'_> {
             let (child, mut violations) = step(&x, cmd, self.parsed[mv].as_ref(), memo);
             let violation = (!violations.is_empty()).then(|| violations.swap_remove(0));
             let child =
-                child.and_then(|(snapshot, history)| self.child(&x, snapshot, history, node.clock));
+                child.and_then(|history| self.child(&x, &memo.scratch.after, history, node.clock));
             let stop = violation.is_some() && self.cfg.stop_at_first;
             out.push(Transition {
                 mv,
