@@ -287,7 +287,7 @@ impl RoundTripped {
 ///
 /// Sessions and keys seen dead, memberships removed and not re-added, and
 /// every token the trace has presented so far.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct History {
     /// Sessions seen revoked or expired at some step's `at`, with the
     /// `expires_at` they had then (I2: it never changes again).
@@ -299,6 +299,32 @@ pub struct History {
     removed: Vec<(Id, Id)>,
     /// Token-like strings presented so far (I9).
     tokens: Vec<Secret>,
+}
+
+/// Written out for `clone_from`, which copies into the existing vectors:
+/// explore copies a node's history once per transition.
+impl Clone for History {
+    fn clone(&self) -> Self {
+        History {
+            dead_sessions: self.dead_sessions.clone(),
+            dead_keys: self.dead_keys.clone(),
+            removed: self.removed.clone(),
+            tokens: self.tokens.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        let History {
+            dead_sessions,
+            dead_keys,
+            removed,
+            tokens,
+        } = self;
+        dead_sessions.clone_from(&source.dead_sessions);
+        dead_keys.clone_from(&source.dead_keys);
+        removed.clone_from(&source.removed);
+        tokens.clone_from(&source.tokens);
+    }
 }
 
 /// A presented token with its substring searcher, built once: I9 looks for

@@ -95,6 +95,7 @@ struct Scratch {
     /// Made on the worker's first command.
     model: Option<Model>,
     after: Snapshot,
+    history: History,
 }
 use packed::{Packed, Store};
 pub use symmetry::Renaming;
@@ -285,14 +286,15 @@ struct Expanding<'a> {
 }
 
 /// Runs one command on both implementations and checks every invariant.
-/// Returns the state reached, or `None` when the state did not change (it
-/// is then already known, so the search does not keep it).
+/// Returns whether the state changed: the state reached and the history
+/// are then in `memo.scratch` (`after`, `history`); one that did not change
+/// is already known, so the search does not keep it.
 fn step(
     x: &Expanding<'_>,
     cmd: &Command,
     parsed: Option<&Parsed<'_>>,
     memo: &mut Memo,
-) -> (Option<History>, Vec<Violation>) {
+) -> (bool, Vec<Violation>) {
     let policy = x.policy;
     // A request without effects changes nothing on either side: decide on
     // the node itself instead of copying it. `apply` on `authenticate` is
@@ -314,9 +316,10 @@ fn step(
             };
             let engine_result = wrap(decision);
             let model_result = wrap(x.model.decide(&req));
-            let mut history = x.history.clone();
+            let history = &mut memo.scratch.history;
+            history.clone_from(&x.history);
             let violations = check(
-                &mut history,
+                history,
                 x,
                 cmd,
                 (&engine_result, &x.snapshot, true),
@@ -324,13 +327,14 @@ fn step(
                 judged_by_hash(&by_hash),
                 &mut memo.judged,
             );
-            return (None, violations);
+            return (false, violations);
         }
     }
     let Scratch {
         engine,
         model,
         after,
+        history,
     } = &mut memo.scratch;
     engine.clone_from(&x.engine);
     let engine_result = engine.apply(policy, cmd);
@@ -338,12 +342,12 @@ fn step(
     let model = model.get_or_insert_with(|| x.model.clone());
     model.clone_from(&x.model);
     let model_result = model.apply(cmd);
-    let mut history = x.history.clone();
+    history.clone_from(&x.history);
     // Compared once, here: the judge takes the answer (I6, I7), and a step
     // that changed nothing leaves no child.
     let unchanged = *after == x.snapshot;
     let violations = check(
-        &mut history,
+        history,
         x,
         cmd,
         (&engine_result, after, unchanged),
@@ -351,10 +355,7 @@ fn step(
         judged_by_hash(&by_hash),
         &mut memo.judged,
     );
-    if unchanged {
-        return (None, violations);
-    }
-    (Some(history), violations)
+    (!unchanged, violations)
 }
 
 /// The decision by hash as the judge takes it.
@@ -472,11 +473,11 @@ impl Search<'_> {
         &self,
         x: &Expanding<'_>,
         snapshot: &Snapshot,
-        history: History,
+        history: &History,
         clock: usize,
     ) -> Option<Child> {
         let parent = (&x.node.state, &x.snapshot, &x.history);
-        let packed = self.store.packed(snapshot, &history, Some(parent));
+        let packed = self.store.packed(snapshot, history, Some(parent));
         let fingerprint = if self.by_orbit() {
             Some(symmetry::orbit_fingerprint(
                 snapshot,
@@ -492,7 +493,7 @@ impl Search<'_> {
         Some(Child {
             state: match packed {
                 Some(p) => ChildState::Packed(p),
-                None => ChildState::Whole(Box::new((snapshot.clone(), history))),
+                None => ChildState::Whole(Box::new((snapshot.clone(), history.clone()))),
             },
             fingerprint,
         })
@@ -518,10 +519,11 @@ impl Search<'_> {
             if node.first.unwrap_or(mv) % shards != shard {
                 continue;
             }
-            let (child, mut violations) = step(&x, cmd, self.parsed[mv].as_ref(), memo);
+            let (changed, mut violations) = step(&x, cmd, self.parsed[mv].as_ref(), memo);
             let violation = (!violations.is_empty()).then(|| violations.swap_remove(0));
-            let child =
-                child.and_then(|history| self.child(&x, &memo.scratch.after, history, node.clock));
+            let child = changed
+                .then(|| self.child(&x, &memo.scratch.after, &memo.scratch.history, node.clock))
+                .flatten();
             let stop = violation.is_some() && self.cfg.stop_at_first;
             out.push(Transition {
                 mv,
