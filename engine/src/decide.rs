@@ -83,7 +83,8 @@ fn channel_name(channel: Channel, policy: &Policy, text: &mut Text) -> ChannelNa
 }
 
 /// What step 1 found, before any record is looked up: the token itself is
-/// no longer needed, only its hash.
+/// no longer needed, only its hash, which step 1 writes to a slot of its
+/// own (see [`State::decide_with`]).
 enum Found {
     None,
     Ambiguous(usize),
@@ -94,7 +95,6 @@ enum Found {
     Token(
         CredentialKind,
         crate::credential::Channel,
-        TokenHash,
         Option<crate::signed::Signature>,
     ),
 }
@@ -162,12 +162,15 @@ impl State {
         req: &Request,
         presented: &Presented<'_>,
     ) -> Decision {
-        let d = self.decide_with(policy, req, || match presented.resolve(policy) {
+        let d = self.decide_with(policy, req, |hash| match presented.resolve(policy) {
             Resolved::None => Found::None,
             Resolved::Ambiguous(n) => Found::Ambiguous(n),
             Resolved::Malformed(channel, why) => Found::Malformed(channel, why),
             Resolved::Unmatched(channel) => Found::Unmatched(channel),
-            Resolved::Token(kind, channel) => Found::Token(kind, channel, presented.token, None),
+            Resolved::Token(kind, channel) => {
+                *hash = presented.token;
+                Found::Token(kind, channel, None)
+            }
         });
         #[cfg(feature = "faults")]
         let d = self.decision_faults(policy, req, d);
@@ -175,11 +178,12 @@ impl State {
     }
 
     fn decide_steps(&self, policy: &Policy, req: &Request) -> Decision {
-        self.decide_with(policy, req, || self.extract_step(policy, req))
+        self.decide_with(policy, req, |hash| self.extract_step(policy, req, hash))
     }
 
-    /// Step 1 for a request with headers: extraction, then the token's hash.
-    fn extract_step(&self, policy: &Policy, req: &Request) -> Found {
+    /// Step 1 for a request with headers: extraction, then the token's hash
+    /// (written to `hash`).
+    fn extract_step(&self, policy: &Policy, req: &Request, hash: &mut TokenHash) -> Found {
         let without_key_header;
         let headers = if self.fault(Fault::F04) {
             without_key_header = Headers::new(
@@ -222,12 +226,12 @@ impl State {
                         Ok(unwrapped) => unwrapped,
                         Err(why) => return Found::Malformed(channel, why),
                     };
-                let hash = if self.fault(Fault::F03) {
+                *hash = if self.fault(Fault::F03) {
                     TokenHash::of(&percent_encode(&token))
                 } else {
                     TokenHash::of(&token)
                 };
-                Found::Token(kind, channel, hash, signature)
+                Found::Token(kind, channel, signature)
             }
         }
     }
@@ -236,11 +240,16 @@ impl State {
     /// [`State::decide_presented`], which differ only in how step 1 finds
     /// the credential (`step1`, run after step 0): from there on a
     /// credential is its kind and its token's hash.
+    ///
+    /// `step1` writes the hash to `token`, a slot of its own, rather than
+    /// returning it in [`Found`]: moved through the enum, the 32 bytes were
+    /// copied in odd pieces that the token index's `u64` loads then
+    /// straddled, a store-forwarding stall on every lookup.
     fn decide_with(
         &self,
         policy: &Policy,
         req: &Request,
-        step1: impl FnOnce() -> Found,
+        step1: impl FnOnce(&mut TokenHash) -> Found,
     ) -> Decision {
         let at = req.at;
         let mut d = Draft {
@@ -259,7 +268,8 @@ impl State {
         d.steps.rule = Some(rule_note(at, rule, &mut d.steps.text));
 
         // 1. The credential.
-        let (kind, token) = match step1() {
+        let mut token = TokenHash::UNSET;
+        let kind = match step1(&mut token) {
             Found::None => return d.deny(Reason::NoCredential, Why::NoCredential),
             Found::Ambiguous(n) => return d.deny(Reason::AmbiguousCredential, Why::Ambiguous(n)),
             Found::Malformed(channel, why) => {
@@ -270,15 +280,15 @@ impl State {
                 let channel = channel_name(channel, policy, &mut d.steps.text);
                 return d.deny(Reason::ApiKeyNotFound, Why::Unmatched(channel));
             }
-            Found::Token(kind, channel, hash, signature) => {
-                let b = hash.as_bytes();
+            Found::Token(kind, channel, signature) => {
+                let b = token.as_bytes();
                 d.steps.credential = Some(CredentialNote {
                     kind,
                     channel: channel_name(channel, policy, &mut d.steps.text),
                     short: [b[0], b[1], b[2], b[3]],
                     signature,
                 });
-                (kind, hash)
+                kind
             }
         };
 
@@ -690,6 +700,11 @@ pub(crate) fn sliding_refresh(policy: &Policy, s: &Session, at: Timestamp) -> Op
 
 /// The rule line's note: what it names of the policy's rule (the action is
 /// the decision's). Roles and capability are copied into the notes' text.
+///
+/// Inlined: called, it returned the note through memory that was read
+/// back at once in other widths, a store-forwarding stall on every
+/// decision.
+#[inline(always)]
 fn rule_note(at: Timestamp, rule: &ActionRule, text: &mut Text) -> RuleNote {
     RuleNote {
         at,

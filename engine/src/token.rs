@@ -34,10 +34,18 @@ pub fn is_valid_token(s: &str) -> bool {
 }
 
 /// The SHA-256 of a token's exact bytes.
+///
+/// Aligned to 8: the token index hashes it as `u64` words, which from a
+/// 1-aligned copy (the hash moved through an enum at an odd offset) were
+/// loads straddling earlier stores, a stall the CPU cannot forward.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(align(8))]
 pub struct TokenHash([u8; 32]);
 
 impl TokenHash {
+    /// A placeholder to write a hash over (`decide`'s step 1).
+    pub(crate) const UNSET: TokenHash = TokenHash([0; 32]);
+
     /// Hashes a token exactly as presented.
     pub fn of(token: &str) -> TokenHash {
         TokenHash(sha256(token.as_bytes()))
