@@ -27,24 +27,30 @@ use crate::{
 };
 
 /// A decision being built: what the steps so far have established.
-struct Draft<'r, 's> {
-    action: &'r str,
-    user: Option<Id>,
-    credential: Option<CredentialRef>,
-    tenant: Option<Id>,
+///
+/// The user, credential and tenant are borrowed from the state and the
+/// request, and cloned once, into the [`Decision`] itself: an id cloned
+/// into an `Option<Id>` local went through a stack copy whose pieces the
+/// next read straddled (a store-forwarding stall per id), and a step that
+/// sets one dropped the previous value first.
+struct Draft<'a> {
+    action: &'a str,
+    user: Option<&'a Id>,
+    credential: Option<(CredentialKind, &'a Id)>,
+    tenant: Option<&'a Id>,
     steps: Steps,
     /// A bound key's tenant, named by its record line: copied into the
     /// notes at the end only if it is not the decision's tenant.
-    key_tenant: Option<&'s Id>,
+    key_tenant: Option<&'a Id>,
 }
 
-impl Draft<'_, '_> {
+impl Draft<'_> {
     /// Resolves the key's tenant in the notes. The notes are then moved
     /// into the decision, not taken (a take copies them and writes
     /// defaults in their place).
     fn finish(&mut self) {
         if let (Some(t), Some(RecordNote::ApiKey(kt))) = (self.key_tenant, &mut self.steps.record) {
-            *kt = if self.tenant.as_ref() == Some(t) {
+            *kt = if self.tenant == Some(t) {
                 KeyTenant::Decision
             } else {
                 KeyTenant::Other(t.clone())
@@ -60,9 +66,9 @@ impl Draft<'_, '_> {
             reason: Some(reason),
             status: reason.status(),
             action: CompactString::new(self.action),
-            user: self.user,
-            credential: self.credential,
-            tenant: self.tenant,
+            user: self.user.cloned(),
+            credential: credential_ref(self.credential),
+            tenant: self.tenant.cloned(),
             scope: Scope::new(),
             effects: Effects::new(),
             explain: Explain::of_steps(self.steps),
@@ -329,7 +335,7 @@ impl State {
         let tenant: Option<&Id> = match principal {
             Principal::ApiKey(_) if self.fault(Fault::F05) => {
                 let t = req.tenant.as_ref().or(self.newest_membership(user_h, at));
-                d.tenant = t.cloned();
+                d.tenant = t;
                 t
             }
             Principal::ApiKey(k) => {
@@ -352,7 +358,7 @@ impl State {
                         },
                     },
                 };
-                d.tenant = Some(bound.clone());
+                d.tenant = Some(bound);
                 if k.tenant.is_some() {
                     // The decision's tenant is the key's own: the record
                     // line's `KeyTenant::Decision` stands, and
@@ -376,7 +382,7 @@ impl State {
                     (Some(_), None) => Some(TenantNote::Active),
                     (None, _) => None,
                 };
-                d.tenant = t.cloned();
+                d.tenant = t;
                 t
             }
         };
@@ -499,18 +505,17 @@ impl State {
         };
         d.steps.end = Some(End::Allow);
         d.finish();
-        // `d.user` and `d.tenant` hold clones of `user` and `tenant` (steps
-        // 2 and 4): moved, not cloned again.
-        debug_assert_eq!(d.user.as_ref(), Some(user));
-        debug_assert_eq!(d.tenant.as_ref(), tenant);
+        // `d.user` and `d.tenant` are `user` and `tenant` (steps 2 and 4).
+        debug_assert_eq!(d.user, Some(user));
+        debug_assert_eq!(d.tenant, tenant);
         Decision {
             decision: Verdict::Allow,
             reason: None,
             status: 200,
             action: CompactString::new(&req.action),
-            user: d.user,
-            credential: d.credential,
-            tenant: d.tenant,
+            user: d.user.cloned(),
+            credential: credential_ref(d.credential),
+            tenant: d.tenant.cloned(),
             scope,
             effects,
             // Built in place: a local first is one more copy of the notes.
@@ -523,7 +528,7 @@ impl State {
         &'s self,
         slot: Option<&Slot>,
         at: Timestamp,
-        d: &mut Draft<'_, 's>,
+        d: &mut Draft<'s>,
     ) -> Result<&'s ApiKey, (Reason, Why)> {
         let Some((_, key)) = slot.and_then(|s| self.api_keys.get_index(s.index as usize)) else {
             return Err((Reason::ApiKeyNotFound, Why::NoApiKey));
@@ -537,11 +542,8 @@ impl State {
                 },
             ));
         }
-        d.user = Some(key.owner.clone());
-        d.credential = Some(CredentialRef {
-            kind: CredentialKind::ApiKey,
-            id: key.id.clone(),
-        });
+        d.user = Some(&key.owner);
+        d.credential = Some((CredentialKind::ApiKey, &key.id));
         d.key_tenant = key.tenant.as_ref();
         d.steps.record = Some(RecordNote::ApiKey(match &key.tenant {
             Some(_) => KeyTenant::Decision, // resolved by `Draft::finish`
@@ -571,7 +573,7 @@ impl State {
         slot: Option<&Slot>,
         at: Timestamp,
         sliding: bool,
-        d: &mut Draft<'_, 's>,
+        d: &mut Draft<'s>,
     ) -> Result<&'s Session, (Reason, Why)> {
         let Some((_, s)) = slot.and_then(|s| self.sessions.get_index(s.index as usize)) else {
             return Err((Reason::SessionNotFound, Why::NoSession));
@@ -585,11 +587,8 @@ impl State {
                 },
             ));
         }
-        d.user = Some(s.user.clone());
-        d.credential = Some(CredentialRef {
-            kind: CredentialKind::Session,
-            id: s.id.clone(),
-        });
+        d.user = Some(&s.user);
+        d.credential = Some((CredentialKind::Session, &s.id));
         d.steps.record = Some(RecordNote::Session {
             expires_at: s.expires_at,
         });
@@ -652,6 +651,14 @@ impl State {
         }
         scope
     }
+}
+
+/// The decision's credential, cloned from the draft's.
+fn credential_ref(c: Option<(CredentialKind, &Id)>) -> Option<CredentialRef> {
+    c.map(|(kind, id)| CredentialRef {
+        kind,
+        id: id.clone(),
+    })
 }
 
 /// Whether `t` is the credential's own tenant. Usually it is that very
