@@ -58,7 +58,11 @@ impl Draft<'_> {
         }
     }
 
-    fn deny(mut self, reason: Reason, why: Why) -> Decision {
+    /// The denial. By reference: the draft passed by value was a copy of
+    /// its 500-odd bytes into the call before the notes' copy into the
+    /// decision; taking the notes leaves a default in their place, fewer
+    /// bytes written.
+    fn deny(&mut self, reason: Reason, why: Why) -> Decision {
         self.steps.end = Some(End::Deny(reason, why));
         self.finish();
         Decision {
@@ -71,7 +75,7 @@ impl Draft<'_> {
             tenant: self.tenant.cloned(),
             scope: Scope::new(),
             effects: Effects::new(),
-            explain: Explain::of_steps(self.steps),
+            explain: Explain::of_steps(std::mem::take(&mut self.steps)),
         }
     }
 }
