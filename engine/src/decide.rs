@@ -486,25 +486,17 @@ impl State {
         }
 
         // 9. Allow.
+        // One element is built whole (`from_buf`), not pushed: see
+        // `State::session_scope`.
         let (scope, effects) = match principal {
-            Principal::ApiKey(_) => {
-                let mut scope = Scope::new();
-                if let Some(t) = tenant {
-                    scope.push(t.clone());
-                }
-                (scope, Effects::new())
-            }
+            Principal::ApiKey(_) => (
+                tenant.map_or_else(Scope::new, |t| Scope::from_buf([t.clone()])),
+                Effects::new(),
+            ),
             Principal::Session(s) => (
                 self.session_scope(user_h, at),
-                // Pushed: `collect` from an `Option` goes through the
-                // inline vector's general `extend`.
-                {
-                    let mut effects = Effects::new();
-                    if let Some(e) = sliding_refresh(policy, s, at) {
-                        effects.push(e);
-                    }
-                    effects
-                },
+                sliding_refresh(policy, s, at)
+                    .map_or_else(Effects::new, |e| Effects::from_buf([e])),
             ),
         };
         d.steps.end = Some(End::Allow);
@@ -643,15 +635,28 @@ impl State {
     /// A session allow's scope: the sorted ids of the non-suspended tenants
     /// the user is a member of at `at` (the links keep tenant-id order).
     ///
-    /// Pushed one by one: `collect` into the inline vector (its `extend`
-    /// reserving by the iterator's size hint first) cost twice as much for
-    /// the usual one tenant.
+    /// The usual one tenant is built whole (`from_buf`): pushed, the
+    /// vector's length and the id were written in pieces that the copy
+    /// of the returned vector then read across, a store-forwarding stall;
+    /// and `collect` (its `extend` reserving by the size hint first) cost
+    /// twice as much. Two or more are pushed, spilling to the heap as
+    /// before.
     pub(crate) fn session_scope(&self, user: Handle, at: Timestamp) -> Scope {
+        let mut tenants = self
+            .members_at(user, at)
+            .filter(|m| !self.tenant_at(m.tenant).suspended)
+            .map(|m| self.tenant_id(m.tenant));
+        let Some(first) = tenants.next() else {
+            return Scope::new();
+        };
+        let Some(second) = tenants.next() else {
+            return Scope::from_buf([first.clone()]);
+        };
         let mut scope = Scope::new();
-        for m in self.members_at(user, at) {
-            if !self.tenant_at(m.tenant).suspended {
-                scope.push(self.tenant_id(m.tenant).clone());
-            }
+        scope.push(first.clone());
+        scope.push(second.clone());
+        for t in tenants {
+            scope.push(t.clone());
         }
         scope
     }
