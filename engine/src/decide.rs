@@ -27,24 +27,30 @@ use crate::{
 };
 
 /// A decision being built: what the steps so far have established.
-struct Draft<'r, 's> {
-    action: &'r str,
-    user: Option<Id>,
-    credential: Option<CredentialRef>,
-    tenant: Option<Id>,
+///
+/// The user, credential and tenant are borrowed from the state and the
+/// request, and cloned once, into the [`Decision`] itself: an id cloned
+/// into an `Option<Id>` local went through a stack copy whose pieces the
+/// next read straddled (a store-forwarding stall per id), and a step that
+/// sets one dropped the previous value first.
+struct Draft<'a> {
+    action: &'a str,
+    user: Option<&'a Id>,
+    credential: Option<(CredentialKind, &'a Id)>,
+    tenant: Option<&'a Id>,
     steps: Steps,
     /// A bound key's tenant, named by its record line: copied into the
     /// notes at the end only if it is not the decision's tenant.
-    key_tenant: Option<&'s Id>,
+    key_tenant: Option<&'a Id>,
 }
 
-impl Draft<'_, '_> {
+impl Draft<'_> {
     /// Resolves the key's tenant in the notes. The notes are then moved
     /// into the decision, not taken (a take copies them and writes
     /// defaults in their place).
     fn finish(&mut self) {
         if let (Some(t), Some(RecordNote::ApiKey(kt))) = (self.key_tenant, &mut self.steps.record) {
-            *kt = if self.tenant.as_ref() == Some(t) {
+            *kt = if self.tenant == Some(t) {
                 KeyTenant::Decision
             } else {
                 KeyTenant::Other(t.clone())
@@ -52,7 +58,11 @@ impl Draft<'_, '_> {
         }
     }
 
-    fn deny(mut self, reason: Reason, why: Why) -> Decision {
+    /// The denial. By reference: the draft passed by value was a copy of
+    /// its 500-odd bytes into the call before the notes' copy into the
+    /// decision; taking the notes leaves a default in their place, fewer
+    /// bytes written.
+    fn deny(&mut self, reason: Reason, why: Why) -> Decision {
         self.steps.end = Some(End::Deny(reason, why));
         self.finish();
         Decision {
@@ -60,12 +70,12 @@ impl Draft<'_, '_> {
             reason: Some(reason),
             status: reason.status(),
             action: CompactString::new(self.action),
-            user: self.user,
-            credential: self.credential,
-            tenant: self.tenant,
+            user: self.user.cloned(),
+            credential: credential_ref(self.credential),
+            tenant: self.tenant.cloned(),
             scope: Scope::new(),
             effects: Effects::new(),
-            explain: Explain::of_steps(self.steps),
+            explain: Explain::of_steps(std::mem::take(&mut self.steps)),
         }
     }
 }
@@ -83,7 +93,8 @@ fn channel_name(channel: Channel, policy: &Policy, text: &mut Text) -> ChannelNa
 }
 
 /// What step 1 found, before any record is looked up: the token itself is
-/// no longer needed, only its hash.
+/// no longer needed, only its hash, which step 1 writes to a slot of its
+/// own (see [`State::decide_with`]).
 enum Found {
     None,
     Ambiguous(usize),
@@ -94,7 +105,6 @@ enum Found {
     Token(
         CredentialKind,
         crate::credential::Channel,
-        TokenHash,
         Option<crate::signed::Signature>,
     ),
 }
@@ -162,12 +172,15 @@ impl State {
         req: &Request,
         presented: &Presented<'_>,
     ) -> Decision {
-        let d = self.decide_with(policy, req, || match presented.resolve(policy) {
+        let d = self.decide_with(policy, req, |hash| match presented.resolve(policy) {
             Resolved::None => Found::None,
             Resolved::Ambiguous(n) => Found::Ambiguous(n),
             Resolved::Malformed(channel, why) => Found::Malformed(channel, why),
             Resolved::Unmatched(channel) => Found::Unmatched(channel),
-            Resolved::Token(kind, channel) => Found::Token(kind, channel, presented.token, None),
+            Resolved::Token(kind, channel) => {
+                *hash = presented.token;
+                Found::Token(kind, channel, None)
+            }
         });
         #[cfg(feature = "faults")]
         let d = self.decision_faults(policy, req, d);
@@ -175,11 +188,12 @@ impl State {
     }
 
     fn decide_steps(&self, policy: &Policy, req: &Request) -> Decision {
-        self.decide_with(policy, req, || self.extract_step(policy, req))
+        self.decide_with(policy, req, |hash| self.extract_step(policy, req, hash))
     }
 
-    /// Step 1 for a request with headers: extraction, then the token's hash.
-    fn extract_step(&self, policy: &Policy, req: &Request) -> Found {
+    /// Step 1 for a request with headers: extraction, then the token's hash
+    /// (written to `hash`).
+    fn extract_step(&self, policy: &Policy, req: &Request, hash: &mut TokenHash) -> Found {
         let without_key_header;
         let headers = if self.fault(Fault::F04) {
             without_key_header = Headers::new(
@@ -222,12 +236,12 @@ impl State {
                         Ok(unwrapped) => unwrapped,
                         Err(why) => return Found::Malformed(channel, why),
                     };
-                let hash = if self.fault(Fault::F03) {
+                *hash = if self.fault(Fault::F03) {
                     TokenHash::of(&percent_encode(&token))
                 } else {
                     TokenHash::of(&token)
                 };
-                Found::Token(kind, channel, hash, signature)
+                Found::Token(kind, channel, signature)
             }
         }
     }
@@ -236,11 +250,16 @@ impl State {
     /// [`State::decide_presented`], which differ only in how step 1 finds
     /// the credential (`step1`, run after step 0): from there on a
     /// credential is its kind and its token's hash.
+    ///
+    /// `step1` writes the hash to `token`, a slot of its own, rather than
+    /// returning it in [`Found`]: moved through the enum, the 32 bytes were
+    /// copied in odd pieces that the token index's `u64` loads then
+    /// straddled, a store-forwarding stall on every lookup.
     fn decide_with(
         &self,
         policy: &Policy,
         req: &Request,
-        step1: impl FnOnce() -> Found,
+        step1: impl FnOnce(&mut TokenHash) -> Found,
     ) -> Decision {
         let at = req.at;
         let mut d = Draft {
@@ -259,7 +278,8 @@ impl State {
         d.steps.rule = Some(rule_note(at, rule, &mut d.steps.text));
 
         // 1. The credential.
-        let (kind, token) = match step1() {
+        let mut token = TokenHash::UNSET;
+        let kind = match step1(&mut token) {
             Found::None => return d.deny(Reason::NoCredential, Why::NoCredential),
             Found::Ambiguous(n) => return d.deny(Reason::AmbiguousCredential, Why::Ambiguous(n)),
             Found::Malformed(channel, why) => {
@@ -270,15 +290,15 @@ impl State {
                 let channel = channel_name(channel, policy, &mut d.steps.text);
                 return d.deny(Reason::ApiKeyNotFound, Why::Unmatched(channel));
             }
-            Found::Token(kind, channel, hash, signature) => {
-                let b = hash.as_bytes();
+            Found::Token(kind, channel, signature) => {
+                let b = token.as_bytes();
                 d.steps.credential = Some(CredentialNote {
                     kind,
                     channel: channel_name(channel, policy, &mut d.steps.text),
                     short: [b[0], b[1], b[2], b[3]],
                     signature,
                 });
-                (kind, hash)
+                kind
             }
         };
 
@@ -319,7 +339,7 @@ impl State {
         let tenant: Option<&Id> = match principal {
             Principal::ApiKey(_) if self.fault(Fault::F05) => {
                 let t = req.tenant.as_ref().or(self.newest_membership(user_h, at));
-                d.tenant = t.cloned();
+                d.tenant = t;
                 t
             }
             Principal::ApiKey(k) => {
@@ -342,7 +362,7 @@ impl State {
                         },
                     },
                 };
-                d.tenant = Some(bound.clone());
+                d.tenant = Some(bound);
                 if k.tenant.is_some() {
                     // The decision's tenant is the key's own: the record
                     // line's `KeyTenant::Decision` stands, and
@@ -366,7 +386,7 @@ impl State {
                     (Some(_), None) => Some(TenantNote::Active),
                     (None, _) => None,
                 };
-                d.tenant = t.cloned();
+                d.tenant = t;
                 t
             }
         };
@@ -466,41 +486,32 @@ impl State {
         }
 
         // 9. Allow.
+        // One element is built whole (`from_buf`), not pushed: see
+        // `State::session_scope`.
         let (scope, effects) = match principal {
-            Principal::ApiKey(_) => {
-                let mut scope = Scope::new();
-                if let Some(t) = tenant {
-                    scope.push(t.clone());
-                }
-                (scope, Effects::new())
-            }
+            Principal::ApiKey(_) => (
+                tenant.map_or_else(Scope::new, |t| Scope::from_buf([t.clone()])),
+                Effects::new(),
+            ),
             Principal::Session(s) => (
                 self.session_scope(user_h, at),
-                // Pushed: `collect` from an `Option` goes through the
-                // inline vector's general `extend`.
-                {
-                    let mut effects = Effects::new();
-                    if let Some(e) = sliding_refresh(policy, s, at) {
-                        effects.push(e);
-                    }
-                    effects
-                },
+                sliding_refresh(policy, s, at)
+                    .map_or_else(Effects::new, |e| Effects::from_buf([e])),
             ),
         };
         d.steps.end = Some(End::Allow);
         d.finish();
-        // `d.user` and `d.tenant` hold clones of `user` and `tenant` (steps
-        // 2 and 4): moved, not cloned again.
-        debug_assert_eq!(d.user.as_ref(), Some(user));
-        debug_assert_eq!(d.tenant.as_ref(), tenant);
+        // `d.user` and `d.tenant` are `user` and `tenant` (steps 2 and 4).
+        debug_assert_eq!(d.user, Some(user));
+        debug_assert_eq!(d.tenant, tenant);
         Decision {
             decision: Verdict::Allow,
             reason: None,
             status: 200,
             action: CompactString::new(&req.action),
-            user: d.user,
-            credential: d.credential,
-            tenant: d.tenant,
+            user: d.user.cloned(),
+            credential: credential_ref(d.credential),
+            tenant: d.tenant.cloned(),
             scope,
             effects,
             // Built in place: a local first is one more copy of the notes.
@@ -513,7 +524,7 @@ impl State {
         &'s self,
         slot: Option<&Slot>,
         at: Timestamp,
-        d: &mut Draft<'_, 's>,
+        d: &mut Draft<'s>,
     ) -> Result<&'s ApiKey, (Reason, Why)> {
         let Some((_, key)) = slot.and_then(|s| self.api_keys.get_index(s.index as usize)) else {
             return Err((Reason::ApiKeyNotFound, Why::NoApiKey));
@@ -527,11 +538,8 @@ impl State {
                 },
             ));
         }
-        d.user = Some(key.owner.clone());
-        d.credential = Some(CredentialRef {
-            kind: CredentialKind::ApiKey,
-            id: key.id.clone(),
-        });
+        d.user = Some(&key.owner);
+        d.credential = Some((CredentialKind::ApiKey, &key.id));
         d.key_tenant = key.tenant.as_ref();
         d.steps.record = Some(RecordNote::ApiKey(match &key.tenant {
             Some(_) => KeyTenant::Decision, // resolved by `Draft::finish`
@@ -561,7 +569,7 @@ impl State {
         slot: Option<&Slot>,
         at: Timestamp,
         sliding: bool,
-        d: &mut Draft<'_, 's>,
+        d: &mut Draft<'s>,
     ) -> Result<&'s Session, (Reason, Why)> {
         let Some((_, s)) = slot.and_then(|s| self.sessions.get_index(s.index as usize)) else {
             return Err((Reason::SessionNotFound, Why::NoSession));
@@ -575,11 +583,8 @@ impl State {
                 },
             ));
         }
-        d.user = Some(s.user.clone());
-        d.credential = Some(CredentialRef {
-            kind: CredentialKind::Session,
-            id: s.id.clone(),
-        });
+        d.user = Some(&s.user);
+        d.credential = Some((CredentialKind::Session, &s.id));
         d.steps.record = Some(RecordNote::Session {
             expires_at: s.expires_at,
         });
@@ -630,18 +635,39 @@ impl State {
     /// A session allow's scope: the sorted ids of the non-suspended tenants
     /// the user is a member of at `at` (the links keep tenant-id order).
     ///
-    /// Pushed one by one: `collect` into the inline vector (its `extend`
-    /// reserving by the iterator's size hint first) cost twice as much for
-    /// the usual one tenant.
+    /// The usual one tenant is built whole (`from_buf`): pushed, the
+    /// vector's length and the id were written in pieces that the copy
+    /// of the returned vector then read across, a store-forwarding stall;
+    /// and `collect` (its `extend` reserving by the size hint first) cost
+    /// twice as much. Two or more are pushed, spilling to the heap as
+    /// before.
     pub(crate) fn session_scope(&self, user: Handle, at: Timestamp) -> Scope {
+        let mut tenants = self
+            .members_at(user, at)
+            .filter(|m| !self.tenant_at(m.tenant).suspended)
+            .map(|m| self.tenant_id(m.tenant));
+        let Some(first) = tenants.next() else {
+            return Scope::new();
+        };
+        let Some(second) = tenants.next() else {
+            return Scope::from_buf([first.clone()]);
+        };
         let mut scope = Scope::new();
-        for m in self.members_at(user, at) {
-            if !self.tenant_at(m.tenant).suspended {
-                scope.push(self.tenant_id(m.tenant).clone());
-            }
+        scope.push(first.clone());
+        scope.push(second.clone());
+        for t in tenants {
+            scope.push(t.clone());
         }
         scope
     }
+}
+
+/// The decision's credential, cloned from the draft's.
+fn credential_ref(c: Option<(CredentialKind, &Id)>) -> Option<CredentialRef> {
+    c.map(|(kind, id)| CredentialRef {
+        kind,
+        id: id.clone(),
+    })
 }
 
 /// Whether `t` is the credential's own tenant. Usually it is that very
@@ -690,6 +716,11 @@ pub(crate) fn sliding_refresh(policy: &Policy, s: &Session, at: Timestamp) -> Op
 
 /// The rule line's note: what it names of the policy's rule (the action is
 /// the decision's). Roles and capability are copied into the notes' text.
+///
+/// Inlined: called, it returned the note through memory that was read
+/// back at once in other widths, a store-forwarding stall on every
+/// decision.
+#[inline(always)]
 fn rule_note(at: Timestamp, rule: &ActionRule, text: &mut Text) -> RuleNote {
     RuleNote {
         at,

@@ -454,13 +454,14 @@ impl Policy {
     /// `workspace.read` in the default policy: ≈ 350 instructions, more
     /// than the rest of an early deny). Up to [`Policy::SCAN_ACTIONS`]
     /// actions are scanned in order instead, comparing lengths before
-    /// bytes; a larger map is searched as before. Keys are unique, so both
-    /// find the same rule.
+    /// bytes, and the bytes inline (a `memcmp` call per key of the same
+    /// length cost more than the comparison); a larger map is searched as
+    /// before. Keys are unique, so both find the same rule.
     pub(crate) fn rule(&self, action: &str) -> Option<&ActionRule> {
         if self.actions.len() <= Policy::SCAN_ACTIONS {
             self.actions
                 .iter()
-                .find(|(k, _)| k.len() == action.len() && k.as_bytes() == action.as_bytes())
+                .find(|(k, _)| crate::credential::same_bytes(k.as_bytes(), action.as_bytes()))
                 .map(|(_, r)| r)
         } else {
             self.actions.get(action)

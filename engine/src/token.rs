@@ -5,11 +5,21 @@
 //! never decodes or re-encodes a token first (F03: a re-encoded token with
 //! `/ + = %` stops matching). When a token must be named in output, only the
 //! first 8 hex characters of its hash are printed ([`TokenHash::short`]).
+//!
+//! Every decision hashes one token, so [`TokenHash::of`] pads the message
+//! itself and calls SHA-256's compression function directly (one call for
+//! a token of up to 55 bytes, which every generated or better-auth token
+//! is): the `Digest` wrapper's block buffer, its update and its finalize
+//! cost about as much again as the compression itself with SHA-NI
+//! (docs/PERFORMANCE.md "Decide hot path, session 8"). The digest is the
+//! same, tested against `sha2::Sha256::digest` for every length up to 300.
 
 use std::fmt;
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
-use sha2::{Digest, Sha256};
+// sha2 0.11's raw compression function takes plain `[u8; 64]` blocks; the
+// engine already depends on it for the cookie HMAC.
+use sha2_hmac::block_api::compress256;
 
 /// True when `s` is a token as SPEC §1 defines one: non-empty visible ASCII
 /// (`0x21..=0x7E`) without `"`, `,`, `;` or `\`.
@@ -24,13 +34,21 @@ pub fn is_valid_token(s: &str) -> bool {
 }
 
 /// The SHA-256 of a token's exact bytes.
+///
+/// Aligned to 8: the token index hashes it as `u64` words, which from a
+/// 1-aligned copy (the hash moved through an enum at an odd offset) were
+/// loads straddling earlier stores, a stall the CPU cannot forward.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(align(8))]
 pub struct TokenHash([u8; 32]);
 
 impl TokenHash {
+    /// A placeholder to write a hash over (`decide`'s step 1).
+    pub(crate) const UNSET: TokenHash = TokenHash([0; 32]);
+
     /// Hashes a token exactly as presented.
     pub fn of(token: &str) -> TokenHash {
-        TokenHash(Sha256::digest(token.as_bytes()).into())
+        TokenHash(sha256(token.as_bytes()))
     }
 
     /// Parses 64 lowercase hex characters.
@@ -64,6 +82,42 @@ impl TokenHash {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// SHA-256's initial hash value (FIPS 180-4 §5.3.3).
+const IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// SHA-256 of `msg` (FIPS 180-4): the full blocks compressed as they are,
+/// the rest padded here (`0x80`, zeros, the length in bits big-endian) into
+/// one block, or two when fewer than 9 bytes are left for the padding.
+fn sha256(msg: &[u8]) -> [u8; 32] {
+    let mut state = IV;
+    let mut blocks = msg.chunks_exact(64);
+    for b in &mut blocks {
+        compress256(&mut state, &[b.try_into().expect("chunks of 64")]);
+    }
+    let rest = blocks.remainder();
+    let mut last = [[0u8; 64]; 2];
+    last[0][..rest.len()].copy_from_slice(rest);
+    last[0][rest.len()] = 0x80;
+    let n = if rest.len() < 56 { 1 } else { 2 };
+    let bits = (msg.len() as u64).wrapping_mul(8).to_be_bytes();
+    last[n - 1][56..].copy_from_slice(&bits);
+    compress256(&mut state, &last[..n]);
+    let mut out = [0u8; 32];
+    for (o, w) in out.chunks_exact_mut(4).zip(state) {
+        o.copy_from_slice(&w.to_be_bytes());
+    }
+    out
+}
 
 fn hex_digit(b: u8) -> Option<u8> {
     match b {
@@ -181,6 +235,31 @@ mod tests {
             TokenHash::of("abc").to_string(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    /// The padding by hand is SHA-256: against sha2's `Digest` for every
+    /// length across the one-, two- and three-block boundaries (55/56,
+    /// 63/64, 119/120), of bytes with the token characters `/ + = %` and
+    /// pseudo-random ones.
+    #[test]
+    fn sha256_is_digest() {
+        use sha2::{Digest, Sha256};
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        };
+        for len in 0..=300 {
+            let tokenish: Vec<u8> = (0..len).map(|i| b"ab/+=%Z9"[i % 8]).collect();
+            let noise: Vec<u8> = (0..len).map(|_| random()).collect();
+            let zeros = vec![0u8; len];
+            for msg in [tokenish, noise, zeros] {
+                let want: [u8; 32] = Sha256::digest(&msg).into();
+                assert_eq!(sha256(&msg), want, "length {len}");
+            }
+        }
     }
 
     #[test]
