@@ -66,26 +66,14 @@ fn check(s: &str) -> Result<(), Error> {
 // `#[inline]` as the derived impls had: the other crates (the model, the
 // explorer) compare and hash ids in their inner loops.
 impl PartialEq for Id {
+    /// Inline, without the `memcmp` call `==` makes on slices: comparing
+    /// whole snapshots (the model's against the engine's, before against
+    /// after) compares a few ids per record, and those calls were a tenth
+    /// of an explored transition.
     #[inline]
     fn eq(&self, other: &Id) -> bool {
-        same_text(self.as_str().as_bytes(), other.as_str().as_bytes())
+        crate::credential::same_bytes(self.as_str().as_bytes(), other.as_str().as_bytes())
     }
-}
-
-/// `a == b`, without the `memcmp` call `==` makes on slices for the short
-/// ids most states hold: comparing whole snapshots (the model against the
-/// engine, before against after) compares a few ids per record, and the
-/// calls were a tenth of an explored transition. Up to 16 bytes the bytes
-/// are folded into one difference, without early exit.
-#[inline]
-fn same_text(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    if a.len() > 16 {
-        return a == b;
-    }
-    a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 impl Eq for Id {}
@@ -223,7 +211,7 @@ mod tests {
 
     /// `Id` equality is `str` equality for every pair of ids of up to 18
     /// bytes that differ in one byte, at either end or in the middle, or
-    /// in length (the short path and the `==` path, and their border).
+    /// in length (below, at and past one 8-byte word and two).
     #[test]
     fn equality_is_str_equality() {
         let mut texts = Vec::new();
