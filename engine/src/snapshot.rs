@@ -37,15 +37,9 @@ pub struct Snapshot {
 /// transition) allocates nothing after the first.
 impl Clone for Snapshot {
     fn clone(&self) -> Self {
-        Snapshot {
-            taken_at: self.taken_at,
-            tenants: self.tenants.clone(),
-            users: self.users.clone(),
-            memberships: self.memberships.clone(),
-            api_keys: self.api_keys.clone(),
-            sessions: self.sessions.clone(),
-            resources: self.resources.clone(),
-        }
+        let mut copy = Self::default();
+        copy.clone_from(self);
+        copy
     }
 
     fn clone_from(&mut self, source: &Self) {

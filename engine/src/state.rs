@@ -143,13 +143,11 @@ pub(crate) struct UserLinks {
 
 impl Clone for UserLinks {
     fn clone(&self) -> Self {
-        UserLinks {
-            members: self.members.clone(),
-            sessions: self.sessions.clone(),
-        }
+        let mut copy = Self::default();
+        copy.clone_from(self);
+        copy
     }
 
-    /// Into the existing vectors: see [`State`]'s `clone_from`.
     fn clone_from(&mut self, source: &Self) {
         self.members.clone_from(&source.members);
         self.sessions.clone_from(&source.sessions);
@@ -204,19 +202,9 @@ pub struct State {
 /// on one state (the explorer) does: clone, apply, look, clone again.
 impl Clone for State {
     fn clone(&self) -> Self {
-        State {
-            taken_at: self.taken_at,
-            tenants: self.tenants.clone(),
-            users: self.users.clone(),
-            memberships: self.memberships.clone(),
-            api_keys: self.api_keys.clone(),
-            sessions: self.sessions.clone(),
-            resources: self.resources.clone(),
-            by_token: self.by_token.clone(),
-            links: self.links.clone(),
-            #[cfg(feature = "faults")]
-            fault: self.fault,
-        }
+        let mut copy = Self::default();
+        copy.clone_from(self);
+        copy
     }
 
     fn clone_from(&mut self, source: &Self) {

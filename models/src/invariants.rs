@@ -305,12 +305,9 @@ pub struct History {
 /// explore copies a node's history once per transition.
 impl Clone for History {
     fn clone(&self) -> Self {
-        History {
-            dead_sessions: self.dead_sessions.clone(),
-            dead_keys: self.dead_keys.clone(),
-            removed: self.removed.clone(),
-            tokens: self.tokens.clone(),
-        }
+        let mut copy = Self::default();
+        copy.clone_from(self);
+        copy
     }
 
     fn clone_from(&mut self, source: &Self) {
