@@ -9,6 +9,8 @@ use std::fmt;
 
 use crate::{command::json_path, Command, Error, Policy, Request, Snapshot, State};
 
+mod stream;
+
 /// Deserializes JSON with the path of the first error.
 ///
 /// Strict: every struct of the input types reads from a JSON object only
@@ -255,10 +257,26 @@ pub fn parse_snapshot(bytes: &[u8], file: &str) -> Result<Snapshot, Error> {
     json(bytes).map_err(|e| e.into_input(file, None))
 }
 
-/// Parses `snapshot.json` and checks its integrity (SPEC §2).
+/// Parses `snapshot.json` and checks its integrity (SPEC §2), in one pass:
+/// a large input (1 MiB or more) is parsed on the calling thread while a
+/// second thread builds the state ([`snapshot_on`] with 2 threads).
 pub fn snapshot(bytes: &[u8], file: &str) -> Result<State, Error> {
-    let s = parse_snapshot(bytes, file)?;
-    State::from_snapshot(s).map_err(|e| e.in_file(file, None))
+    snapshot_on(bytes, file, 2)
+}
+
+/// [`snapshot`] on at most `threads` threads: 1 parses and builds on the
+/// calling thread; 2 or more builds on a second thread when the input is
+/// 1 MiB or more (the load has two stages, so a third thread would idle).
+/// The state and every error are the same whatever `threads` is.
+pub fn snapshot_on(bytes: &[u8], file: &str, threads: usize) -> Result<State, Error> {
+    match stream::snapshot(bytes, threads) {
+        Some(state) => state.map_err(|e| e.in_file(file, None)),
+        // Not a snapshot: the two-step parse reports why, with the path.
+        None => {
+            let s = parse_snapshot(bytes, file)?;
+            State::from_snapshot(s).map_err(|e| e.in_file(file, None))
+        }
+    }
 }
 
 /// Parses `policy.toml`; the empty file is the default policy.

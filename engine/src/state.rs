@@ -35,7 +35,10 @@ use std::{
     hash::{BuildHasherDefault, Hasher},
 };
 
-use indexmap::{map::Entry, Equivalent, IndexMap};
+use indexmap::{Equivalent, IndexMap};
+
+mod build;
+pub(crate) use build::{Builder, Capacity};
 
 use crate::{
     snapshot::{ApiKey, Membership, Resource, Session, Snapshot, Tenant, User},
@@ -252,169 +255,43 @@ impl State {
             ("sessions", s.sessions.len()),
         ] {
             if n >= NO_HANDLE as usize {
-                return Err(Error::at_path(
-                    format!("$.{name}"),
-                    "too many records (rule: fewer than 2^32 - 1 per collection)",
-                ));
+                return Err(build::too_many(name));
             }
         }
-        // Pre-sized: no rehashing or regrowing while loading, and no
-        // capacity left over from doubling.
-        let mut st = State {
-            taken_at: s.taken_at,
-            tenants: IdMap::with_capacity_and_hasher(s.tenants.len(), IdHasher::default()),
-            users: IdMap::with_capacity_and_hasher(s.users.len(), IdHasher::default()),
-            memberships: IdMap::with_capacity_and_hasher(s.memberships.len(), IdHasher::default()),
-            api_keys: IdMap::with_capacity_and_hasher(s.api_keys.len(), IdHasher::default()),
-            sessions: IdMap::with_capacity_and_hasher(s.sessions.len(), IdHasher::default()),
-            resources: IdMap::with_capacity_and_hasher(s.resources.len(), IdHasher::default()),
-            by_token: TokenIndex::with_capacity_and_hasher(
-                s.api_keys.len() + s.sessions.len(),
-                Default::default(),
-            ),
-            links: Vec::with_capacity(s.users.len()),
-            #[cfg(feature = "faults")]
-            fault: None,
-        };
-        // Where the duplicate check is followed by the insert, one `entry`
-        // does both: one hash and one probe per record instead of two (the
-        // key's clone is a copy for an inline id). The existence checks
-        // return the handle the links are built from.
-        for (i, t) in s.tenants.into_iter().enumerate() {
-            match st.tenants.entry(t.id.clone()) {
-                Entry::Occupied(e) => {
-                    return Err(dup(
-                        format!("$.tenants[{i}].id"),
-                        "tenant",
-                        format!("$.tenants[{}]", e.index()),
-                    ))
-                }
-                Entry::Vacant(e) => e.insert(t),
-            };
-        }
-        for (i, u) in s.users.into_iter().enumerate() {
-            match st.users.entry(u.id.clone()) {
-                Entry::Occupied(e) => {
-                    return Err(dup(
-                        format!("$.users[{i}].id"),
-                        "user",
-                        format!("$.users[{}]", e.index()),
-                    ))
-                }
-                Entry::Vacant(e) => e.insert(u),
-            };
-        }
-        st.links.resize_with(st.users.len(), UserLinks::default);
-        for (i, m) in s.memberships.into_iter().enumerate() {
-            let at = |f: &str| format!("$.memberships[{i}].{f}");
-            let user = user_handle(&st.users, &m.user, || at("user"))?;
-            let tenant = tenant_handle(&st.tenants, &m.tenant, || at("tenant"))?;
-            let slot = match st.memberships.entry(Pair(m.user.clone(), m.tenant.clone())) {
-                Entry::Occupied(e) => {
-                    let j = e.index();
-                    return Err(Error::at_path(
-                        format!("$.memberships[{i}]"),
-                        format_args!(
-                            "duplicate membership: the same user and tenant as $.memberships[{j}] (rule: unique (user, tenant) memberships)"
-                        ),
-                    ));
-                }
-                Entry::Vacant(e) => e,
-            };
-            st.links[user as usize].add_member(
-                Member {
-                    tenant,
-                    since: m.since,
-                    role: m.role.clone(),
-                },
-                &st.tenants,
-            );
-            slot.insert(m);
-        }
-        for (i, k) in s.api_keys.into_iter().enumerate() {
-            let at = |f: &str| format!("$.api_keys[{i}].{f}");
-            let index = st.api_keys.len() as Handle;
-            // The entry is held across the other checks, which read other
-            // fields of `st` (hence free functions): same checks, same order.
-            let slot = match st.api_keys.entry(k.id.clone()) {
-                Entry::Occupied(e) => {
-                    return Err(dup(
-                        at("id"),
-                        "api key",
-                        format!("$.api_keys[{}]", e.index()),
-                    ))
-                }
-                Entry::Vacant(e) => e,
-            };
-            let user = user_handle(&st.users, &k.owner, || at("owner"))?;
-            let tenant = match &k.tenant {
-                Some(t) => tenant_handle(&st.tenants, t, || at("tenant"))?,
-                None => NO_HANDLE,
-            };
-            token_unique(&st.by_token, &k.token_sha256, || at("token_sha256"))?;
-            st.by_token.insert(
-                k.token_sha256,
-                Slot {
-                    kind: CredentialKind::ApiKey,
-                    index,
-                    user,
-                    tenant,
-                },
-            );
-            slot.insert(k);
-        }
-        for (i, x) in s.sessions.into_iter().enumerate() {
-            let at = |f: &str| format!("$.sessions[{i}].{f}");
-            let index = st.sessions.len() as Handle;
-            let slot = match st.sessions.entry(x.id.clone()) {
-                Entry::Occupied(e) => {
-                    return Err(dup(
-                        at("id"),
-                        "session",
-                        format!("$.sessions[{}]", e.index()),
-                    ))
-                }
-                Entry::Vacant(e) => e,
-            };
-            let user = user_handle(&st.users, &x.user, || at("user"))?;
-            let tenant = match &x.tenant {
-                Some(t) => tenant_handle(&st.tenants, t, || at("tenant"))?,
-                None => NO_HANDLE,
-            };
-            if x.created_at > x.expires_at {
-                return Err(Error::at_path(
-                    at("expires_at"),
-                    "the session expires before it is created (rule: created_at <= expires_at)",
-                ));
-            }
-            token_unique(&st.by_token, &x.token_sha256, || at("token_sha256"))?;
-            let credential = Slot {
-                kind: CredentialKind::Session,
-                index,
-                user,
-                tenant,
-            };
-            index_session(&mut st.by_token, &mut st.links, &x, credential);
-            slot.insert(x);
-        }
-        for (i, r) in s.resources.into_iter().enumerate() {
-            let at = |f: &str| format!("$.resources[{i}].{f}");
-            tenant_handle(&st.tenants, &r.tenant, || at("tenant"))?;
-            user_handle(&st.users, &r.owner, || at("owner"))?;
-            match st.resources.entry(Pair(r.tenant.clone(), r.id.clone())) {
-                Entry::Occupied(e) => {
-                    let j = e.index();
-                    return Err(Error::at_path(
-                        format!("$.resources[{i}]"),
-                        format_args!(
-                            "duplicate resource: the same tenant and id as $.resources[{j}] (rule: unique (tenant, id) resources)"
-                        ),
-                    ));
-                }
-                Entry::Vacant(e) => e.insert(r),
-            };
-        }
-        Ok(st)
+        let mut b = build::Builder::new(
+            s.taken_at,
+            build::Capacity {
+                tenants: s.tenants.len(),
+                users: s.users.len(),
+                memberships: s.memberships.len(),
+                api_keys: s.api_keys.len(),
+                sessions: s.sessions.len(),
+                resources: s.resources.len(),
+            },
+        );
+        let Snapshot {
+            mut tenants,
+            mut users,
+            mut memberships,
+            mut api_keys,
+            mut sessions,
+            mut resources,
+            ..
+        } = s;
+        // Each section's buffer is freed once built, as the load goes.
+        b.tenants(0, &mut tenants)?;
+        drop(tenants);
+        b.users(0, &mut users)?;
+        drop(users);
+        b.memberships(0, &mut memberships)?;
+        drop(memberships);
+        b.api_keys(0, &mut api_keys)?;
+        drop(api_keys);
+        b.sessions(0, &mut sessions)?;
+        drop(sessions);
+        b.resources(0, &mut resources)?;
+        drop(resources);
+        Ok(b.finish())
     }
 
     /// Switches an injected fault on (or off with `None`). Only in builds
@@ -688,85 +565,12 @@ impl State {
             user: self.user_handle(&x.user),
             tenant: self.tenant_handle(x.tenant.as_deref()),
         };
-        index_session(&mut self.by_token, &mut self.links, &x, slot);
+        self.by_token.insert(x.token_sha256, slot);
+        if let Some(l) = self.links.get_mut(slot.user as usize) {
+            l.sessions.push(slot.index);
+        }
         self.sessions.insert(x.id.clone(), x);
     }
-}
-
-/// Indexes session `x` by its token and in its user's links.
-fn index_session(by_token: &mut TokenIndex, links: &mut [UserLinks], x: &Session, slot: Slot) {
-    by_token.insert(x.token_sha256, slot);
-    if let Some(l) = links.get_mut(slot.user as usize) {
-        l.sessions.push(slot.index);
-    }
-}
-
-// The integrity checks of `from_snapshot`, on the one index each reads (so
-// an entry of another index can be held meanwhile). The JSON path is built
-// only on error: loading checks every record. The existence checks return
-// the record's handle.
-fn user_handle(
-    users: &IdMap<Id, User>,
-    id: &Id,
-    path: impl FnOnce() -> String,
-) -> Result<Handle, Error> {
-    match users.get_index_of(id) {
-        Some(h) => Ok(h as Handle),
-        None => Err(dangling(path(), "user")),
-    }
-}
-
-fn tenant_handle(
-    tenants: &IdMap<Id, Tenant>,
-    id: &Id,
-    path: impl FnOnce() -> String,
-) -> Result<Handle, Error> {
-    match tenants.get_index_of(id) {
-        Some(h) => Ok(h as Handle),
-        None => Err(dangling(path(), "tenant")),
-    }
-}
-
-fn token_unique(
-    by_token: &TokenIndex,
-    h: &TokenHash,
-    path: impl FnOnce() -> String,
-) -> Result<(), Error> {
-    match by_token.get(h) {
-        None => Ok(()),
-        Some(slot) => {
-            // Named by path (loading inserts in input order, so the
-            // index is the record's index in the snapshot), not by id.
-            let other = match slot.kind {
-                CredentialKind::ApiKey => format!("$.api_keys[{}]", slot.index),
-                CredentialKind::Session => format!("$.sessions[{}]", slot.index),
-            };
-            Err(Error::at_path(
-                path(),
-                format_args!(
-                    "token_sha256 is already used by {other} (rule: token_sha256 unique across keys and sessions)"
-                ),
-            ))
-        }
-    }
-}
-
-// Integrity errors name records by JSON path, never by a value read from
-// the input (an id field may hold a pasted secret): docs/INPUTS.md.
-fn dup(path: String, what: &str, earlier: String) -> Error {
-    Error::at_path(
-        path,
-        format_args!(
-            "duplicate {what} id: the same as {earlier}.id (rule: unique ids per collection)"
-        ),
-    )
-}
-
-fn dangling(path: String, what: &str) -> Error {
-    Error::at_path(
-        path,
-        format_args!("dangling reference: no {what} has this id (rule: every reference resolves)"),
-    )
 }
 
 #[cfg(test)]
