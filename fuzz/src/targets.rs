@@ -22,8 +22,21 @@ use crate::input::{self, ACTIONS, T0};
 /// parsed snapshot serializes and parses back to itself, and a loaded
 /// state's `to_snapshot()` survives a JSON round trip byte for byte. Every
 /// snapshot that parses is also judged by the engine's integrity check and
-/// the model's (SPEC §2, §11.5): the same verdict, path and message.
+/// the model's (SPEC §2, §11.5): the same verdict, path and message. The
+/// one-pass load (`load::snapshot`) agrees with the two-step one (parse a
+/// whole snapshot, then `State::from_snapshot`): the same state, or the
+/// same error word for word.
 pub fn snapshot_json(data: &[u8]) {
+    let two_step = load::parse_snapshot(data, "snapshot.json").and_then(|s| {
+        State::from_snapshot(s).map_err(|e| e.in_file("snapshot.json", None))
+    });
+    let outcome = |r: Result<State, authproof_engine::Error>| match r {
+        Ok(st) => Ok(serde_json::to_vec(&st.to_snapshot()).expect("a snapshot serializes")),
+        Err(e) => Err(e.to_string()),
+    };
+    let (want, got) = (outcome(two_step), outcome(load::snapshot(data, "snapshot.json")));
+    // Compared without printing either: an error may quote the input's path.
+    assert!(got == want, "the one-pass load and the two-step load disagree");
     if let Ok(snap) = load::parse_snapshot(data, "snapshot.json") {
         let bytes = serde_json::to_vec(&snap).expect("a snapshot serializes");
         let back = load::parse_snapshot(&bytes, "snapshot.json")
