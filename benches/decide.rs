@@ -176,7 +176,11 @@ fn bench_load(c: &mut Criterion, label: &str, snap: &Snapshot) {
             for (i, best) in best.iter_mut().enumerate() {
                 let t = Instant::now();
                 match i {
-                    0 => records = load::snapshot(&bytes, "snapshot.json").expect("loads").record_count(),
+                    0 => {
+                        records = load::snapshot(&bytes, "snapshot.json")
+                            .expect("loads")
+                            .record_count()
+                    }
                     1 => drop(load::snapshot_on(&bytes, "snapshot.json", 1).expect("loads")),
                     2 => {
                         let s = load::parse_snapshot(&bytes, "snapshot.json").expect("parses");

@@ -501,17 +501,23 @@ mod tests {
                 _ => rng.below(3),
             };
             let records = (0..n).map(|i| match name {
-                "tenants" => json!({"id": tenants.get(i).copied().unwrap_or_else(|| rng.pick(&tenants)),
-                    "suspended": rng.below(2) == 0}),
+                "tenants" => {
+                    json!({"id": tenants.get(i).copied().unwrap_or_else(|| rng.pick(&tenants)),
+                    "suspended": rng.below(2) == 0})
+                }
                 "users" => json!({"id": users.get(i).copied().unwrap_or_else(|| rng.pick(&users))}),
                 "memberships" => json!({"user": refer(rng, &users), "tenant": refer(rng, &tenants),
                     "role": rng.pick(&["owner", "member"])}),
-                "api_keys" => json!({"id": rng.pick(&["k1", "k2", "k3"]), "owner": refer(rng, &users),
+                "api_keys" => {
+                    json!({"id": rng.pick(&["k1", "k2", "k3"]), "owner": refer(rng, &users),
                     "tenant": (rng.below(2) == 0).then(|| refer(rng, &tenants)),
-                    "token_sha256": token(rng), "created_at": rng.pick(&at)}),
-                "sessions" => json!({"id": rng.pick(&["s1", "s2", "s3"]), "user": refer(rng, &users),
+                    "token_sha256": token(rng), "created_at": rng.pick(&at)})
+                }
+                "sessions" => {
+                    json!({"id": rng.pick(&["s1", "s2", "s3"]), "user": refer(rng, &users),
                     "tenant": refer(rng, &tenants), "token_sha256": token(rng),
-                    "created_at": rng.pick(&at), "expires_at": rng.pick(&at)}),
+                    "created_at": rng.pick(&at), "expires_at": rng.pick(&at)})
+                }
                 _ => json!({"tenant": refer(rng, &tenants), "id": rng.pick(&["r1", "r2"]),
                     "owner": refer(rng, &users)}),
             });
@@ -569,7 +575,10 @@ mod tests {
             }
         }
         // Both kinds, in numbers: the generator is not stuck on one.
-        assert!(loaded > 300 && refused > 300, "{loaded} loaded, {refused} refused");
+        assert!(
+            loaded > 300 && refused > 300,
+            "{loaded} loaded, {refused} refused"
+        );
         for text in [
             &b"[]"[..],
             b"{}",

@@ -14,9 +14,7 @@
 
 use indexmap::map::Entry;
 
-use super::{
-    Handle, IdHasher, IdMap, Member, Pair, Slot, State, TokenIndex, UserLinks, NO_HANDLE,
-};
+use super::{Handle, IdHasher, IdMap, Member, Pair, Slot, State, TokenIndex, UserLinks, NO_HANDLE};
 use crate::{
     snapshot::{ApiKey, Membership, Resource, Session, Tenant, User},
     CredentialKind, Error, Id, Timestamp, TokenHash,
@@ -128,7 +126,10 @@ impl Builder {
         batch: &mut Vec<Membership>,
     ) -> Result<(), Error> {
         let look = |st: &State, m: &Membership| {
-            Found(st.users.get_index_of(&m.user), st.tenants.get_index_of(&m.tenant))
+            Found(
+                st.users.get_index_of(&m.user),
+                st.tenants.get_index_of(&m.tenant),
+            )
         };
         ahead(&mut self.st, first, batch, look, |st, i, m, found| {
             let at = |f: &str| format!("$.memberships[{i}].{f}");
@@ -162,7 +163,10 @@ impl Builder {
     /// Adds `$.api_keys[first..]`.
     pub(crate) fn api_keys(&mut self, first: usize, batch: &mut Vec<ApiKey>) -> Result<(), Error> {
         let look = |st: &State, k: &ApiKey| {
-            Found(st.users.get_index_of(&k.owner), optional(st, k.tenant.as_ref()))
+            Found(
+                st.users.get_index_of(&k.owner),
+                optional(st, k.tenant.as_ref()),
+            )
         };
         ahead(&mut self.st, first, batch, look, |st, i, k, found| {
             countable("api_keys", i)?;
@@ -172,7 +176,11 @@ impl Builder {
             // order.
             let slot = match st.api_keys.entry(k.id.clone()) {
                 Entry::Occupied(e) => {
-                    return Err(dup(at("id"), "api key", format!("$.api_keys[{}]", e.index())))
+                    return Err(dup(
+                        at("id"),
+                        "api key",
+                        format!("$.api_keys[{}]", e.index()),
+                    ))
                 }
                 Entry::Vacant(e) => e,
             };
@@ -195,7 +203,10 @@ impl Builder {
     /// Adds `$.sessions[first..]`.
     pub(crate) fn sessions(&mut self, first: usize, batch: &mut Vec<Session>) -> Result<(), Error> {
         let look = |st: &State, x: &Session| {
-            Found(st.users.get_index_of(&x.user), optional(st, x.tenant.as_ref()))
+            Found(
+                st.users.get_index_of(&x.user),
+                optional(st, x.tenant.as_ref()),
+            )
         };
         ahead(&mut self.st, first, batch, look, |st, i, x, found| {
             countable("sessions", i)?;
@@ -203,7 +214,11 @@ impl Builder {
             let index = st.sessions.len() as Handle;
             let slot = match st.sessions.entry(x.id.clone()) {
                 Entry::Occupied(e) => {
-                    return Err(dup(at("id"), "session", format!("$.sessions[{}]", e.index())))
+                    return Err(dup(
+                        at("id"),
+                        "session",
+                        format!("$.sessions[{}]", e.index()),
+                    ))
                 }
                 Entry::Vacant(e) => e,
             };
@@ -233,9 +248,16 @@ impl Builder {
     }
 
     /// Adds `$.resources[first..]`.
-    pub(crate) fn resources(&mut self, first: usize, batch: &mut Vec<Resource>) -> Result<(), Error> {
+    pub(crate) fn resources(
+        &mut self,
+        first: usize,
+        batch: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
         let look = |st: &State, r: &Resource| {
-            Found(st.users.get_index_of(&r.owner), st.tenants.get_index_of(&r.tenant))
+            Found(
+                st.users.get_index_of(&r.owner),
+                st.tenants.get_index_of(&r.tenant),
+            )
         };
         ahead(&mut self.st, first, batch, look, |st, i, r, found| {
             let at = |f: &str| format!("$.resources[{i}].{f}");
