@@ -27,16 +27,21 @@ use crate::input::{self, ACTIONS, T0};
 /// whole snapshot, then `State::from_snapshot`): the same state, or the
 /// same error word for word.
 pub fn snapshot_json(data: &[u8]) {
-    let two_step = load::parse_snapshot(data, "snapshot.json").and_then(|s| {
-        State::from_snapshot(s).map_err(|e| e.in_file("snapshot.json", None))
-    });
+    let two_step = load::parse_snapshot(data, "snapshot.json")
+        .and_then(|s| State::from_snapshot(s).map_err(|e| e.in_file("snapshot.json", None)));
     let outcome = |r: Result<State, authproof_engine::Error>| match r {
         Ok(st) => Ok(serde_json::to_vec(&st.to_snapshot()).expect("a snapshot serializes")),
         Err(e) => Err(e.to_string()),
     };
-    let (want, got) = (outcome(two_step), outcome(load::snapshot(data, "snapshot.json")));
+    let (want, got) = (
+        outcome(two_step),
+        outcome(load::snapshot(data, "snapshot.json")),
+    );
     // Compared without printing either: an error may quote the input's path.
-    assert!(got == want, "the one-pass load and the two-step load disagree");
+    assert!(
+        got == want,
+        "the one-pass load and the two-step load disagree"
+    );
     if let Ok(snap) = load::parse_snapshot(data, "snapshot.json") {
         let bytes = serde_json::to_vec(&snap).expect("a snapshot serializes");
         let back = load::parse_snapshot(&bytes, "snapshot.json")
