@@ -699,6 +699,30 @@ mod tests {
         assert_eq!(t.len(), 24 + outcomes);
     }
 
+    /// The initial checks (the one judgement of a search's root, and of
+    /// every lockstep's start) see each of their three disagreements:
+    /// no valid snapshot breaks them through the real engine and model, so
+    /// they are fed states that differ by one record.
+    #[test]
+    fn initial_checks_see_an_export_or_a_model_that_differs() {
+        let u = crate::explore::Universe::small();
+        let policy = Policy::default();
+        let model = Model::new(&u.snapshot, &policy);
+        assert!(check_initial(&u.snapshot, &u.snapshot, &model).is_empty());
+
+        let mut changed = u.snapshot.clone();
+        changed.sessions[0].revoked_at = changed.taken_at.or(Some(u.times[0]));
+        let v = check_initial(&u.snapshot, &changed, &model);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].invariant, Invariant::Determinism);
+        assert!(v[0].message.contains("does not export"), "{}", v[0].message);
+
+        let other = Model::new(&changed, &policy);
+        let v = check_initial(&u.snapshot, &u.snapshot, &other);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].invariant, Invariant::PreciseReasons);
+    }
+
     #[test]
     fn default_policy_leaves_only_ambiguous_unreachable() {
         assert_eq!(
