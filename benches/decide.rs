@@ -331,19 +331,46 @@ fn bench_apply(
 
 /// Resident memory of a State of size `n`, measured in a fresh child process
 /// so nothing this process allocated before skews it.
+/// Two children: the State built from a generated `Snapshot`
+/// (`State::from_snapshot`, which knows every section's size), and the
+/// State `load::snapshot` builds from the same snapshot's JSON (its tables
+/// grow as records come).
 fn memory(n: usize, label: &str) {
     let exe = std::env::current_exe().expect("the bench's own path");
-    let out = std::process::Command::new(exe)
-        .env("AUTHPROOF_BENCH_RSS_CHILD", n.to_string())
-        .output()
-        .expect("runs the memory child");
-    let text = String::from_utf8_lossy(&out.stdout);
-    print!("{}", text.replace("{label}", label));
+    for via_json in [false, true] {
+        let mut child = std::process::Command::new(&exe);
+        child.env("AUTHPROOF_BENCH_RSS_CHILD", n.to_string());
+        if via_json {
+            child.env("AUTHPROOF_BENCH_RSS_JSON", "1");
+        }
+        let out = child.output().expect("runs the memory child");
+        let text = String::from_utf8_lossy(&out.stdout);
+        print!("{}", text.replace("{label}", label));
+    }
     std::io::stdout().flush().ok();
 }
 
 fn memory_child(n: usize) {
     let rss = || common::rss_bytes().expect("/proc/self/statm") as f64;
+    if std::env::var_os("AUTHPROOF_BENCH_RSS_JSON").is_some() {
+        let (snap, meta) = common::generate(n);
+        let bytes = serde_json::to_vec(&snap).expect("a snapshot serializes");
+        drop((snap, meta));
+        // The JSON stays resident across both readings: only the State
+        // (and what the load left allocated) is the difference.
+        let r0 = rss();
+        let state = load::snapshot(&bytes, "snapshot.json").expect("loads");
+        let r2 = rss();
+        let records = state.record_count() as f64;
+        println!(
+            "memory/{{label}}: {records} records; State loaded from JSON (load::snapshot) \
+             {:.0} B/record resident ({:.1} MB)",
+            (r2 - r0) / records,
+            (r2 - r0) / 1e6,
+        );
+        black_box(&state);
+        return;
+    }
     let r0 = rss();
     let (snap, meta) = common::generate(n);
     drop(meta);
