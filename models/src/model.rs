@@ -21,6 +21,25 @@ use authproof_engine::{
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 
+/// The SHA-256 of a token's exact bytes (SPEC §1), by the `sha2` crate's
+/// own `Digest` (its padding, its length encoding), not by the engine's
+/// `TokenHash::of`: the engine pads the message by hand and calls the
+/// compression function itself, and were the model to call it too, a wrong
+/// hash would be the same wrong hash on both sides of every comparison
+/// (docs/VERIFICATION.md §2, "Changed code since 9773865"). Only the
+/// engine's hex parser is shared, to build the engine's type.
+fn token_hash(token: &str) -> TokenHash {
+    use sha2::{Digest, Sha256};
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(token.as_bytes());
+    let hex: String = digest
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]])
+        .map(char::from)
+        .collect();
+    TokenHash::from_hex(&hex).expect("64 lowercase hex characters")
+}
+
 /// The reference model: a policy and the state as plain vectors.
 #[derive(Debug)]
 pub struct Model {
@@ -491,7 +510,7 @@ impl Model {
             Extracted::Malformed => return d.deny(Reason::MalformedCredential),
             Extracted::Token(kind, token) => (kind, token),
         };
-        let hash = TokenHash::of(&token);
+        let hash = token_hash(&token);
         // Name the token by its hash prefix only (SPEC §1).
         d.explain.push(format!(
             "credential: {} sha256:{}",
@@ -964,7 +983,7 @@ impl Model {
                 if self.snap.api_keys.iter().any(|k| k.id == *key) {
                     return reject(Rejection::DuplicateId, "the key id exists");
                 }
-                let hash = TokenHash::of(token.expose());
+                let hash = token_hash(token.expose());
                 if self.token_taken(&hash) {
                     return reject(Rejection::DuplicateToken, "the token is in use");
                 }
@@ -1121,7 +1140,7 @@ impl Model {
                 if self.snap.sessions.iter().any(|s| s.id == *session) {
                     return reject(Rejection::DuplicateId, "the session id exists");
                 }
-                let hash = TokenHash::of(token.expose());
+                let hash = token_hash(token.expose());
                 if self.token_taken(&hash) {
                     return reject(Rejection::DuplicateToken, "the token is in use");
                 }

@@ -41,8 +41,11 @@ const MIN: i64 = 60;
 const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;
 
-/// Tenant ids; the last one is never in a generated snapshot.
-pub const TENANTS: [&str; 4] = ["acme", "globex", "initech", "umbrella"];
+/// Tenant ids; the last one is never in a generated snapshot. It is the
+/// first with two bytes swapped: the differences of `acme` and `acem` cancel
+/// out when folded by XOR or summed, so an id comparison that folds them
+/// takes an unknown tenant for a real one (docs/VERIFICATION.md §2).
+pub const TENANTS: [&str; 4] = ["acme", "globex", "initech", "acem"];
 /// User ids; the last one is never in a generated snapshot.
 pub const USERS: [&str; 4] = ["alice", "bob", "carol", "mallory"];
 /// Key ids; snapshots use a prefix of this list.
@@ -57,18 +60,25 @@ pub const ROLES: [&str; 3] = ["owner", "admin", "member"];
 /// Valid tokens. 0–3 and 8 carry an API-key prefix, 4–7 and 9 do not; 8
 /// and 9 are never in a generated snapshot, so minting or logging in with
 /// them can succeed.
+///
+/// 3 is 56 bytes and 9 is 120: SHA-256 pads a message whose last block
+/// holds 56 bytes or more into two blocks, and hashes each full 64-byte
+/// block first; the other tokens fit one block. The model hashes with
+/// `sha2`'s own padding, the engine with its own (`token.rs`), so a token
+/// of each length is where a wrong padding shows (docs/VERIFICATION.md §2).
 pub const TOKENS: [&str; 10] = [
     "sk_live_a/+=%1",
     "sk_live_b+/=%2",
     "sk_test_c/+=%3",
-    "sk_live_d%2F%3D",
+    "sk_live_d%2F%3D_0123456789012345678901234567890123456789",
     "ses/+=%tok1",
     "ses+/=%tok2",
     "ses%2Btok/=3",
     "ses==//tok4",
     "sk_live_e/+=%5",
-    "ses/+=%tok5",
+    "ses/+=%tok5_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab",
 ];
+const _: () = assert!(TOKENS[3].len() == 56 && TOKENS[9].len() == 120);
 
 /// Strings that are not valid tokens (SPEC §1), or valid but unusable for
 /// the command they are given to.
@@ -800,7 +810,10 @@ fn in_case(name: &str, case: u8) -> String {
     }
 }
 
-const JUNK_COOKIES: [&str; 3] = ["theme=dark", "lang=en-US", "_ga=GA1.2.3=4"];
+/// Unrelated cookies. `a=1` is short: after it the `;` before it lies in
+/// the header's last 8 bytes, past its last whole 8-byte word, which the
+/// engine's byte search reads one byte at a time (docs/VERIFICATION.md §2).
+const JUNK_COOKIES: [&str; 4] = ["theme=dark", "lang=en-US", "_ga=GA1.2.3=4", "a=1"];
 const SCHEMES: [&str; 5] = ["Bearer", "bearer", "BEARER", "Basic", "Token"];
 
 fn headers(policy: &Policy, ctx: &Context, creds: &[Credential], extra: bool) -> Headers {

@@ -14,7 +14,10 @@
 //! can build, `authorization` without a space). A fourth feeds the engine's
 //! load possibly-invalid snapshots and requires it to refuse exactly those
 //! the model's reading of SPEC §2 refuses, at the same path with the same
-//! message, and to read back the ones it accepts unchanged.
+//! message, and to read back the ones it accepts unchanged. A fifth
+//! explores cookie lists only code can build (an empty name, names with
+//! `=` or `;`), which the engine's one-pass cookie scan must read as SPEC
+//! §5's definition does.
 
 use std::path::PathBuf;
 
@@ -118,6 +121,59 @@ fn gate_explore_by_hash_finds_nothing() {
                 policy.api_key.header,
                 policy.credentials.order,
                 policy.credentials.multiple,
+                c.violation
+            );
+        }
+        assert_eq!(report.depth_completed, 1);
+    }
+}
+
+/// Cookie lists SPEC §2's loader refuses but a policy built in code can
+/// hold: an empty name, names with `=` or `;` (in the first 8 bytes and
+/// after them). The engine's one-pass cookie scan must read them as the
+/// definition does (§5: pairs split on `;`, a name ends at its first `=`),
+/// which the model is: a name with a separator never matches, the empty
+/// name matches a pair that starts with `=`. Explored to depth 1 with
+/// cookie headers that present such pairs, and a session value ending in
+/// `=` (the byte before a pair's `;`) ahead of a later pair
+/// (docs/VERIFICATION.md §2, "Changed code since 9773865").
+#[test]
+fn gate_explore_odd_cookie_names_finds_nothing() {
+    use authproof_engine::{Headers, Id, Op};
+    let cookie = |value: String| Op::Authenticate {
+        action: "workspace.read".into(),
+        headers: Headers::new([("cookie".to_string(), value)]).expect("one header"),
+        tenant: Some(Id::new("t1").expect("an id")),
+        resource: None,
+    };
+    let session = explore::TOKENS[2].1;
+    let lists: [&[&str]; 2] = [
+        &["", "better-auth.session_token"],
+        &[
+            "better-auth=session_token",
+            "sid;x",
+            "better-auth.session_token",
+        ],
+    ];
+    for list in lists {
+        let mut policy = Policy::default();
+        policy.session.cookies = list.iter().map(|c| c.to_string()).collect();
+        let mut universe = Universe::for_policy(&policy);
+        universe.requests.extend([
+            cookie(format!("better-auth.session_token={session}=; theme=dark")),
+            cookie(format!("better-auth.session_token=; a={session}")),
+            cookie(format!("theme=dark; ={session}")),
+            cookie(format!("better-auth=session_token={session}")),
+            cookie(format!("sid;x={session}")),
+        ]);
+        let cfg = explore::Config {
+            depth: 1,
+            ..explore::Config::default()
+        };
+        let report = explore::explore(&universe, &policy, &cfg, &mut |_| {});
+        if let Some(c) = &report.counterexample {
+            panic!(
+                "explore found a violation under session.cookies = {list:?}: {}",
                 c.violation
             );
         }
