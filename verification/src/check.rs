@@ -124,9 +124,22 @@ pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> R {
         }));
     });
     let was = QUIET.with(|q| q.replace(true));
-    let r = f();
+    let r = panic::catch_unwind(AssertUnwindSafe(f));
     QUIET.with(|q| q.set(was));
-    r
+    match r {
+        Ok(r) => r,
+        Err(p) => {
+            // A panic outside a case (generating or shrinking one, where
+            // the engine also runs): the hook kept its message off stderr,
+            // and it is not a case's failure the report would show, so it
+            // is said here before it goes on.
+            eprintln!(
+                "authproof: panic outside a checked case: {}",
+                panic_message(p.as_ref())
+            );
+            panic::resume_unwind(p)
+        }
+    }
 }
 
 pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
@@ -715,6 +728,20 @@ pub(crate) fn xml(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A panic that leaves `quietly` (one outside a case: generation,
+    /// shrinking) still unwinds, and the thread's panics are loud again
+    /// afterwards: before, the flag stayed set and every later panic of
+    /// the thread went unsaid.
+    #[test]
+    fn a_panic_leaving_quietly_unwinds_and_restores_the_hook() {
+        let r = panic::catch_unwind(|| quietly(|| panic!("outside a case")));
+        let p = r.expect_err("the panic goes on");
+        assert_eq!(panic_message(p.as_ref()), "outside a case");
+        assert!(!QUIET.with(Cell::get), "the thread's panics are said again");
+        assert_eq!(quietly(|| 7), 7);
+        assert!(!QUIET.with(Cell::get));
+    }
 
     /// The replay hint of a run with an injected fault injects it too:
     /// without `--inject` the replay runs the correct engine and says "held".
