@@ -434,6 +434,18 @@ mod tests {
     /// the same state, or the same error word for word.
     fn agree(bytes: &[u8]) -> String {
         let want = outcome(two_step(bytes));
+        // The stream itself, not its fallback: it reads every input the
+        // format's parser reads (and only those), so the one-pass load is
+        // what a valid file gets.
+        let parses = parse_snapshot(bytes, "s.json").is_ok();
+        for threads in [1, 2] {
+            let streamed = super::snapshot(bytes, threads);
+            assert_eq!(streamed.is_some(), parses, "{threads} thread(s)");
+            if let Some(r) = streamed {
+                let got = outcome(r.map_err(|e| e.in_file("s.json", None)));
+                assert!(got == want, "{threads} thread(s), the stream alone");
+            }
+        }
         for threads in [1, 2] {
             let got = outcome(snapshot_on(bytes, "s.json", threads));
             assert!(
