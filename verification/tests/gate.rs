@@ -110,21 +110,14 @@ fn gate_explore_by_hash_finds_nothing() {
             no_space("authorization", session),
             no_space("cookie", &format!("better-auth.session_token={session}")),
         ]);
-        let cfg = explore::Config {
-            depth: 1,
-            ..explore::Config::default()
-        };
-        let report = explore::explore(&universe, &policy, &cfg, &mut |_| {});
-        if let Some(c) = &report.counterexample {
-            panic!(
-                "explore found a violation under api_key.header = {:?}, order {:?}, {:?}: {}",
-                policy.api_key.header,
-                policy.credentials.order,
-                policy.credentials.multiple,
-                c.violation
-            );
-        }
-        assert_eq!(report.depth_completed, 1);
+        explore_depth_1_finds_nothing(
+            &universe,
+            &policy,
+            format_args!(
+                "api_key.header = {:?}, order {:?}, {:?}",
+                policy.api_key.header, policy.credentials.order, policy.credentials.multiple
+            ),
+        );
     }
 }
 
@@ -166,18 +159,11 @@ fn gate_explore_odd_cookie_names_finds_nothing() {
             cookie(format!("better-auth=session_token={session}")),
             cookie(format!("sid;x={session}")),
         ]);
-        let cfg = explore::Config {
-            depth: 1,
-            ..explore::Config::default()
-        };
-        let report = explore::explore(&universe, &policy, &cfg, &mut |_| {});
-        if let Some(c) = &report.counterexample {
-            panic!(
-                "explore found a violation under session.cookies = {list:?}: {}",
-                c.violation
-            );
-        }
-        assert_eq!(report.depth_completed, 1);
+        explore_depth_1_finds_nothing(
+            &universe,
+            &policy,
+            format_args!("session.cookies = {list:?}"),
+        );
     }
 }
 
@@ -222,4 +208,22 @@ fn gate_integrity_agrees() {
     let reached: Vec<&str> = report.coverage.keys().map(String::as_str).collect();
     assert_eq!(reached, expected, "counts: {:?}", report.coverage);
     assert_eq!(report.cases, 4_000);
+}
+
+/// Explores `universe` under `policy` to depth 1 and requires no violation
+/// and the depth completed; `under` names the policy in the panic.
+fn explore_depth_1_finds_nothing(
+    universe: &Universe,
+    policy: &Policy,
+    under: std::fmt::Arguments<'_>,
+) {
+    let cfg = explore::Config {
+        depth: 1,
+        ..explore::Config::default()
+    };
+    let report = explore::explore(universe, policy, &cfg, &mut |_| {});
+    if let Some(c) = &report.counterexample {
+        panic!("explore found a violation under {under}: {}", c.violation);
+    }
+    assert_eq!(report.depth_completed, 1);
 }

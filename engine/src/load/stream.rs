@@ -610,7 +610,7 @@ mod tests {
     fn streamed_large_snapshots_load_as_the_two_step_way() {
         let at = "2026-01-01T00:00:00Z";
         let n = 3000;
-        let mut parts: Vec<(&str, Value)> = vec![
+        let parts: Vec<(&str, Value)> = vec![
             ("tenants", (0..100).map(|i| json!({"id": format!("t{i}")})).collect()),
             ("users", (0..n).map(|i| json!({"id": format!("u{i}")})).collect()),
             (
@@ -683,6 +683,5 @@ mod tests {
                 assert!(result.starts_with("error"), "case {case}");
             }
         }
-        parts.clear();
     }
 }

@@ -346,7 +346,7 @@ fn ahead<T>(
 /// Handles are u32: a section that cannot be counted in one is refused (4
 /// billion records would not fit in memory anyway). `i` is the index of
 /// the record being added.
-pub(crate) fn countable(section: &str, i: usize) -> Result<(), Error> {
+fn countable(section: &str, i: usize) -> Result<(), Error> {
     if i >= NO_HANDLE as usize - 1 {
         return Err(too_many(section));
     }
