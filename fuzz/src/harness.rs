@@ -2,10 +2,19 @@
 //! environment, and a trace run through `authproof_verification::Lockstep`
 //! (engine beside the reference model, every invariant after every step).
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use authproof_engine::{Command, CommandResult, Fault};
+use authproof_verification::lockstep::Judged;
 use authproof_verification::{Error, Lockstep, Trace, Violation};
+
+thread_local! {
+    /// What the judge remembered from this thread's earlier inputs (kept
+    /// lines, records known to round-trip): the same verdicts with less
+    /// work, the way `explore` keeps one per worker.
+    static JUDGED: RefCell<Judged> = RefCell::default();
+}
 
 /// The fault named by `AUTHPROOF_FAULT` (`F03`, `f03`, `F03-reencoded-token`),
 /// read once. Only builds with the `faults` feature can inject it; others
@@ -49,7 +58,19 @@ pub fn run_with(
     fault: Option<Fault>,
     mut each: impl FnMut(usize, &Command, &CommandResult),
 ) -> Result<Option<String>, Error> {
-    let mut lockstep = Lockstep::engine(&trace.policy, &trace.snapshot, fault)?;
+    let judged = JUDGED.take();
+    let mut lockstep =
+        Lockstep::engine_remembering(&trace.policy, &trace.snapshot, fault, judged)?;
+    let found = first_violation(&mut lockstep, trace, &mut each);
+    JUDGED.set(lockstep.into_judged());
+    found
+}
+
+fn first_violation(
+    lockstep: &mut Lockstep<authproof_engine::State>,
+    trace: &Trace,
+    each: &mut impl FnMut(usize, &Command, &CommandResult),
+) -> Result<Option<String>, Error> {
     if !lockstep.initial_violations().is_empty() {
         return Ok(Some(describe(
             "the initial snapshot",

@@ -38,6 +38,7 @@ pub mod explore;
 #[cfg(feature = "proptest")]
 pub mod generate;
 pub mod integrity;
+mod lines;
 pub mod lockstep;
 pub mod mutants;
 pub mod redact;

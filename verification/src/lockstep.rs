@@ -36,6 +36,7 @@ use authproof_engine::{
 use serde::Serialize;
 
 use crate::by_hash::{self, ByHash};
+use crate::lines::Lines;
 use crate::{check_step, Error, History, Invariant, Model, RoundTripped, Step, Violation};
 
 /// Something that runs the commands of docs/SPEC.md §8: the engine, a
@@ -50,6 +51,14 @@ pub trait Implementation {
 
     /// The implementation's whole state, as a snapshot.
     fn snapshot(&mut self) -> Result<Snapshot, Self::Error>;
+
+    /// [`Implementation::snapshot`] into `out`, reusing its vectors where
+    /// the implementation can (the engine can): the harness exports the
+    /// state after every step.
+    fn snapshot_into(&mut self, out: &mut Snapshot) -> Result<(), Self::Error> {
+        *out = self.snapshot()?;
+        Ok(())
+    }
 
     /// Decides `req` with its credential presented by hash instead of its
     /// headers (SPEC §6.5), in the current state, changing nothing. The
@@ -79,6 +88,11 @@ impl Implementation for State {
 
     fn snapshot(&mut self) -> Result<Snapshot, Infallible> {
         Ok(self.to_snapshot())
+    }
+
+    fn snapshot_into(&mut self, out: &mut Snapshot) -> Result<(), Infallible> {
+        State::snapshot_into(self, out);
+        Ok(())
     }
 
     fn decide_presented(
@@ -199,12 +213,10 @@ pub(crate) fn check_initial(
     snapshot: &Snapshot,
     exported: &Snapshot,
     model: &Model,
+    judged: &Judged,
 ) -> Vec<Violation> {
     let mut out = Vec::new();
-    let round = serde_json::to_string(snapshot)
-        .ok()
-        .and_then(|s| serde_json::from_str::<Snapshot>(&s).ok());
-    if round.as_ref() != Some(snapshot) {
+    if !judged.round_tripped.snapshot(snapshot) {
         out.push(Violation {
             invariant: Invariant::Determinism,
             message: "the initial snapshot changes in a JSON round trip".into(),
@@ -217,7 +229,7 @@ pub(crate) fn check_initial(
                 .into(),
         });
     }
-    if model.snapshot() != *snapshot {
+    if model.state() != snapshot {
         out.push(Violation {
             invariant: Invariant::PreciseReasons,
             message: "the model does not start from the initial snapshot".into(),
@@ -318,6 +330,45 @@ pub(crate) fn judge_line(
     violations
 }
 
+/// What a judge remembers from the steps it judged, so as not to redo
+/// work: each distinct result's checked line ([`lines`](crate::lines)) and
+/// the records found to survive a JSON round trip ([`RoundTripped`]).
+/// Neither changes a verdict, so one can be carried from run to run
+/// ([`Lockstep::remembering`], [`Lockstep::into_judged`]): the fuzz targets
+/// and `check` keep one per thread, `explore` one per worker. Both tables
+/// are bounded (emptied when full).
+#[derive(Default)]
+pub struct Judged {
+    lines: Lines,
+    round_tripped: RoundTripped,
+}
+
+impl std::fmt::Debug for Judged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Judged").finish_non_exhaustive()
+    }
+}
+
+impl Judged {
+    /// [`judge`], on the kept line of an equal result when there is one.
+    pub(crate) fn judge(&mut self, history: &mut History, o: Observed<'_>) -> Vec<Violation> {
+        let known = Some(&self.round_tripped);
+        let hash = self.lines.hash(o.result);
+        if let Some(line) = self.lines.get(hash, o.result) {
+            return judge_line(history, o, check_step, line, true, known);
+        }
+        let line = serde_json::to_string(o.result).expect("results serialize");
+        let violations = judge_line(history, o, check_step, &line, false, known);
+        if !violations
+            .iter()
+            .any(|v| v.invariant == Invariant::Determinism)
+        {
+            self.lines.keep(hash, o.result, line);
+        }
+        violations
+    }
+}
+
 /// An implementation running beside the model, one command at a time.
 ///
 /// Built from the snapshot the implementation was loaded with; each
@@ -329,8 +380,12 @@ pub struct Lockstep<I> {
     implementation: I,
     model: Model,
     history: History,
+    judged: Judged,
     /// The implementation's state after the last step.
     state: Snapshot,
+    /// Where the next step exports the state it reaches (then swapped with
+    /// `state`): its vectors are reused.
+    after: Snapshot,
     last: Option<Command>,
     index: usize,
     initial: Vec<Violation>,
@@ -340,18 +395,31 @@ pub struct Lockstep<I> {
 impl<I: Implementation> Lockstep<I> {
     /// `implementation`, already holding `snapshot`, beside a model started
     /// from it. Checks the initial state ([`Lockstep::initial_violations`]).
-    pub fn new(policy: &Policy, snapshot: &Snapshot, mut implementation: I) -> Result<Self, Error> {
+    pub fn new(policy: &Policy, snapshot: &Snapshot, implementation: I) -> Result<Self, Error> {
+        Lockstep::remembering(policy, snapshot, implementation, Judged::default())
+    }
+
+    /// [`Lockstep::new`] with what an earlier run's judge remembered
+    /// ([`Lockstep::into_judged`]): the same verdicts, with less work.
+    pub fn remembering(
+        policy: &Policy,
+        snapshot: &Snapshot,
+        mut implementation: I,
+        judged: Judged,
+    ) -> Result<Self, Error> {
         let model = Model::new(snapshot, policy);
         let exported = implementation
             .snapshot()
             .map_err(|e| Error::implementation(None, e))?;
-        let initial = check_initial(snapshot, &exported, &model);
+        let initial = check_initial(snapshot, &exported, &model, &judged);
         Ok(Lockstep {
             policy: policy.clone(),
             implementation,
             model,
             history: History::new(snapshot),
+            judged,
             state: exported,
+            after: Snapshot::default(),
             last: None,
             index: 0,
             initial,
@@ -385,23 +453,21 @@ impl<I: Implementation> Lockstep<I> {
             .implementation
             .apply(&self.policy, command)
             .map_err(|e| Error::implementation(Some(index), e))?;
-        let after = self
-            .implementation
-            .snapshot()
+        self.implementation
+            .snapshot_into(&mut self.after)
             .map_err(|e| Error::implementation(Some(index), e))?;
         let model = self.model.apply(command);
-        let model_after = self.model.snapshot();
-        let violations = judge(
+        let violations = self.judged.judge(
             &mut self.history,
             Observed {
                 policy: &self.policy,
                 index,
                 command,
                 before: &self.state,
-                after: &after,
+                after: &self.after,
                 result: &result,
                 model: &model,
-                model_after: &model_after,
+                model_after: self.model.state(),
                 by_hash: by_hash.as_ref().map(|(presentation, decision)| ByHash {
                     presentation: *presentation,
                     decision,
@@ -410,7 +476,7 @@ impl<I: Implementation> Lockstep<I> {
             },
         );
         self.coverage.record(&result);
-        self.state = after;
+        std::mem::swap(&mut self.state, &mut self.after);
         self.last = Some(command.clone());
         self.index += 1;
         Ok(StepRecord {
@@ -424,7 +490,12 @@ impl<I: Implementation> Lockstep<I> {
 
     /// Runs `steps` in order, stopping after the first step with a
     /// violation (or before any, when the initial state is already wrong).
-    pub fn run(mut self, steps: &[Command]) -> Result<Run, Error> {
+    pub fn run(self, steps: &[Command]) -> Result<Run, Error> {
+        self.run_remembering(steps).map(|(run, _)| run)
+    }
+
+    /// [`Lockstep::run`], and what the judge remembers for the next run.
+    pub fn run_remembering(mut self, steps: &[Command]) -> Result<(Run, Judged), Error> {
         let mut out = Run {
             initial: self.initial.clone(),
             ..Run::default()
@@ -440,7 +511,7 @@ impl<I: Implementation> Lockstep<I> {
             }
         }
         out.coverage = self.coverage;
-        Ok(out)
+        Ok((out, self.judged))
     }
 
     /// What the steps so far reached.
@@ -462,6 +533,12 @@ impl<I: Implementation> Lockstep<I> {
     pub fn implementation(&mut self) -> &mut I {
         &mut self.implementation
     }
+
+    /// What the judge remembers, for the next run
+    /// ([`Lockstep::remembering`]).
+    pub fn into_judged(self) -> Judged {
+        self.judged
+    }
 }
 
 impl Lockstep<State> {
@@ -472,9 +549,19 @@ impl Lockstep<State> {
         snapshot: &Snapshot,
         fault: Option<Fault>,
     ) -> Result<Self, Error> {
+        Lockstep::engine_remembering(policy, snapshot, fault, Judged::default())
+    }
+
+    /// [`Lockstep::engine`] with what an earlier run's judge remembered.
+    pub fn engine_remembering(
+        policy: &Policy,
+        snapshot: &Snapshot,
+        fault: Option<Fault>,
+        judged: Judged,
+    ) -> Result<Self, Error> {
         let mut engine = State::from_snapshot(snapshot.clone())?;
         inject_fault(&mut engine, fault);
-        Lockstep::new(policy, snapshot, engine)
+        Lockstep::remembering(policy, snapshot, engine, judged)
     }
 }
 
@@ -708,17 +795,17 @@ mod tests {
         let u = crate::explore::Universe::small();
         let policy = Policy::default();
         let model = Model::new(&u.snapshot, &policy);
-        assert!(check_initial(&u.snapshot, &u.snapshot, &model).is_empty());
+        assert!(check_initial(&u.snapshot, &u.snapshot, &model, &Judged::default()).is_empty());
 
         let mut changed = u.snapshot.clone();
         changed.sessions[0].revoked_at = changed.taken_at.or(Some(u.times[0]));
-        let v = check_initial(&u.snapshot, &changed, &model);
+        let v = check_initial(&u.snapshot, &changed, &model, &Judged::default());
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].invariant, Invariant::Determinism);
         assert!(v[0].message.contains("does not export"), "{}", v[0].message);
 
         let other = Model::new(&changed, &policy);
-        let v = check_initial(&u.snapshot, &u.snapshot, &other);
+        let v = check_initial(&u.snapshot, &u.snapshot, &other, &Judged::default());
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].invariant, Invariant::PreciseReasons);
     }

@@ -226,3 +226,43 @@ fn mirrored_traces_fail_alike() {
     // The faults are seen: the comparison is not between two passes.
     assert!(failing > 150, "only {failing} failing traces");
 }
+
+/// A judge that remembers earlier runs ([`lockstep::Judged`], what `check`
+/// and the fuzz targets carry from case to case) gives every run exactly
+/// what a fresh one gives: the same steps, violations and coverage, on the
+/// correct engine and on every faulty one, with the memory carried across
+/// all of them in turn.
+#[test]
+fn a_remembering_judge_gives_what_a_fresh_one_gives() {
+    use authproof_verification::{generate, Lockstep};
+    use proptest::strategy::{Strategy, ValueTree};
+
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let traces: Vec<Trace> = (0..120)
+        .map(|_| {
+            generate::trace(None, 10)
+                .new_tree(&mut runner)
+                .expect("a trace")
+                .current()
+        })
+        .collect();
+    let mut judged = lockstep::Judged::default();
+    let mut failed = 0;
+    for fault in std::iter::once(None).chain(Fault::ALL.map(Some)) {
+        for t in &traces {
+            let fresh = lockstep::run_engine(&t.policy, &t.snapshot, &t.steps, fault).unwrap();
+            let lockstep = Lockstep::engine_remembering(&t.policy, &t.snapshot, fault, judged)
+                .expect("a generated trace loads");
+            let (remembered, kept) = lockstep.run_remembering(&t.steps).unwrap();
+            judged = kept;
+            assert_eq!(
+                format!("{remembered:?}"),
+                format!("{fresh:?}"),
+                "{fault:?}: a remembering judge differs"
+            );
+            failed += usize::from(!fresh.held());
+        }
+    }
+    // Both verdicts were compared, many times.
+    assert!(failed > 100, "{failed} failing runs");
+}

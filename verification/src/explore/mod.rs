@@ -42,7 +42,6 @@
 //! search between batches the same way.
 
 mod fingerprint;
-mod lines;
 mod packed;
 mod symmetry;
 mod universe;
@@ -62,26 +61,15 @@ use serde::Serialize;
 
 use crate::{
     by_hash::{self, ByHash, Parsed, Presentation},
-    check_step,
-    lockstep::{check_initial, inject_fault, judge_line, judge_whole, Observed},
-    History, Invariant, Model, RoundTripped, Trace, Violation,
+    lockstep::{check_initial, inject_fault, judge_whole, Judged, Observed},
+    History, Model, Trace, Violation,
 };
-use lines::Lines;
 
 /// What one worker keeps between transitions so as not to redo work.
 #[derive(Default)]
 struct Memo {
     judged: Judged,
     scratch: Scratch,
-}
-
-/// Each distinct result's checked line ([`lines`]) and the records found
-/// to survive a JSON round trip ([`RoundTripped`]). Neither changes a
-/// verdict.
-#[derive(Default)]
-struct Judged {
-    lines: Lines,
-    round_tripped: RoundTripped,
 }
 
 /// Where a command runs: each transition copies the node's engine and
@@ -391,7 +379,7 @@ fn check(
     if x.cross_check {
         let mut whole_history = history.clone();
         let whole = judge_whole(&mut whole_history, observed());
-        let changed = judge_kept(history, observed(), memo);
+        let changed = memo.judge(history, observed());
         assert_eq!(
             changed, whole,
             "incremental and whole-state checks disagree"
@@ -399,26 +387,7 @@ fn check(
         assert_eq!(*history, whole_history, "histories disagree");
         return changed;
     }
-    judge_kept(history, observed(), memo)
-}
-
-/// The harness's step judge with the worker's [`Memo`]: on the kept line of
-/// an equal result when there is one.
-fn judge_kept(history: &mut History, o: Observed<'_>, memo: &mut Judged) -> Vec<Violation> {
-    let known = Some(&memo.round_tripped);
-    let hash = memo.lines.hash(o.result);
-    if let Some(line) = memo.lines.get(hash, o.result) {
-        return judge_line(history, o, check_step, line, true, known);
-    }
-    let line = serde_json::to_string(o.result).expect("results serialize");
-    let violations = judge_line(history, o, check_step, &line, false, known);
-    if !violations
-        .iter()
-        .any(|v| v.invariant == Invariant::Determinism)
-    {
-        memo.lines.keep(hash, o.result, line);
-    }
-    violations
+    memo.judge(history, observed())
 }
 
 /// Nodes expanded between two merges. Large enough that starting the
@@ -671,6 +640,7 @@ pub fn explore(
         &universe.snapshot,
         &engine(&universe.snapshot, cfg.fault).to_snapshot(),
         &Model::new(&universe.snapshot, policy),
+        &Judged::default(),
     );
     if let Some(violation) = initial.first().cloned() {
         let mut names: Vec<String> = initial

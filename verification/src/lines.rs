@@ -1,4 +1,5 @@
-//! Each distinct result's JSON line, serialized once per worker.
+//! Each distinct result's JSON line, serialized once per judge
+//! ([`Judged`](crate::lockstep::Judged)).
 //!
 //! A transition's result is judged on the line the CLI would print for it
 //! (I9 scans it for presented tokens) and I6 serializes it a second time to
@@ -8,9 +9,10 @@
 //! serializations, with the explanation rendered each time, were ≈ 30 % of
 //! a transition (docs/VERIFICATION.md §1).
 //!
-//! So a worker keeps the line of every distinct result it has judged, and a
-//! result equal to a kept one is judged on the kept line with I6's second
-//! serialization skipped: that line *was* checked by I6 when it was kept (a
+//! So a judge keeps the line of every distinct result it has judged (one
+//! per explore worker, one per `check` or fuzz thread carried from case to
+//! case), and a result equal to a kept one is judged on the kept line with
+//! I6's second serialization skipped: that line *was* checked by I6 when it was kept (a
 //! line that failed I6 is never kept). "Equal" is strict: the same variant
 //! and fields, and for a decision the same recorded explanation
 //! ([`Decision::same_recorded`]: notes, not rendered lines), so a kept line
@@ -35,7 +37,7 @@ use authproof_engine::CommandResult;
 /// result and its line.
 const CAPACITY: usize = 1 << 15;
 
-/// One worker's kept lines.
+/// One judge's kept lines.
 #[derive(Default)]
 pub(crate) struct Lines {
     /// By the hash of the result: the results that hash so, with their lines.
