@@ -59,8 +59,7 @@ pub fn run_with(
     mut each: impl FnMut(usize, &Command, &CommandResult),
 ) -> Result<Option<String>, Error> {
     let judged = JUDGED.take();
-    let mut lockstep =
-        Lockstep::engine_remembering(&trace.policy, &trace.snapshot, fault, judged)?;
+    let mut lockstep = Lockstep::engine_remembering(&trace.policy, &trace.snapshot, fault, judged)?;
     let found = first_violation(&mut lockstep, trace, &mut each);
     JUDGED.set(lockstep.into_judged());
     found
