@@ -10,10 +10,10 @@
 //! a transition (docs/VERIFICATION.md §1).
 //!
 //! So a judge keeps the line of every distinct result it has judged (one
-//! per explore worker, one per `check` or fuzz thread carried from case to
-//! case), and a result equal to a kept one is judged on the kept line with
-//! I6's second serialization skipped: that line *was* checked by I6 when it was kept (a
-//! line that failed I6 is never kept). "Equal" is strict: the same variant
+//! per explore worker, one per fuzz thread carried from input to input),
+//! and a result equal to a kept one is judged on the kept line with I6's
+//! second serialization skipped: that line *was* checked by I6 when it was
+//! kept (a line that failed I6 is never kept). "Equal" is strict: the same variant
 //! and fields, and for a decision the same recorded explanation
 //! ([`Decision::same_recorded`]: notes, not rendered lines), so a kept line
 //! is byte for byte what serializing the result now would give — both

@@ -335,8 +335,10 @@ pub(crate) fn judge_line(
 /// the records found to survive a JSON round trip ([`RoundTripped`]).
 /// Neither changes a verdict, so one can be carried from run to run
 /// ([`Lockstep::remembering`], [`Lockstep::into_judged`]): the fuzz targets
-/// and `check` keep one per thread, `explore` one per worker. Both tables
-/// are bounded (emptied when full).
+/// keep one per thread, `explore` one per worker. Both tables are bounded
+/// (emptied when full). `check` does not carry one: its generated cases
+/// rarely repeat a result or a record, so the memory saved 2 % of its
+/// judging for 70 MB.
 #[derive(Default)]
 pub struct Judged {
     lines: Lines,
