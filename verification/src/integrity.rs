@@ -227,6 +227,39 @@ fn read_back(state: &State, snapshot: &Snapshot) -> Result<Verdict, Disagreement
     Ok(Verdict::Accepted)
 }
 
+/// `agree`, the comparison each load goes through, on loads that are wrong
+/// on purpose: the one-pass load's judgement can fail.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(json: &str) -> Snapshot {
+        load::parse_snapshot(json.as_bytes(), "t").expect("the test snapshot parses")
+    }
+
+    #[test]
+    fn a_load_that_loses_taken_at_or_names_another_file_disagrees() {
+        let s = parsed(r#"{"taken_at": "2026-03-01T00:00:00Z", "tenants": [{"id": "acme"}]}"#);
+        assert_eq!(judge(&s), Ok(Verdict::Accepted));
+        // The state a one-pass load that dropped `taken_at` would give.
+        let mut lost = s.clone();
+        lost.taken_at = None;
+        let wrong = State::from_snapshot(lost).expect("valid");
+        let d = agree(Ok(wrong), &integrity::check(&s), &s, Some(FILE)).unwrap_err();
+        assert!(d.message.contains("to_snapshot()"), "{d}");
+
+        let dup = parsed(r#"{"tenants": [{"id": "acme"}, {"id": "acme"}]}"#);
+        let model = integrity::check(&dup);
+        let json = serde_json::to_vec(&dup).expect("serializes");
+        assert!(matches!(judge(&dup), Ok(Verdict::Refused { .. })));
+        let other = load::snapshot(&json, "other.json");
+        let d = agree(other, &model, &dup, Some(FILE)).unwrap_err();
+        assert!(d.message.contains("names the file"), "{d}");
+        let in_code = State::from_snapshot(dup.clone());
+        assert!(agree(in_code, &model, &dup, Some(FILE)).is_err());
+    }
+}
+
 #[cfg(feature = "proptest")]
 pub use generator::{run, snapshot, IntegrityFinding, IntegrityReport, Plant};
 
