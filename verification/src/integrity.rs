@@ -15,6 +15,17 @@
 //! neither); neither message holds a value (SPEC §1.1), so a disagreement is
 //! printed without a token or a token hash.
 //!
+//! The engine loads each snapshot twice: `State::from_snapshot`, and
+//! [`load::snapshot`] of the snapshot's JSON (`serde_json::to_vec`), the
+//! one-pass load the CLI runs, which hands the records to the state's
+//! builder while it parses and sets `taken_at` only at the end. Each load
+//! must agree with the model on its own: a bug in the one-pass load alone
+//! (a lost `taken_at`, say: cargo-mutants' miss in `state/build.rs`,
+//! docs/VERIFICATION.md §2) was judged by no checker, since every other one
+//! starts from `State::from_snapshot`. (The snapshots here are small: each
+//! section is one batch of the one-pass load.) The one-pass load's refusal must name the file
+//! it was given (`snapshot.json`) and no line.
+//!
 //! When both accept, the loaded state is also read the way other crates
 //! read it — `to_snapshot()`, `taken_at()`, `record_count()` and the six
 //! record iterators, which `diff`'s census and the store's write-back call —
@@ -50,7 +61,7 @@
 //! disagreement with proptest. The gate runs it (`gate_integrity_agrees`),
 //! and the `snapshot_json` fuzz target judges every input that parses.
 
-use authproof_engine::{Snapshot, State};
+use authproof_engine::{load, Error, Snapshot, State};
 use authproof_models::integrity::{self, Rule};
 
 /// How the engine and the model judged one snapshot, when they agree.
@@ -102,11 +113,35 @@ fn field_of(path: &str) -> String {
     out
 }
 
-/// Loads `snapshot` into the engine and checks it with the model; `Ok` when
-/// they agree (SPEC §2; see the module documentation).
+/// The file name the one-pass load is given.
+const FILE: &str = "snapshot.json";
+
+/// Loads `snapshot` into the engine, by `State::from_snapshot` and by
+/// [`load::snapshot`] of its JSON, and checks it with the model; `Ok` when
+/// both loads agree with the model (SPEC §2; see the module documentation).
 pub fn judge(snapshot: &Snapshot) -> Result<Verdict, Disagreement> {
     let model = integrity::check(snapshot);
-    let engine = State::from_snapshot(snapshot.clone());
+    let verdict = agree(
+        State::from_snapshot(snapshot.clone()),
+        &model,
+        snapshot,
+        None,
+    )?;
+    let json = serde_json::to_vec(snapshot).expect("a snapshot serializes");
+    agree(load::snapshot(&json, FILE), &model, snapshot, Some(FILE)).map_err(|d| Disagreement {
+        message: format!("loaded from its JSON by load::snapshot: {}", d.message),
+    })?;
+    Ok(verdict)
+}
+
+/// One load of `snapshot` (`file`: the file it was loaded as, if any)
+/// against the model's judgement of it.
+fn agree(
+    engine: Result<State, Error>,
+    model: &Result<(), integrity::Refusal>,
+    snapshot: &Snapshot,
+    file: Option<&str>,
+) -> Result<Verdict, Disagreement> {
     match (engine, model) {
         (Ok(state), Ok(())) => read_back(&state, snapshot),
         (Err(e), Err(r)) => {
@@ -126,10 +161,12 @@ pub fn judge(snapshot: &Snapshot) -> Result<Verdict, Disagreement> {
                     r.message
                 ));
             }
-            if e.file().is_some() || e.line().is_some() {
+            if e.file() != file || e.line().is_some() {
                 return disagree(format!(
-                    "the engine's refusal at {} names a file or line, but the snapshot was given in code",
-                    r.path
+                    "the engine's refusal at {} names the file {:?} and the line {:?}, not {file:?} and no line",
+                    r.path,
+                    e.file(),
+                    e.line()
                 ));
             }
             Ok(Verdict::Refused {
@@ -188,6 +225,39 @@ fn read_back(state: &State, snapshot: &Snapshot) -> Result<Verdict, Disagreement
     same("sessions", state.sessions(), &s.sessions)?;
     same("resources", state.resources(), &s.resources)?;
     Ok(Verdict::Accepted)
+}
+
+/// `agree`, the comparison each load goes through, on loads that are wrong
+/// on purpose: the one-pass load's judgement can fail.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(json: &str) -> Snapshot {
+        load::parse_snapshot(json.as_bytes(), "t").expect("the test snapshot parses")
+    }
+
+    #[test]
+    fn a_load_that_loses_taken_at_or_names_another_file_disagrees() {
+        let s = parsed(r#"{"taken_at": "2026-03-01T00:00:00Z", "tenants": [{"id": "acme"}]}"#);
+        assert_eq!(judge(&s), Ok(Verdict::Accepted));
+        // The state a one-pass load that dropped `taken_at` would give.
+        let mut lost = s.clone();
+        lost.taken_at = None;
+        let wrong = State::from_snapshot(lost).expect("valid");
+        let d = agree(Ok(wrong), &integrity::check(&s), &s, Some(FILE)).unwrap_err();
+        assert!(d.message.contains("to_snapshot()"), "{d}");
+
+        let dup = parsed(r#"{"tenants": [{"id": "acme"}, {"id": "acme"}]}"#);
+        let model = integrity::check(&dup);
+        let json = serde_json::to_vec(&dup).expect("serializes");
+        assert!(matches!(judge(&dup), Ok(Verdict::Refused { .. })));
+        let other = load::snapshot(&json, "other.json");
+        let d = agree(other, &model, &dup, Some(FILE)).unwrap_err();
+        assert!(d.message.contains("names the file"), "{d}");
+        let in_code = State::from_snapshot(dup.clone());
+        assert!(agree(in_code, &model, &dup, Some(FILE)).is_err());
+    }
 }
 
 #[cfg(feature = "proptest")]

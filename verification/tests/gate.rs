@@ -170,9 +170,11 @@ fn gate_explore_odd_cookie_names_finds_nothing() {
 /// Invalid snapshots through the lockstep (SPEC §2, docs/VERIFICATION.md
 /// "Invalid snapshots through the lockstep"): 4,000 snapshots of the small
 /// universe from seed 0, each a valid one with up to three violations
-/// planted, judged by the engine's load and the model's integrity check.
-/// Both must accept, or refuse at the same JSON path with the same message;
-/// an accepted snapshot must read back unchanged through every accessor.
+/// planted, judged by the engine's two loads (`State::from_snapshot`, and
+/// `load::snapshot` of the snapshot's JSON) and the model's integrity
+/// check. Each load must accept with the model, or refuse at the same JSON
+/// path with the same message; an accepted snapshot must read back
+/// unchanged through every accessor.
 /// The generator must reach every rule at every field, and valid snapshots
 /// too, or the test says which it missed: a judge that never sees a rule
 /// cannot catch a mutant of it.
