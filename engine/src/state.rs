@@ -242,7 +242,70 @@ impl Clone for State {
     }
 }
 
+/// Equal states hold the same records *in the same order* (so they export
+/// the same snapshot) and the same indexes: the token index and the user
+/// links, which a faulty build could change without touching a record.
+/// `IndexMap`'s own equality ignores order, and order is part of the state
+/// (it is the snapshot's). See [`State::same_records`] for the records
+/// alone.
+impl PartialEq for State {
+    fn eq(&self, other: &State) -> bool {
+        self.same_records(other) && self.same_indexes(other)
+    }
+}
+
+impl Eq for State {}
+
 impl State {
+    /// Whether `other` holds the same records in the same order: whether
+    /// the two export the same snapshot, without exporting either.
+    ///
+    /// A caller that tries many commands on one state (the explorer)
+    /// applies each in place and asks whether the state still equals the
+    /// one it started from (records, then indexes: `==`), instead of copying
+    /// the state before every command.
+    ///
+    /// The tables' keys are not compared: each is its record's id (or
+    /// pair), set from the record when it is inserted and never rewritten,
+    /// so equal records in the same order have equal keys.
+    pub fn same_records(&self, other: &State) -> bool {
+        fn section<K, V: PartialEq, S>(a: &IndexMap<K, V, S>, b: &IndexMap<K, V, S>) -> bool {
+            a.len() == b.len() && a.values().eq(b.values())
+        }
+        // Destructured without `..`: a new field does not compile until it
+        // is compared here or in `same_indexes`.
+        let State {
+            taken_at,
+            tenants,
+            users,
+            memberships,
+            api_keys,
+            sessions,
+            resources,
+            by_token: _,
+            links: _,
+            #[cfg(feature = "faults")]
+                fault: _,
+        } = self;
+        *taken_at == other.taken_at
+            && section(tenants, &other.tenants)
+            && section(users, &other.users)
+            && section(memberships, &other.memberships)
+            && section(api_keys, &other.api_keys)
+            && section(sessions, &other.sessions)
+            && section(resources, &other.resources)
+    }
+
+    /// What `==` compares besides [`State::same_records`]: the token index,
+    /// the user links and the injected fault.
+    pub fn same_indexes(&self, other: &State) -> bool {
+        #[cfg(feature = "faults")]
+        if self.fault != other.fault {
+            return false;
+        }
+        self.by_token == other.by_token && self.links == other.links
+    }
+
     /// Builds the state, checking SPEC §2 integrity. The error names the
     /// offending record by JSON path and the rule it breaks.
     pub fn from_snapshot(s: Snapshot) -> Result<State, Error> {
@@ -698,6 +761,41 @@ mod tests {
         assert_eq!(tenants(2), []);
         assert_eq!(st.links[0].sessions, [0, 2]);
         assert_eq!(st.links[2].sessions, [1]);
+        // Equality is the exported snapshot's, for states whose indexes are
+        // what loading builds (every state here).
+        for (i, a) in states.iter().enumerate() {
+            for (j, b) in states.iter().enumerate() {
+                let same = a.to_snapshot() == b.to_snapshot();
+                assert_eq!(a.same_records(b), same, "{i} and {j}");
+                assert_eq!(*a == *b, same, "{i} and {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn equality_sees_order_and_indexes() {
+        use serde_json::json;
+        let load = |v: serde_json::Value| crate::load::snapshot(v.to_string().as_bytes(), "s.json");
+        let a = load(json!({"tenants": [{"id": "t1"}, {"id": "t2"}], "users": [{"id": "u1"}]}));
+        let b = load(json!({"tenants": [{"id": "t2"}, {"id": "t1"}], "users": [{"id": "u1"}]}));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        // The same records, another order: another snapshot.
+        assert!(a.tenants == b.tenants, "IndexMap's equality ignores order");
+        assert!(!a.same_records(&b) && a != b);
+        // The same records, another index: not equal, though it exports the
+        // same snapshot.
+        let mut c = a.clone();
+        assert!(c == a);
+        c.links[0].sessions.push(7);
+        assert!(c.same_records(&a) && !c.same_indexes(&a) && c != a);
+        assert_eq!(c.to_snapshot(), a.to_snapshot());
+        let mut d = a.clone();
+        d.by_token.insert(TokenHash::of("tok/1+=%"), slot(0));
+        assert!(d.same_records(&a) && d != a);
+        // A record changed in place.
+        let mut e = a.clone();
+        e.tenants[1].suspended = true;
+        assert!(!e.same_records(&a) && e != a);
     }
 
     #[test]

@@ -72,15 +72,22 @@ struct Memo {
     scratch: Scratch,
 }
 
-/// Where a command runs: each transition copies the node's engine and
-/// model into these (`clone_from`, into their existing tables and
-/// vectors) and exports the engine's state into `after`, instead of
-/// allocating fresh ones; a child keeps a copy only when it is new and has
-/// a record the store has not met.
+/// Where a command runs. The node's engine and model are copied into these
+/// once per node (`clone_from`, into their existing tables and vectors);
+/// each command is applied to them in place, and they are copied back from
+/// the node only after a command that changed them. About half of the
+/// commands a search runs change nothing (a rejected `revoke`, a second
+/// `suspend`): those cost no copy and no export, where copying before every
+/// command was a fifth of a transition. Whether a command changed a side is
+/// asked of the side itself (`State`'s equality, which also compares the
+/// engine's indexes; the model's snapshot), never taken from its result: a
+/// faulty engine may reject and write (I7). The engine's state is exported
+/// into `after` only when it changed; a child keeps a copy only when it is
+/// new and has a record the store has not met.
 #[derive(Default)]
 struct Scratch {
     engine: State,
-    /// Made on the worker's first command.
+    /// Made on the worker's first node.
     model: Option<Model>,
     after: Snapshot,
     history: History,
@@ -324,25 +331,46 @@ fn step(
         after,
         history,
     } = &mut memo.scratch;
-    engine.clone_from(&x.engine);
+    let model = model.as_mut().expect("made for the node");
+    // Both sides are at the node's state (see `Scratch`).
     let engine_result = engine.apply(policy, cmd);
-    engine.snapshot_into(after);
-    let model = model.get_or_insert_with(|| x.model.clone());
-    model.clone_from(&x.model);
-    let model_result = model.apply(cmd);
-    history.clone_from(&x.history);
     // Compared once, here: the judge takes the answer (I6, I7), and a step
-    // that changed nothing leaves no child.
-    let unchanged = *after == x.snapshot;
+    // that changed nothing leaves no child. A state that moved only in its
+    // indexes exports the node's snapshot, and is copied back all the same.
+    let unchanged = engine.same_records(&x.engine);
+    let engine_moved = !unchanged || !engine.same_indexes(&x.engine);
+    let after_state = if unchanged {
+        &x.snapshot
+    } else {
+        engine.snapshot_into(after);
+        &*after
+    };
+    let model_result = model.apply(cmd);
+    let model_moved = *model.state() != x.snapshot;
+    // An unmoved model is judged on the node's snapshot itself, so I5 finds
+    // it equal to an unmoved engine's without a second comparison.
+    let model_after = if model_moved {
+        model.state()
+    } else {
+        &x.snapshot
+    };
+    history.clone_from(&x.history);
     let violations = check(
         history,
         x,
         cmd,
-        (&engine_result, after, unchanged),
-        (&model_result, model.state()),
+        (&engine_result, after_state, unchanged),
+        (&model_result, model_after),
         judged_by_hash(&by_hash),
         &mut memo.judged,
     );
+    // Back to the node's state for the next command.
+    if engine_moved {
+        engine.clone_from(&x.engine);
+    }
+    if model_moved {
+        model.clone_from(&x.model);
+    }
     (!unchanged, violations)
 }
 
@@ -482,6 +510,12 @@ impl Search<'_> {
             snapshot,
             history,
         };
+        // The node's state on both sides, where its commands run in place.
+        memo.scratch.engine.clone_from(&x.engine);
+        match &mut memo.scratch.model {
+            Some(model) => model.clone_from(&x.model),
+            none => *none = Some(x.model.clone()),
+        }
         let mut out = Vec::new();
         for (mv, cmd) in self.commands[node.clock].iter().enumerate() {
             let Some(cmd) = cmd else { continue };
