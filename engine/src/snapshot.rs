@@ -64,7 +64,105 @@ impl Clone for Snapshot {
     }
 }
 
+/// Where one snapshot differs from another, record by record: whether
+/// `taken_at` differs, and for each section (in snapshot order: tenants,
+/// users, memberships, api_keys, sessions, resources) the positions `i`, in
+/// increasing order, at which the second holds a record that is not the
+/// first's record at `i` (a record past the first's end included; the
+/// first's records past the second's end are not positions of the second:
+/// `shortened` says a section lost records at its end).
+///
+/// What a step changed, found in one pass: the explorer exports each
+/// command's state over the state it started from
+/// ([`State::update_snapshot`](crate::State::update_snapshot)) and hands
+/// the positions to every check that round-trips or packs only what
+/// changed, instead of each comparing the two snapshots again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Diff {
+    pub taken_at: bool,
+    pub sections: [Vec<u32>; 6],
+    /// Some section of the second is shorter than the first's.
+    pub shortened: bool,
+}
+
+impl Diff {
+    /// The diff of `after` against `before`, comparing every record: the
+    /// reference [`State::update_snapshot`](crate::State::update_snapshot)
+    /// is tested against.
+    pub fn between(before: &Snapshot, after: &Snapshot) -> Diff {
+        fn section<T: PartialEq>(before: &[T], after: &[T], out: &mut Vec<u32>) -> bool {
+            out.extend(
+                (0..after.len())
+                    .filter(|&i| before.get(i) != Some(&after[i]))
+                    .map(position),
+            );
+            after.len() < before.len()
+        }
+        let mut d = Diff {
+            taken_at: before.taken_at != after.taken_at,
+            ..Diff::default()
+        };
+        let [t, u, m, k, s, r] = &mut d.sections;
+        let shortened = [
+            section(&before.tenants, &after.tenants, t),
+            section(&before.users, &after.users, u),
+            section(&before.memberships, &after.memberships, m),
+            section(&before.api_keys, &after.api_keys, k),
+            section(&before.sessions, &after.sessions, s),
+            section(&before.resources, &after.resources, r),
+        ];
+        d.shortened = shortened.contains(&true);
+        d
+    }
+
+    /// The two snapshots are equal.
+    pub fn is_empty(&self) -> bool {
+        !self.taken_at && !self.shortened && self.sections.iter().all(Vec::is_empty)
+    }
+}
+
+/// A section position as a [`Diff`] holds it: sections fit `u32` (the
+/// loader refuses larger ones, `state/build.rs`).
+pub(crate) fn position(i: usize) -> u32 {
+    u32::try_from(i).expect("a section fits u32")
+}
+
 impl Snapshot {
+    /// Makes `self`, a snapshot that differs from `to` as `diff` says, equal
+    /// to `to` again, copying only the records at `diff`'s positions and
+    /// the length of each section: the undo of an incremental export.
+    pub fn revert(&mut self, to: &Snapshot, diff: &Diff) {
+        fn section<T: Clone>(mine: &mut Vec<T>, to: &[T], at: &[u32]) {
+            for &i in at {
+                if let (Some(slot), Some(rec)) = (mine.get_mut(i as usize), to.get(i as usize)) {
+                    slot.clone_from(rec);
+                }
+            }
+            mine.truncate(to.len());
+            let n = mine.len();
+            mine.extend_from_slice(&to[n..]);
+        }
+        // Destructured without `..`: a new field does not compile until it
+        // is reverted here.
+        let Snapshot {
+            taken_at,
+            tenants,
+            users,
+            memberships,
+            api_keys,
+            sessions,
+            resources,
+        } = self;
+        let [t, u, m, k, s, r] = &diff.sections;
+        *taken_at = to.taken_at;
+        section(tenants, &to.tenants, t);
+        section(users, &to.users, u);
+        section(memberships, &to.memberships, m);
+        section(api_keys, &to.api_keys, k);
+        section(sessions, &to.sessions, s);
+        section(resources, &to.resources, r);
+    }
+
     /// Number of records of every kind.
     pub fn record_count(&self) -> usize {
         self.tenants.len()

@@ -41,7 +41,7 @@ mod build;
 pub(crate) use build::{Builder, Capacity};
 
 use crate::{
-    snapshot::{ApiKey, Membership, Resource, Session, Snapshot, Tenant, User},
+    snapshot::{ApiKey, Diff, Membership, Resource, Session, Snapshot, Tenant, User},
     CompactString, CredentialKind, Error, Id, Timestamp, TokenHash,
 };
 
@@ -294,6 +294,63 @@ impl State {
             && section(api_keys, &other.api_keys)
             && section(sessions, &other.sessions)
             && section(resources, &other.resources)
+    }
+
+    /// Makes `out` this state's snapshot, as [`State::snapshot_into`]
+    /// does, copying only the records that differ from the one `out` holds
+    /// at the same position, and sets `diff` to where `out` changed
+    /// ([`Diff`]; the same as `Diff::between` of `out` before and after).
+    ///
+    /// For a caller that keeps `out` equal to a state it knows (the
+    /// explorer: the node whose commands it runs), one pass says whether a
+    /// command changed a record and which, and [`Snapshot::revert`] undoes
+    /// the export by those positions alone.
+    pub fn update_snapshot(&self, out: &mut Snapshot, diff: &mut Diff) {
+        fn section<K, V: Clone + PartialEq, S>(
+            out: &mut Vec<V>,
+            map: &IndexMap<K, V, S>,
+            at: &mut Vec<u32>,
+        ) -> bool {
+            at.clear();
+            let shortened = out.len() > map.len();
+            out.truncate(map.len());
+            for (i, v) in map.values().enumerate() {
+                match out.get_mut(i) {
+                    Some(slot) if slot == v => continue,
+                    Some(slot) => slot.clone_from(v),
+                    None => out.push(v.clone()),
+                }
+                at.push(crate::snapshot::position(i));
+            }
+            shortened
+        }
+        // Destructured without `..`: a new field does not compile until it
+        // is exported here.
+        let State {
+            taken_at,
+            tenants,
+            users,
+            memberships,
+            api_keys,
+            sessions,
+            resources,
+            by_token: _,
+            links: _,
+            #[cfg(feature = "faults")]
+                fault: _,
+        } = self;
+        let [t, u, m, k, s, r] = &mut diff.sections;
+        diff.taken_at = out.taken_at != *taken_at;
+        out.taken_at = *taken_at;
+        let shortened = [
+            section(&mut out.tenants, tenants, t),
+            section(&mut out.users, users, u),
+            section(&mut out.memberships, memberships, m),
+            section(&mut out.api_keys, api_keys, k),
+            section(&mut out.sessions, sessions, s),
+            section(&mut out.resources, resources, r),
+        ];
+        diff.shortened = shortened.contains(&true);
     }
 
     /// What `==` compares besides [`State::same_records`]: the token index,
@@ -768,6 +825,22 @@ mod tests {
                 let same = a.to_snapshot() == b.to_snapshot();
                 assert_eq!(a.same_records(b), same, "{i} and {j}");
                 assert_eq!(*a == *b, same, "{i} and {j}");
+                // An export over another state's snapshot: the same
+                // snapshot, the diff the reference computes, and reverted
+                // by it.
+                let (from, to) = (b.to_snapshot(), a.to_snapshot());
+                let mut out = from.clone();
+                let mut diff = Diff {
+                    taken_at: true,
+                    sections: Default::default(),
+                    shortened: true,
+                };
+                a.update_snapshot(&mut out, &mut diff);
+                assert_eq!(out, to, "{j} updated to {i}");
+                assert_eq!(diff, Diff::between(&from, &to), "{j} updated to {i}");
+                assert_eq!(diff.is_empty(), same, "{j} updated to {i}");
+                out.revert(&from, &diff);
+                assert_eq!(out, from, "{j} updated to {i} and back");
             }
         }
     }

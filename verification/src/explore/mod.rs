@@ -55,7 +55,7 @@ use std::{
 };
 
 use authproof_engine::{
-    Command, CommandResult, Decision, Fault, Op, Policy, Snapshot, State, Timestamp,
+    snapshot::Diff, Command, CommandResult, Decision, Fault, Op, Policy, Snapshot, State, Timestamp,
 };
 use serde::Serialize;
 
@@ -79,17 +79,23 @@ struct Memo {
 /// commands a search runs change nothing (a rejected `revoke`, a second
 /// `suspend`): those cost no copy and no export, where copying before every
 /// command was a fifth of a transition. Whether a command changed a side is
-/// asked of the side itself (`State`'s equality, which also compares the
-/// engine's indexes; the model's snapshot), never taken from its result: a
-/// faulty engine may reject and write (I7). The engine's state is exported
-/// into `after` only when it changed; a child keeps a copy only when it is
-/// new and has a record the store has not met.
+/// asked of the side itself (the engine's export and its indexes, the
+/// model's snapshot), never taken from its result: a faulty engine may
+/// reject and write (I7).
+///
+/// `after` is likewise kept equal to the node's snapshot: each command's
+/// state is exported over it ([`State::update_snapshot`]), which writes
+/// only the records that differ and says which in `diff`; packing the child
+/// takes the parent's numbers for the rest, and `after` is reverted by the
+/// same positions. A child keeps a copy only when it is new and has a
+/// record the store has not met.
 #[derive(Default)]
 struct Scratch {
     engine: State,
     /// Made on the worker's first node.
     model: Option<Model>,
     after: Snapshot,
+    diff: Diff,
     history: History,
 }
 use packed::{Packed, Store};
@@ -329,22 +335,22 @@ fn step(
         engine,
         model,
         after,
+        diff,
         history,
     } = &mut memo.scratch;
     let model = model.as_mut().expect("made for the node");
-    // Both sides are at the node's state (see `Scratch`).
+    // Both sides and `after` are at the node's state (see `Scratch`).
     let engine_result = engine.apply(policy, cmd);
     // Compared once, here: the judge takes the answer (I6, I7), and a step
     // that changed nothing leaves no child. A state that moved only in its
     // indexes exports the node's snapshot, and is copied back all the same.
-    let unchanged = engine.same_records(&x.engine);
+    engine.update_snapshot(after, diff);
+    if x.cross_check {
+        assert_eq!(*diff, Diff::between(&x.snapshot, after), "an export's diff");
+    }
+    let unchanged = diff.is_empty();
     let engine_moved = !unchanged || !engine.same_indexes(&x.engine);
-    let after_state = if unchanged {
-        &x.snapshot
-    } else {
-        engine.snapshot_into(after);
-        &*after
-    };
+    let after_state = if unchanged { &x.snapshot } else { &*after };
     let model_result = model.apply(cmd);
     let model_moved = *model.state() != x.snapshot;
     // An unmoved model is judged on the node's snapshot itself, so I5 finds
@@ -466,14 +472,14 @@ impl Search<'_> {
     /// already seen. Packed here when the store holds all its records; a
     /// child with a new record cannot have been seen (every seen state was
     /// stored), and its key waits for the merge to number the record.
-    fn child(
-        &self,
-        x: &Expanding<'_>,
-        snapshot: &Snapshot,
-        history: &History,
-        clock: usize,
-    ) -> Option<Child> {
-        let parent = (&x.node.state, &x.snapshot, &x.history);
+    fn child(&self, x: &Expanding<'_>, step: &Scratch, clock: usize) -> Option<Child> {
+        let Scratch {
+            after: snapshot,
+            history,
+            diff,
+            ..
+        } = step;
+        let parent = (&x.node.state, &x.history, diff);
         let packed = self.store.packed(snapshot, history, Some(parent));
         let fingerprint = if self.by_orbit() {
             Some(symmetry::orbit_fingerprint(
@@ -512,6 +518,7 @@ impl Search<'_> {
         };
         // The node's state on both sides, where its commands run in place.
         memo.scratch.engine.clone_from(&x.engine);
+        memo.scratch.after.clone_from(&x.snapshot);
         match &mut memo.scratch.model {
             Some(model) => model.clone_from(&x.model),
             none => *none = Some(x.model.clone()),
@@ -525,8 +532,15 @@ impl Search<'_> {
             let (changed, mut violations) = step(&x, cmd, self.parsed[mv].as_ref(), memo);
             let violation = (!violations.is_empty()).then(|| violations.swap_remove(0));
             let child = changed
-                .then(|| self.child(&x, &memo.scratch.after, &memo.scratch.history, node.clock))
+                .then(|| self.child(&x, &memo.scratch, node.clock))
                 .flatten();
+            if changed {
+                let Scratch { after, diff, .. } = &mut memo.scratch;
+                after.revert(&x.snapshot, diff);
+                if x.cross_check {
+                    assert_eq!(*after, x.snapshot, "reverted by the diff");
+                }
+            }
             let stop = violation.is_some() && self.cfg.stop_at_first;
             out.push(Transition {
                 mv,

@@ -24,7 +24,7 @@
 use std::{collections::HashMap, hash::Hash};
 
 use authproof_engine::{
-    snapshot::{ApiKey, Membership, Resource, Session, Tenant, User},
+    snapshot::{ApiKey, Diff, Membership, Resource, Session, Tenant, User},
     Snapshot, Timestamp,
 };
 
@@ -167,17 +167,18 @@ impl Store {
     /// the parallel expansion packs most children itself and the sequential
     /// merge interns only the rest (after the first levels, nearly none).
     ///
-    /// With `parent` — a stored state, its snapshot and history — a record
-    /// equal to the parent's at the same position takes the parent's
-    /// number without a lookup: a command changes one or two records, and
-    /// comparing a record costs about half of hashing and finding it.
+    /// With `parent` — a stored state, its history, and where `snapshot`
+    /// differs from it ([`Diff`], which the search has from exporting the
+    /// child over the parent) — a record at a position the diff does not
+    /// name is the parent's record there and takes its number without a
+    /// lookup or a comparison: a command changes one or two records.
     pub(super) fn packed(
         &self,
         snapshot: &Snapshot,
         history: &History,
-        parent: Option<(&Packed, &Snapshot, &History)>,
+        parent: Option<(&Packed, &History, &Diff)>,
     ) -> Option<Packed> {
-        let Some((numbers, before, before_history)) = parent else {
+        let Some((numbers, before_history, diff)) = parent else {
             return Store::encode(snapshot, history, |r, _| match r {
                 Record::TakenAt(v) => self.taken_at.find(v),
                 Record::History(v) => self.histories.find(v),
@@ -190,39 +191,27 @@ impl Store {
             });
         };
         // The parent's number of the record at position `i` of section
-        // `k`, when that record equals `v`.
-        fn kept<T: PartialEq>(
-            numbers: &Packed,
-            k: usize,
-            old: &[T],
-            i: usize,
-            v: &T,
-        ) -> Option<u32> {
-            (old.get(i) == Some(v)).then(|| numbers.section(k)[i])
-        }
+        // `k`, when the diff says it is the parent's record.
+        let kept = |k: usize, i: usize| {
+            let i32 = u32::try_from(i).expect("a section fits u32");
+            diff.sections[k]
+                .binary_search(&i32)
+                .is_err()
+                .then(|| numbers.section(k)[i])
+        };
         Store::encode(snapshot, history, |r, i| match r {
-            Record::TakenAt(v) => (*v == before.taken_at)
+            Record::TakenAt(v) => (!diff.taken_at)
                 .then_some(numbers.0[0])
                 .or_else(|| self.taken_at.find(v)),
             Record::History(v) => (v == before_history)
                 .then_some(numbers.0[1])
                 .or_else(|| self.histories.find(v)),
-            Record::Tenant(v) => {
-                kept(numbers, 0, &before.tenants, i, v).or_else(|| self.tenants.find(v))
-            }
-            Record::User(v) => kept(numbers, 1, &before.users, i, v).or_else(|| self.users.find(v)),
-            Record::Membership(v) => {
-                kept(numbers, 2, &before.memberships, i, v).or_else(|| self.memberships.find(v))
-            }
-            Record::ApiKey(v) => {
-                kept(numbers, 3, &before.api_keys, i, v).or_else(|| self.api_keys.find(v))
-            }
-            Record::Session(v) => {
-                kept(numbers, 4, &before.sessions, i, v).or_else(|| self.sessions.find(v))
-            }
-            Record::Resource(v) => {
-                kept(numbers, 5, &before.resources, i, v).or_else(|| self.resources.find(v))
-            }
+            Record::Tenant(v) => kept(0, i).or_else(|| self.tenants.find(v)),
+            Record::User(v) => kept(1, i).or_else(|| self.users.find(v)),
+            Record::Membership(v) => kept(2, i).or_else(|| self.memberships.find(v)),
+            Record::ApiKey(v) => kept(3, i).or_else(|| self.api_keys.find(v)),
+            Record::Session(v) => kept(4, i).or_else(|| self.sessions.find(v)),
+            Record::Resource(v) => kept(5, i).or_else(|| self.resources.find(v)),
         })
     }
 
@@ -388,7 +377,11 @@ mod tests {
             let numbers = store.packed(parent, parent_history, None).unwrap();
             for s in [&u.snapshot, &other, &third, &longer, &shorter, &fresh] {
                 assert_eq!(
-                    store.packed(s, &h, Some((&numbers, parent, parent_history))),
+                    store.packed(
+                        s,
+                        &h,
+                        Some((&numbers, parent_history, &Diff::between(parent, s)))
+                    ),
                     store.packed(s, &h, None)
                 );
             }
