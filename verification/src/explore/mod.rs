@@ -55,7 +55,8 @@ use std::{
 };
 
 use authproof_engine::{
-    snapshot::Diff, Command, CommandResult, Decision, Fault, Op, Policy, Snapshot, State, Timestamp,
+    snapshot::Diff, Command, CommandResult, Decision, Fault, Op, Policy, Request, Snapshot, State,
+    Timestamp,
 };
 use serde::Serialize;
 
@@ -292,7 +293,7 @@ struct Expanding<'a> {
 /// is already known, so the search does not keep it.
 fn step(
     x: &Expanding<'_>,
-    cmd: &Command,
+    (cmd, req): &(Command, Option<Request>),
     parsed: Option<&Parsed<'_>>,
     memo: &mut Memo,
 ) -> (bool, Vec<Violation>) {
@@ -301,22 +302,22 @@ fn step(
     // the node itself instead of copying it. `apply` on `authenticate` is
     // exactly `decide` plus its effects, so the checked result is the same.
     let mut by_hash = None;
-    if let Some(req) = cmd.request() {
+    if let Some(req) = req {
         // I5 judges the request decided by its credential's hash beside it
         // (SPEC §6.5), on the node's state, whatever the request changes.
         by_hash = parsed.map(|p| {
             let p = p.in_state(policy, &x.snapshot);
-            let d = x.engine.decide_presented(policy, &req, &p.presented);
+            let d = x.engine.decide_presented(policy, req, &p.presented);
             (p, d)
         });
-        let decision = x.engine.decide(policy, &req);
+        let decision = x.engine.decide(policy, req);
         if decision.effects.is_empty() {
             let wrap = |d| CommandResult::Decision {
                 op: "authenticate".into(),
                 decision: Box::new(d),
             };
             let engine_result = wrap(decision);
-            let model_result = wrap(x.model.decide(&req));
+            let model_result = wrap(x.model.decide(req));
             let history = &mut memo.scratch.history;
             history.clone_from(&x.history);
             let violations = check(
@@ -435,9 +436,10 @@ struct Search<'a> {
     policy: &'a Policy,
     cfg: &'a Config,
     moves: Vec<Option<&'a Op>>,
-    /// Each move's command at each clock value, by clock then move: built
-    /// once, not cloned from the move on every transition.
-    commands: Vec<Vec<Option<Command>>>,
+    /// Each move's command at each clock value, by clock then move, with
+    /// its request (`Command::request`): built once, not cloned from the
+    /// move on every transition.
+    commands: Vec<Vec<Option<(Command, Option<Request>)>>>,
     /// Each move's request as presented by hash, parsed once
     /// ([`by_hash::parse`]): only the known prefix depends on the state.
     parsed: Vec<Option<Parsed<'a>>>,
@@ -643,7 +645,13 @@ pub fn explore(
             .map(|&at| {
                 universe
                     .moves()
-                    .map(|op| op.map(|op| Command { at, op: op.clone() }))
+                    .map(|op| {
+                        op.map(|op| {
+                            let cmd = Command { at, op: op.clone() };
+                            let req = cmd.request();
+                            (cmd, req)
+                        })
+                    })
                     .collect()
             })
             .collect(),
