@@ -293,7 +293,7 @@ struct Expanding<'a> {
 /// is already known, so the search does not keep it.
 fn step(
     x: &Expanding<'_>,
-    (cmd, req): &(Command, Option<Request>),
+    (cmd, req): &Move,
     parsed: Option<&Parsed<'_>>,
     memo: &mut Memo,
 ) -> (bool, Vec<Violation>) {
@@ -381,6 +381,9 @@ fn step(
     (!unchanged, violations)
 }
 
+/// A move's command at one clock value, with its request.
+type Move = (Command, Option<Request>);
+
 /// The decision by hash as the judge takes it.
 fn judged_by_hash<'a>(by_hash: &'a Option<(Presentation<'a>, Decision)>) -> Option<ByHash<'a>> {
     by_hash.as_ref().map(|(presentation, decision)| ByHash {
@@ -439,7 +442,7 @@ struct Search<'a> {
     /// Each move's command at each clock value, by clock then move, with
     /// its request (`Command::request`): built once, not cloned from the
     /// move on every transition.
-    commands: Vec<Vec<Option<(Command, Option<Request>)>>>,
+    commands: Vec<Vec<Option<Move>>>,
     /// Each move's request as presented by hash, parsed once
     /// ([`by_hash::parse`]): only the known prefix depends on the state.
     parsed: Vec<Option<Parsed<'a>>>,
