@@ -76,7 +76,8 @@ struct Memo {
 /// Where a command runs. The node's engine and model are copied into these
 /// once per node (`clone_from`, into their existing tables and vectors);
 /// each command is applied to them in place, and they are copied back from
-/// the node only after a command that changed them. About half of the
+/// the node only after a command that changed them (the engine only where
+/// it changed: [`State::revert`] by the diff below). About half of the
 /// commands a search runs change nothing (a rejected `revoke`, a second
 /// `suspend`): those cost no copy and no export, where copying before every
 /// command was a fifth of a transition. Whether a command changed a side is
@@ -371,9 +372,13 @@ fn step(
         judged_by_hash(&by_hash),
         &mut memo.judged,
     );
-    // Back to the node's state for the next command.
+    // Back to the node's state for the next command: by the diff, the
+    // records the command changed.
     if engine_moved {
-        engine.clone_from(&x.engine);
+        engine.revert(&x.engine, diff);
+        if x.cross_check {
+            assert!(*engine == x.engine, "the engine reverted by the diff");
+        }
     }
     if model_moved {
         model.clone_from(&x.model);
