@@ -85,6 +85,14 @@ impl Model {
         }
     }
 
+    /// Puts the model in state `snapshot`, under the same policy: a caller
+    /// that runs the model from many states (the explorer, one per node)
+    /// copies each into the vectors already there and shares the policy,
+    /// where [`Model::new`] copies the policy too.
+    pub fn reset(&mut self, snapshot: &Snapshot) {
+        self.snap.clone_from(snapshot);
+    }
+
     /// The policy the model decides under.
     pub fn policy(&self) -> &Policy {
         &self.policy

@@ -71,6 +71,9 @@ use crate::{
 struct Memo {
     judged: Judged,
     scratch: Scratch,
+    /// The last node's model, reset to the next node's state
+    /// ([`Model::reset`]: its policy is not copied again).
+    node_model: Option<Model>,
 }
 
 /// Where a command runs. The node's engine and model are copied into these
@@ -517,12 +520,19 @@ impl Search<'_> {
     fn expand(&self, node: &Node, memo: &mut Memo) -> Vec<Transition> {
         let (shard, shards) = (self.cfg.shard.0, self.cfg.shard.1.max(1));
         let (snapshot, history) = self.store.unpack(&node.state);
+        let model = match memo.node_model.take() {
+            Some(mut model) => {
+                model.reset(&snapshot);
+                model
+            }
+            None => Model::new(&snapshot, self.policy),
+        };
         let x = Expanding {
             node,
             policy: self.policy,
             cross_check: self.cfg.cross_check,
             engine: engine(&snapshot, self.cfg.fault),
-            model: Model::new(&snapshot, self.policy),
+            model,
             snapshot,
             history,
         };
@@ -561,6 +571,7 @@ impl Search<'_> {
                 break;
             }
         }
+        memo.node_model = Some(x.model);
         out
     }
 
