@@ -339,10 +339,19 @@ impl Clone for History {
             removed,
             tokens,
         } = self;
-        dead_sessions.clone_from(&source.dead_sessions);
-        dead_keys.clone_from(&source.dead_keys);
-        removed.clone_from(&source.removed);
-        tokens.clone_from(&source.tokens);
+        copy(dead_sessions, &source.dead_sessions);
+        copy(dead_keys, &source.dead_keys);
+        copy(removed, &source.removed);
+        copy(tokens, &source.tokens);
+    }
+}
+
+/// `to.clone_from(from)`, at once when both are empty, as most of a
+/// history's lists are: the slice copy behind `clone_from` is a call.
+#[inline]
+fn copy<T: Clone>(to: &mut Vec<T>, from: &Vec<T>) {
+    if !(to.is_empty() && from.is_empty()) {
+        to.clone_from(from);
     }
 }
 
@@ -694,8 +703,11 @@ fn check_step_with(history: &mut History, step: &Step<'_>, scope: Scope) -> Vec<
     i10_bounded_sliding(&mut r, step, decision);
 
     // What later steps need: what this step killed, which memberships it
-    // removed or restored.
-    history.note_dead(step.after, at);
+    // removed or restored. A state equal to `before` kills nothing that
+    // was not noted from `before` above.
+    if !unchanged {
+        history.note_dead(step.after, at);
+    }
     if let CommandResult::Ok { .. } = step.engine {
         match &step.command.op {
             Op::RemoveMember { user, tenant } => {
@@ -2077,5 +2089,64 @@ mod tests {
             }
         }
         assert!(hits > 100 && misses > 20, "{hits} hits, {misses} misses");
+    }
+
+    /// What a step kills is noted whether or not it changed the state:
+    /// after a step that changed nothing (its `after` not noted again), after
+    /// one that killed a session and one that revoked a key, the history is
+    /// the whole check's, and holds what is dead.
+    #[test]
+    fn a_history_notes_the_dead_of_changed_and_unchanged_steps() {
+        let mut before = snapshot();
+        before.sessions[0].expires_at = ts("2026-05-20T00:00:00Z");
+        let steps = [
+            // Rejected: nothing changes, the expired session is noted from `before`.
+            cmd(json!({"at": T, "op": "logout", "session": "ghost"})),
+            cmd(json!({"at": T, "op": "revoke_api_key", "key": "key_1"})),
+            cmd(
+                json!({"at": T, "op": "login", "session": "s2", "user": "bob",
+                       "token": "bobsession1"}),
+            ),
+            cmd(json!({"at": T, "op": "logout", "session": "s2"})),
+        ];
+        let (mut changed, mut whole) = (History::default(), History::default());
+        let mut state = before;
+        for c in steps {
+            let s = Owned::new(state, c);
+            assert_eq!(s.check(&mut changed), vec![]);
+            let output = serde_json::to_string(&s.engine).unwrap();
+            let step = Step {
+                policy: &s.policy,
+                index: 0,
+                command: &s.command,
+                before: &s.before,
+                after: &s.after,
+                engine: &s.engine,
+                model: &s.model,
+                model_after: &s.model_after,
+                engine_output: &output,
+                output_verified: false,
+                unchanged: None,
+                round_tripped: None,
+                secrets: None,
+            };
+            assert_eq!(check_step_whole(&mut whole, &step), vec![]);
+            assert_eq!(changed, whole);
+            state = s.after;
+        }
+        let ids = |v: &[Id]| v.iter().map(Id::as_str).collect::<Vec<_>>().join(" ");
+        let sessions: Vec<Id> = changed
+            .dead_sessions
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect();
+        assert_eq!(ids(&sessions), "ses_1 s2");
+        assert_eq!(ids(&changed.dead_keys), "key_1");
+        // Copied over an empty history and back.
+        let mut copy = History::default();
+        copy.clone_from(&changed);
+        assert_eq!(copy, changed);
+        copy.clone_from(&History::default());
+        assert_eq!(copy, History::default());
     }
 }
