@@ -210,6 +210,9 @@ pub struct Step<'a> {
     /// Searchers of tokens met before ([`Secrets`]): a token new to the
     /// path takes its searcher from here, built only when none is kept.
     pub secrets: Option<&'a Secrets>,
+    /// Tokens already found absent from `engine_output` ([`Absent`]): I9
+    /// does not search it for them again, and adds each it finds absent.
+    pub absent: Option<&'a Absent>,
     /// Whether `after` equals `before`, when the caller already compared
     /// them (explore does, to drop a step that changed nothing): spares
     /// I6 and I7 a second whole-snapshot comparison. [`check_step_whole`]
@@ -400,7 +403,7 @@ impl std::borrow::Borrow<[u8]> for Secret {
 
 impl PartialEq for Secret {
     fn eq(&self, other: &Secret) -> bool {
-        self.text() == other.text()
+        Arc::ptr_eq(&self.0, &other.0) || self.text() == other.text()
     }
 }
 
@@ -446,6 +449,32 @@ impl Secrets {
         let s = Secret::new(text);
         kept.insert(s.clone());
         s
+    }
+}
+
+/// Tokens found absent from one output line, so that I9 searches a line
+/// many steps print for each token once rather than on every such step:
+/// explore judges most transitions on the kept line of an earlier equal
+/// result (`lines.rs` in authproof-verification keeps one of these beside
+/// each), and those searches were ≈ 1.5 % of a transition. Tokens are
+/// compared as [`Secret`]s, by text; the first [`Absent::CAPACITY`] found
+/// are kept.
+#[derive(Debug, Default)]
+pub struct Absent(std::cell::RefCell<Vec<Secret>>);
+
+impl Absent {
+    /// Tokens kept per line: a path presents a few.
+    const CAPACITY: usize = 16;
+
+    fn holds(&self, t: &Secret) -> bool {
+        self.0.borrow().contains(t)
+    }
+
+    fn add(&self, t: &Secret) {
+        let mut kept = self.0.borrow_mut();
+        if kept.len() < Absent::CAPACITY {
+            kept.push(t.clone());
+        }
     }
 }
 
@@ -1264,6 +1293,9 @@ fn i9_no_secret_leakage(r: &mut Findings, h: &History, step: &Step<'_>) {
     // `str::contains`.
     let output = step.engine_output.as_bytes();
     for t in &h.tokens {
+        if step.absent.is_some_and(|a| a.holds(t)) {
+            continue;
+        }
         if t.0.find(output).is_some() {
             // Name the secret by its length only: the report must not leak it.
             r.fail(
@@ -1273,6 +1305,8 @@ fn i9_no_secret_leakage(r: &mut Findings, h: &History, step: &Step<'_>) {
                     t.text().len()
                 ),
             );
+        } else if let Some(a) = step.absent {
+            a.add(t);
         }
     }
 }
@@ -1448,6 +1482,7 @@ mod tests {
                     unchanged: None,
                     round_tripped: None,
                     secrets,
+                    absent: None,
                 },
             )
         }
@@ -2129,6 +2164,7 @@ mod tests {
                 unchanged: None,
                 round_tripped: None,
                 secrets: None,
+                absent: None,
             };
             assert_eq!(check_step_whole(&mut whole, &step), vec![]);
             assert_eq!(changed, whole);
@@ -2148,5 +2184,74 @@ mod tests {
         assert_eq!(copy, changed);
         copy.clone_from(&History::default());
         assert_eq!(copy, History::default());
+    }
+
+    /// A line's [`Absent`] gets each token I9 finds absent from it, not one
+    /// it finds, and spares the search for those it holds: a stale list
+    /// (one kept for another line) would hide a leak, so this shows it is
+    /// read.
+    #[test]
+    fn i9_searches_a_line_once_per_token() {
+        let mut h = History::default();
+        let login = Owned::new(
+            snapshot(),
+            cmd(
+                json!({"at": T, "op": "login", "session": "s2", "user": "bob",
+                       "token": "bobsecret99"}),
+            ),
+        );
+        login.check(&mut h);
+        let auth = Owned::new(snapshot(), key_auth(json!({})));
+        let judge = |s: &Owned, h: &History, output: &str, absent: &Absent| {
+            let mut h = h.clone();
+            let step = Step {
+                policy: &s.policy,
+                index: 0,
+                command: &s.command,
+                before: &s.before,
+                after: &s.after,
+                engine: &s.engine,
+                model: &s.model,
+                model_after: &s.model_after,
+                engine_output: output,
+                output_verified: false,
+                unchanged: None,
+                round_tripped: None,
+                secrets: None,
+                absent: Some(absent),
+            };
+            let fired: Vec<Invariant> = check_step(&mut h, &step)
+                .iter()
+                .map(|v| v.invariant)
+                .collect();
+            fired
+        };
+        let clean = serde_json::to_string(&auth.engine).unwrap();
+        let absent = Absent::default();
+        assert_eq!(judge(&auth, &h, &clean, &absent), vec![]);
+        // Both tokens, the earlier step's and this one's.
+        assert_eq!(absent.0.borrow().len(), 2);
+        assert_eq!(judge(&auth, &h, &clean, &absent), vec![]);
+        assert_eq!(absent.0.borrow().len(), 2);
+        // A line with a token: found, and not kept as absent.
+        let mut leaking = Owned::new(snapshot(), key_auth(json!({})));
+        leaking.decision().explain = vec!["token bobsecret99".to_string()].into();
+        let leaked = serde_json::to_string(&leaking.engine).unwrap();
+        let fresh = Absent::default();
+        assert_eq!(
+            judge(&leaking, &h, &leaked, &fresh),
+            vec![Invariant::NoSecretLeakage]
+        );
+        assert_eq!(fresh.0.borrow().len(), 1);
+        // The list is trusted: the clean line's, given with the leaking one,
+        // hides the leak. (Callers keep one list per line.)
+        assert_eq!(judge(&leaking, &h, &leaked, &absent), vec![]);
+        // Full: no more kept.
+        let full = Absent::default();
+        for i in 0..Absent::CAPACITY + 2 {
+            full.add(&Secret::new(&format!("token-{i:04}")));
+        }
+        assert_eq!(full.0.borrow().len(), Absent::CAPACITY);
+        assert!(full.holds(&Secret::new("token-0000")) && !full.holds(&Secret::new("token-0016")));
     }
 }
