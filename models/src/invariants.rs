@@ -1777,6 +1777,39 @@ mod tests {
     /// `occurs` is `str::contains` (for a needle that is not empty), on
     /// both sides of its 64-byte switch: every needle of up to 3 bytes of
     /// `a b /` in haystacks built from them, at every length 0–70.
+    /// `occurs` is a plain search for needles as long as a token: every
+    /// piece of up to 12 bytes of haystacks of up to 70 (both sides of the
+    /// 64-byte switch), each also with one byte changed.
+    #[test]
+    fn occurs_is_contains_for_long_needles() {
+        let bytes = b"ab/+=%_-.xyzAB01\x80\xff";
+        let (mut found, mut missed) = (0, 0);
+        for len in 0..=70usize {
+            let hay: Vec<u8> = (0..len)
+                .map(|i| bytes[(i * 5 + i / 7) % bytes.len()])
+                .collect();
+            for from in 0..len {
+                for n in 1..=12.min(len - from) {
+                    let piece = &hay[from..from + n];
+                    for change in [None, Some(0), Some(n - 1), Some(n / 2)] {
+                        let mut needle = piece.to_vec();
+                        if let Some(c) = change {
+                            needle[c] = needle[c].wrapping_add(1);
+                        }
+                        let want = hay.windows(n).any(|w| w == needle);
+                        assert_eq!(occurs(&hay, &needle), want, "{hay:?} {needle:?}");
+                        if want {
+                            found += 1;
+                        } else {
+                            missed += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(found > 1000 && missed > 1000, "{found} {missed}");
+    }
+
     #[test]
     fn occurs_is_contains() {
         let alphabet = ["a", "b", "/"];
