@@ -623,7 +623,8 @@ fn occurs_in_public(t: &str, cmd: &Command, policy: &Policy, state: &Snapshot) -
 /// Whether `needle` (not empty) occurs in `hay`. The strings here are
 /// short (ids, names, a policy's cookie names): a scan of the positions
 /// where the first byte matches is a few dozen instructions, where
-/// `str::contains` sets up a searcher for each call (≈ 200).
+/// `str::contains` sets up a searcher for each call (≈ 200). Scanning 8
+/// positions at a time gained nothing: a string has few.
 fn occurs(hay: &[u8], needle: &[u8]) -> bool {
     if hay.len() < needle.len() {
         return false;

@@ -26,7 +26,10 @@
 //! saved); a table shared by the workers (a lock on every transition); an
 //! unbounded table (at [`CAPACITY`] it is emptied and refilled: the hit
 //! rate, not the verdict, depends on it, so output stays the same for any
-//! thread count).
+//! thread count); hashing a decision's fields without its recorded notes
+//! (cheaper to hash, but results differing only in their notes collide:
+//! +2.5 % instructions on explore --depth 3); the first result of a hash
+//! held in the table itself rather than in a `Vec` (no gain natively).
 
 use std::{
     collections::HashMap,
