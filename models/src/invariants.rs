@@ -207,6 +207,12 @@ pub struct Step<'a> {
     /// Records already found to survive a JSON round trip: I6 round-trips
     /// a changed record only when it is not among them, and adds it.
     pub round_tripped: Option<&'a RoundTripped>,
+    /// Searchers of tokens met before ([`Secrets`]): a token new to the
+    /// path takes its searcher from here, built only when none is kept.
+    pub secrets: Option<&'a Secrets>,
+    /// Tokens already found absent from `engine_output` ([`Absent`]): I9
+    /// does not search it for them again, and adds each it finds absent.
+    pub absent: Option<&'a Absent>,
     /// Whether `after` equals `before`, when the caller already compared
     /// them (explore does, to drop a step that changed nothing): spares
     /// I6 and I7 a second whole-snapshot comparison. [`check_step_whole`]
@@ -226,13 +232,18 @@ pub struct RoundTripped(std::cell::RefCell<Known>);
 #[derive(Debug, Default)]
 struct Known {
     len: usize,
-    tenants: HashSet<Tenant>,
-    users: HashSet<User>,
-    memberships: HashSet<Membership>,
-    api_keys: HashSet<ApiKey>,
-    sessions: HashSet<Session>,
-    resources: HashSet<Resource>,
+    tenants: Kept<Tenant>,
+    users: Kept<User>,
+    memberships: Kept<Membership>,
+    api_keys: Kept<ApiKey>,
+    sessions: Kept<Session>,
+    resources: Kept<Resource>,
 }
+
+/// A memo table of the judge, hashed with foldhash: SipHash over each
+/// changed record was a fifth of I6's incremental round trip. No table is
+/// iterated, so no order shows.
+type Kept<T> = HashSet<T, foldhash::fast::RandomState>;
 
 impl Known {
     /// Kept records before the sets are emptied.
@@ -241,13 +252,13 @@ impl Known {
 
 /// A snapshot record type, and its set in [`Known`].
 trait Record: Clone + Eq + std::hash::Hash + serde::Serialize + serde::de::DeserializeOwned {
-    fn set(known: &mut Known) -> &mut HashSet<Self>;
+    fn set(known: &mut Known) -> &mut Kept<Self>;
 }
 
 macro_rules! record {
     ($($t:ty => $field:ident),* $(,)?) => {$(
         impl Record for $t {
-            fn set(known: &mut Known) -> &mut HashSet<Self> {
+            fn set(known: &mut Known) -> &mut Kept<Self> {
                 &mut known.$field
             }
         }
@@ -331,10 +342,19 @@ impl Clone for History {
             removed,
             tokens,
         } = self;
-        dead_sessions.clone_from(&source.dead_sessions);
-        dead_keys.clone_from(&source.dead_keys);
-        removed.clone_from(&source.removed);
-        tokens.clone_from(&source.tokens);
+        copy(dead_sessions, &source.dead_sessions);
+        copy(dead_keys, &source.dead_keys);
+        copy(removed, &source.removed);
+        copy(tokens, &source.tokens);
+    }
+}
+
+/// `to.clone_from(from)`, at once when both are empty, as most of a
+/// history's lists are: the slice copy behind `clone_from` is a call.
+#[inline]
+fn copy<T: Clone>(to: &mut Vec<T>, from: &Vec<T>) {
+    if !(to.is_empty() && from.is_empty()) {
+        to.clone_from(from);
     }
 }
 
@@ -343,7 +363,6 @@ impl Clone for History {
 /// searcher on each look was a twentieth of an explored transition. Shared,
 /// so a history's clone (one per explored transition) copies no searcher.
 /// Equal, hashed and printed as its text.
-#[derive(Clone)]
 struct Secret(Arc<memchr::memmem::Finder<'static>>);
 
 impl Secret {
@@ -358,9 +377,33 @@ impl Secret {
     }
 }
 
+impl Clone for Secret {
+    fn clone(&self) -> Secret {
+        Secret(Arc::clone(&self.0))
+    }
+
+    /// Nothing to do when both share one searcher, as a history copied
+    /// over the last one copied from the same node (explore's, on every
+    /// transition) nearly always does: `Arc`'s own `clone_from` counts a
+    /// reference up and one down even then.
+    fn clone_from(&mut self, source: &Secret) {
+        if !Arc::ptr_eq(&self.0, &source.0) {
+            self.0 = Arc::clone(&source.0);
+        }
+    }
+}
+
+/// As its text, as it is hashed and compared: [`Secrets`] is looked up by
+/// a token's text.
+impl std::borrow::Borrow<[u8]> for Secret {
+    fn borrow(&self) -> &[u8] {
+        self.text()
+    }
+}
+
 impl PartialEq for Secret {
     fn eq(&self, other: &Secret) -> bool {
-        self.text() == other.text()
+        Arc::ptr_eq(&self.0, &other.0) || self.text() == other.text()
     }
 }
 
@@ -377,6 +420,61 @@ impl fmt::Debug for Secret {
     /// secret must not be.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Secret({} bytes)", self.text().len())
+    }
+}
+
+/// The searcher of every distinct token a judge met, so that a token is
+/// built a searcher once rather than on every path that presents it:
+/// explore meets each node's tokens anew on each of its transitions, and
+/// those builds (and their allocations) were ≈ 2 % of a transition. Kept
+/// per judge beside [`RoundTripped`] (one per explore worker, one per fuzz
+/// thread), by text, so a token is searched exactly as one built for it
+/// now: the searcher depends on nothing else. Emptied when full.
+#[derive(Debug, Default)]
+pub struct Secrets(std::cell::RefCell<Kept<Secret>>);
+
+impl Secrets {
+    /// Kept searchers before the table is emptied.
+    const CAPACITY: usize = 1 << 12;
+
+    /// The searcher of `text`, built if no kept one is.
+    fn get(&self, text: &str) -> Secret {
+        let mut kept = self.0.borrow_mut();
+        if let Some(s) = kept.get(text.as_bytes()) {
+            return s.clone();
+        }
+        if kept.len() >= Secrets::CAPACITY {
+            kept.clear();
+        }
+        let s = Secret::new(text);
+        kept.insert(s.clone());
+        s
+    }
+}
+
+/// Tokens found absent from one output line, so that I9 searches a line
+/// many steps print for each token once rather than on every such step:
+/// explore judges most transitions on the kept line of an earlier equal
+/// result (`lines.rs` in authproof-verification keeps one of these beside
+/// each), and those searches were ≈ 1.5 % of a transition. Tokens are
+/// compared as [`Secret`]s, by text; the first [`Absent::CAPACITY`] found
+/// are kept.
+#[derive(Debug, Default)]
+pub struct Absent(std::cell::RefCell<Vec<Secret>>);
+
+impl Absent {
+    /// Tokens kept per line: a path presents a few.
+    const CAPACITY: usize = 16;
+
+    fn holds(&self, t: &Secret) -> bool {
+        self.0.borrow().contains(t)
+    }
+
+    fn add(&self, t: &Secret) {
+        let mut kept = self.0.borrow_mut();
+        if kept.len() < Absent::CAPACITY {
+            kept.push(t.clone());
+        }
     }
 }
 
@@ -425,30 +523,44 @@ impl History {
     /// This is read from the headers independently of the engine's
     /// extraction, on purpose: redaction must not be judged by the code it
     /// judges.
-    fn note_tokens(&mut self, cmd: &Command, policy: &Policy, state: &Snapshot) {
-        let mut found: Vec<&str> = Vec::new();
-        match &cmd.op {
-            Op::MintApiKey { token, .. } | Op::Login { token, .. } => {
-                found.push(token.expose());
+    fn note_tokens(
+        &mut self,
+        cmd: &Command,
+        policy: &Policy,
+        state: &Snapshot,
+        secrets: Option<&Secrets>,
+    ) {
+        // Each candidate is judged as it is found, in order: no list of
+        // them is built on every step.
+        let tokens = &mut self.tokens;
+        let mut note = |t: &str| {
+            if t.len() >= MIN_SECRET_LEN
+                && !tokens.iter().any(|k| k.text() == t.as_bytes())
+                && !occurs_in_public(t, cmd, policy, state)
+            {
+                tokens.push(secrets.map_or_else(|| Secret::new(t), |s| s.get(t)));
             }
+        };
+        match &cmd.op {
+            Op::MintApiKey { token, .. } | Op::Login { token, .. } => note(token.expose()),
             Op::Authenticate { headers, .. } => {
                 for (name, value) in headers.iter() {
                     if name.eq_ignore_ascii_case(&policy.api_key.header) {
-                        found.push(value);
-                        found.push(value.trim_matches(' '));
+                        note(value);
+                        note(value.trim_matches(' '));
                     }
                     if name.eq_ignore_ascii_case("authorization") {
                         match value.trim_matches(' ').split_once(' ') {
-                            Some((_, rest)) => found.push(rest.trim_matches(' ')),
-                            None => found.push(value.trim_matches(' ')),
+                            Some((_, rest)) => note(rest.trim_matches(' ')),
+                            None => note(value.trim_matches(' ')),
                         }
                     }
                     if name.eq_ignore_ascii_case("cookie") {
                         for pair in value.split(';') {
                             if let Some((n, v)) = pair.trim_matches(' ').split_once('=') {
                                 if policy.session.cookies.iter().any(|c| c == n) {
-                                    found.push(v);
-                                    found.push(v.trim_matches('"'));
+                                    note(v);
+                                    note(v.trim_matches('"'));
                                 }
                             }
                         }
@@ -456,13 +568,6 @@ impl History {
                 }
             }
             _ => {}
-        }
-        let known = |tokens: &[Secret], t: &str| tokens.iter().any(|k| k.text() == t.as_bytes());
-        found.retain(|t| t.len() >= MIN_SECRET_LEN && !known(&self.tokens, t));
-        for t in found {
-            if !known(&self.tokens, t) && !occurs_in_public(t, cmd, policy, state) {
-                self.tokens.push(Secret::new(t));
-            }
         }
     }
 }
@@ -476,20 +581,14 @@ impl History {
 /// token is longer than nearly every public string, so almost no string is
 /// searched.
 fn occurs_in_public(t: &str, cmd: &Command, policy: &Policy, state: &Snapshot) -> bool {
-    let hit = |p: &str| occurs(p.as_bytes(), t.as_bytes());
-    let any = |ps: &mut dyn Iterator<Item = &str>| {
-        for p in ps {
-            if hit(p) {
-                return true;
-            }
-        }
-        false
-    };
-    if any(&mut policy.session.cookies.iter().map(String::as_str))
+    // The length compared here, inline: a call to `occurs` per public
+    // string, nearly all shorter than the token, was most of this search.
+    let hit = |p: &str| p.len() >= t.len() && occurs(p.as_bytes(), t.as_bytes());
+    if policy.session.cookies.iter().any(|c| hit(c))
         || hit(&policy.api_key.header)
-        || any(&mut policy.api_key.prefixes.iter().map(String::as_str))
+        || policy.api_key.prefixes.iter().any(|p| hit(p))
         || policy.actions.iter().any(|(action, rule)| {
-            hit(action) || any(&mut rule.roles.iter().map(String::as_str)) || hit(&rule.capability)
+            hit(action) || rule.roles.iter().any(|r| hit(r)) || hit(&rule.capability)
         })
     {
         return true;
@@ -502,29 +601,30 @@ fn occurs_in_public(t: &str, cmd: &Command, policy: &Policy, state: &Snapshot) -
     } = &cmd.op
     {
         if hit(action)
-            || any(&mut tenant.iter().map(Id::as_str))
-            || any(&mut resource.iter().map(Id::as_str))
+            || tenant.iter().any(|x| hit(x.as_str()))
+            || resource.iter().any(|x| hit(x.as_str()))
         {
             return true;
         }
     }
-    any(&mut state.tenants.iter().map(|x| x.id.as_str()))
-        || any(&mut state.users.iter().map(|x| x.id.as_str()))
-        || any(&mut state.memberships.iter().map(|m| m.role.as_str()))
+    state.tenants.iter().any(|x| hit(x.id.as_str()))
+        || state.users.iter().any(|x| hit(x.id.as_str()))
+        || state.memberships.iter().any(|m| hit(&m.role))
         || state.api_keys.iter().any(|k| {
             hit(k.id.as_str())
                 || hit(&k.prefix)
                 || hit(&k.name)
-                || any(&mut k.capabilities.iter().map(|c| c.as_str()))
+                || k.capabilities.iter().any(|c| hit(c))
         })
-        || any(&mut state.sessions.iter().map(|x| x.id.as_str()))
-        || any(&mut state.resources.iter().map(|x| x.id.as_str()))
+        || state.sessions.iter().any(|x| hit(x.id.as_str()))
+        || state.resources.iter().any(|x| hit(x.id.as_str()))
 }
 
 /// Whether `needle` (not empty) occurs in `hay`. The strings here are
 /// short (ids, names, a policy's cookie names): a scan of the positions
 /// where the first byte matches is a few dozen instructions, where
-/// `str::contains` sets up a searcher for each call (≈ 200).
+/// `str::contains` sets up a searcher for each call (≈ 200). Scanning 8
+/// positions at a time gained nothing: a string has few.
 fn occurs(hay: &[u8], needle: &[u8]) -> bool {
     if hay.len() < needle.len() {
         return false;
@@ -607,7 +707,7 @@ fn check_step_with(history: &mut History, step: &Step<'_>, scope: Scope) -> Vec<
     // What this step knows before judging it: deadness in the state the
     // engine decided on, and the tokens presented so far, this one included.
     history.note_dead(step.before, at);
-    history.note_tokens(step.command, step.policy, step.before);
+    history.note_tokens(step.command, step.policy, step.before, step.secrets);
 
     let mut r = Findings(Vec::new());
     let decision = step.engine.decision();
@@ -633,8 +733,11 @@ fn check_step_with(history: &mut History, step: &Step<'_>, scope: Scope) -> Vec<
     i10_bounded_sliding(&mut r, step, decision);
 
     // What later steps need: what this step killed, which memberships it
-    // removed or restored.
-    history.note_dead(step.after, at);
+    // removed or restored. A state equal to `before` kills nothing that
+    // was not noted from `before` above.
+    if !unchanged {
+        history.note_dead(step.after, at);
+    }
     if let CommandResult::Ok { .. } = step.engine {
         match &step.command.op {
             Op::RemoveMember { user, tenant } => {
@@ -1191,6 +1294,9 @@ fn i9_no_secret_leakage(r: &mut Findings, h: &History, step: &Step<'_>) {
     // `str::contains`.
     let output = step.engine_output.as_bytes();
     for t in &h.tokens {
+        if step.absent.is_some_and(|a| a.holds(t)) {
+            continue;
+        }
         if t.0.find(output).is_some() {
             // Name the secret by its length only: the report must not leak it.
             r.fail(
@@ -1200,6 +1306,8 @@ fn i9_no_secret_leakage(r: &mut Findings, h: &History, step: &Step<'_>) {
                     t.text().len()
                 ),
             );
+        } else if let Some(a) = step.absent {
+            a.add(t);
         }
     }
 }
@@ -1350,6 +1458,11 @@ mod tests {
         }
 
         fn check(&self, history: &mut History) -> Vec<Violation> {
+            self.check_with(history, None)
+        }
+
+        /// [`Owned::check`] with a judge's token searchers.
+        fn check_with(&self, history: &mut History, secrets: Option<&Secrets>) -> Vec<Violation> {
             let output = match &self.output {
                 Some(o) => o.clone(),
                 None => serde_json::to_string(&self.engine).unwrap(),
@@ -1369,6 +1482,8 @@ mod tests {
                     output_verified: false,
                     unchanged: None,
                     round_tripped: None,
+                    secrets,
+                    absent: None,
                 },
             )
         }
@@ -1663,6 +1778,39 @@ mod tests {
     /// `occurs` is `str::contains` (for a needle that is not empty), on
     /// both sides of its 64-byte switch: every needle of up to 3 bytes of
     /// `a b /` in haystacks built from them, at every length 0–70.
+    /// `occurs` is a plain search for needles as long as a token: every
+    /// piece of up to 12 bytes of haystacks of up to 70 (both sides of the
+    /// 64-byte switch), each also with one byte changed.
+    #[test]
+    fn occurs_is_contains_for_long_needles() {
+        let bytes = b"ab/+=%_-.xyzAB01\x80\xff";
+        let (mut found, mut missed) = (0, 0);
+        for len in 0..=70usize {
+            let hay: Vec<u8> = (0..len)
+                .map(|i| bytes[(i * 5 + i / 7) % bytes.len()])
+                .collect();
+            for from in 0..len {
+                for n in 1..=12.min(len - from) {
+                    let piece = &hay[from..from + n];
+                    for change in [None, Some(0), Some(n - 1), Some(n / 2)] {
+                        let mut needle = piece.to_vec();
+                        if let Some(c) = change {
+                            needle[c] = needle[c].wrapping_add(1);
+                        }
+                        let want = hay.windows(n).any(|w| w == needle);
+                        assert_eq!(occurs(&hay, &needle), want, "{hay:?} {needle:?}");
+                        if want {
+                            found += 1;
+                        } else {
+                            missed += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(found > 1000 && missed > 1000, "{found} {missed}");
+    }
+
     #[test]
     fn occurs_is_contains() {
         let alphabet = ["a", "b", "/"];
@@ -1836,5 +1984,308 @@ mod tests {
         // unchecked.
         assert!(memo.0.borrow().len >= records(&states[1]));
         assert!(records(&states[1]) > 5);
+    }
+
+    #[test]
+    fn a_kept_secret_is_a_fresh_one() {
+        let secrets = Secrets::default();
+        let a = secrets.get("sk_live_k1/+=%2F");
+        assert_eq!(a.text(), b"sk_live_k1/+=%2F");
+        assert!(a == Secret::new("sk_live_k1/+=%2F"));
+        // Asked again: the one kept, not another built.
+        assert!(Arc::ptr_eq(&a.0, &secrets.get("sk_live_k1/+=%2F").0));
+        let b = secrets.get("s2%2B+/=tok");
+        assert!(b != a && b == Secret::new("s2%2B+/=tok"));
+        // It searches as a fresh one does.
+        for hay in [
+            "",
+            "x sk_live_k1/+=%2F y",
+            "sk_live_k1/+=%2",
+            "s2%2B+/=toks2%2B+/=tok",
+        ] {
+            for (kept, text) in [(&a, "sk_live_k1/+=%2F"), (&b, "s2%2B+/=tok")] {
+                assert_eq!(kept.0.find(hay.as_bytes()).is_some(), hay.contains(text));
+            }
+        }
+        // Full: emptied, and still right.
+        for i in 0..Secrets::CAPACITY + 3 {
+            let t = format!("token-{i:08}");
+            assert_eq!(secrets.get(&t).text(), t.as_bytes());
+        }
+        // Two kept before, so five since it was emptied.
+        assert_eq!(secrets.0.borrow().len(), 5);
+        assert!(secrets.get("sk_live_k1/+=%2F") == a);
+    }
+
+    #[test]
+    fn a_secret_copied_over_another_is_the_source() {
+        let (a, b) = (Secret::new("first-token"), Secret::new("second-token"));
+        let mut copy = a.clone();
+        assert!(Arc::ptr_eq(&copy.0, &a.0));
+        copy.clone_from(&b);
+        assert!(copy == b && Arc::ptr_eq(&copy.0, &b.0));
+        copy.clone_from(&b);
+        assert!(Arc::ptr_eq(&copy.0, &b.0));
+        assert_eq!(Arc::strong_count(&b.0), 2);
+    }
+
+    /// A judge with a [`Secrets`] table notes the same tokens, in the same
+    /// order, and finds the same leaks as one without: a trace presenting
+    /// tokens in every credential position, twice, with public strings
+    /// among them, and a leak of one.
+    #[test]
+    fn a_history_built_with_kept_secrets_is_the_same() {
+        let auth = |headers: serde_json::Value| {
+            cmd(
+                json!({"at": T, "op": "authenticate", "action": "workspace.read",
+                       "headers": headers}),
+            )
+        };
+        let mut leak = Owned::new(snapshot(), key_auth(json!({})));
+        leak.decision().explain = vec!["looked up sk_live_alice1".to_string()].into();
+        let steps = [
+            Owned::new(snapshot(), key_auth(json!({}))),
+            Owned::new(
+                snapshot(),
+                cmd(
+                    json!({"at": T, "op": "login", "session": "s2", "user": "bob",
+                           "token": "bobsecret99"}),
+                ),
+            ),
+            Owned::new(
+                snapshot(),
+                auth(json!({"authorization": "Bearer  tok-en-12345 ",
+                            "cookie": "a=b; better-auth.session_token=\"s3cr3t-cookie\"",
+                            "x-api-key": " workspace.read "})),
+            ),
+            Owned::new(snapshot(), session_auth(T)),
+            Owned::new(snapshot(), auth(json!({"authorization": "plainvalue42"}))),
+            leak,
+            Owned::new(snapshot(), key_auth(json!({}))),
+        ];
+        let secrets = Secrets::default();
+        for kept in [None, Some(&secrets), Some(&secrets)] {
+            let (mut with, mut without) = (History::default(), History::default());
+            for s in &steps {
+                assert_eq!(s.check_with(&mut with, kept), s.check(&mut without));
+                assert_eq!(with, without);
+            }
+            let texts: Vec<&[u8]> = with.tokens.iter().map(Secret::text).collect();
+            assert_eq!(
+                texts,
+                [
+                    &b"sk_live_alice1"[..],
+                    b"bobsecret99",
+                    b"tok-en-12345",
+                    b"\"s3cr3t-cookie\"",
+                    b"s3cr3t-cookie",
+                    // Presented as is, spaces and all, it is no public
+                    // string; trimmed, it is the action.
+                    b" workspace.read ",
+                    b"sessionalice1",
+                    b"plainvalue42",
+                ]
+            );
+        }
+        assert_eq!(secrets.0.borrow().len(), 8);
+    }
+
+    /// `occurs_in_public` is the plain search of every public string: every
+    /// public string of a state, policy and request, and pieces of them,
+    /// as candidates.
+    #[test]
+    fn occurs_in_public_is_a_search_of_every_public_string() {
+        let policy = Policy::default();
+        // Each kind of public string with one no other kind contains.
+        let mut state = snapshot();
+        state.memberships[0].role = "custodian-of-records".into();
+        state.api_keys[0].name = "deploy key of the ci".into();
+        state.api_keys[0].prefix = "sk_live_".into();
+        state.api_keys[0].capabilities = vec!["supervisor".into(), "conversations".into()];
+        let command = key_auth(json!({"tenant": "asked-tenant", "resource": "asked-resource"}));
+        let Op::Authenticate {
+            action,
+            tenant,
+            resource,
+            ..
+        } = &command.op
+        else {
+            unreachable!()
+        };
+        let mut public: Vec<String> = Vec::new();
+        public.extend(policy.session.cookies.iter().cloned());
+        public.push(policy.api_key.header.clone());
+        public.extend(policy.api_key.prefixes.iter().cloned());
+        for (a, rule) in &policy.actions {
+            public.push(a.clone());
+            public.extend(rule.roles.iter().cloned());
+            public.push(rule.capability.clone());
+        }
+        public.push(action.to_string());
+        public.extend(tenant.iter().chain(resource).map(|x| x.to_string()));
+        public.extend(state.tenants.iter().map(|x| x.id.to_string()));
+        public.extend(state.users.iter().map(|x| x.id.to_string()));
+        public.extend(state.memberships.iter().map(|m| m.role.to_string()));
+        for k in &state.api_keys {
+            public.extend([k.id.to_string(), k.prefix.to_string(), k.name.to_string()]);
+            public.extend(k.capabilities.iter().map(|c| c.to_string()));
+        }
+        public.extend(state.sessions.iter().map(|x| x.id.to_string()));
+        public.extend(state.resources.iter().map(|x| x.id.to_string()));
+        let mut candidates: Vec<String> = vec!["sk_live_alice1".into(), "nowhere-at-all".into()];
+        for p in &public {
+            for from in 0..p.len() {
+                candidates.push(p[from..].to_string());
+                candidates.push(p[..p.len() - from].to_string());
+            }
+            candidates.push(format!("{p}!"));
+        }
+        let (mut hits, mut misses) = (0, 0);
+        for c in candidates
+            .iter()
+            .filter(|c| !c.is_empty() && c.is_char_boundary(0))
+        {
+            let want = public.iter().any(|p| p.contains(c.as_str()));
+            assert_eq!(
+                occurs_in_public(c, &command, &policy, &state),
+                want,
+                "{c:?}"
+            );
+            if want {
+                hits += 1;
+            } else {
+                misses += 1;
+            }
+        }
+        assert!(hits > 100 && misses > 20, "{hits} hits, {misses} misses");
+    }
+
+    /// What a step kills is noted whether or not it changed the state:
+    /// after a step that changed nothing (its `after` not noted again), after
+    /// one that killed a session and one that revoked a key, the history is
+    /// the whole check's, and holds what is dead.
+    #[test]
+    fn a_history_notes_the_dead_of_changed_and_unchanged_steps() {
+        let mut before = snapshot();
+        before.sessions[0].expires_at = ts("2026-05-20T00:00:00Z");
+        let steps = [
+            // Rejected: nothing changes, the expired session is noted from `before`.
+            cmd(json!({"at": T, "op": "logout", "session": "ghost"})),
+            cmd(json!({"at": T, "op": "revoke_api_key", "key": "key_1"})),
+            cmd(
+                json!({"at": T, "op": "login", "session": "s2", "user": "bob",
+                       "token": "bobsession1"}),
+            ),
+            cmd(json!({"at": T, "op": "logout", "session": "s2"})),
+        ];
+        let (mut changed, mut whole) = (History::default(), History::default());
+        let mut state = before;
+        for c in steps {
+            let s = Owned::new(state, c);
+            assert_eq!(s.check(&mut changed), vec![]);
+            let output = serde_json::to_string(&s.engine).unwrap();
+            let step = Step {
+                policy: &s.policy,
+                index: 0,
+                command: &s.command,
+                before: &s.before,
+                after: &s.after,
+                engine: &s.engine,
+                model: &s.model,
+                model_after: &s.model_after,
+                engine_output: &output,
+                output_verified: false,
+                unchanged: None,
+                round_tripped: None,
+                secrets: None,
+                absent: None,
+            };
+            assert_eq!(check_step_whole(&mut whole, &step), vec![]);
+            assert_eq!(changed, whole);
+            state = s.after;
+        }
+        let ids = |v: &[Id]| v.iter().map(Id::as_str).collect::<Vec<_>>().join(" ");
+        let sessions: Vec<Id> = changed
+            .dead_sessions
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect();
+        assert_eq!(ids(&sessions), "ses_1 s2");
+        assert_eq!(ids(&changed.dead_keys), "key_1");
+        // Copied over an empty history and back.
+        let mut copy = History::default();
+        copy.clone_from(&changed);
+        assert_eq!(copy, changed);
+        copy.clone_from(&History::default());
+        assert_eq!(copy, History::default());
+    }
+
+    /// A line's [`Absent`] gets each token I9 finds absent from it, not one
+    /// it finds, and spares the search for those it holds: a stale list
+    /// (one kept for another line) would hide a leak, so this shows it is
+    /// read.
+    #[test]
+    fn i9_searches_a_line_once_per_token() {
+        let mut h = History::default();
+        let login = Owned::new(
+            snapshot(),
+            cmd(
+                json!({"at": T, "op": "login", "session": "s2", "user": "bob",
+                       "token": "bobsecret99"}),
+            ),
+        );
+        login.check(&mut h);
+        let auth = Owned::new(snapshot(), key_auth(json!({})));
+        let judge = |s: &Owned, h: &History, output: &str, absent: &Absent| {
+            let mut h = h.clone();
+            let step = Step {
+                policy: &s.policy,
+                index: 0,
+                command: &s.command,
+                before: &s.before,
+                after: &s.after,
+                engine: &s.engine,
+                model: &s.model,
+                model_after: &s.model_after,
+                engine_output: output,
+                output_verified: false,
+                unchanged: None,
+                round_tripped: None,
+                secrets: None,
+                absent: Some(absent),
+            };
+            let fired: Vec<Invariant> = check_step(&mut h, &step)
+                .iter()
+                .map(|v| v.invariant)
+                .collect();
+            fired
+        };
+        let clean = serde_json::to_string(&auth.engine).unwrap();
+        let absent = Absent::default();
+        assert_eq!(judge(&auth, &h, &clean, &absent), vec![]);
+        // Both tokens, the earlier step's and this one's.
+        assert_eq!(absent.0.borrow().len(), 2);
+        assert_eq!(judge(&auth, &h, &clean, &absent), vec![]);
+        assert_eq!(absent.0.borrow().len(), 2);
+        // A line with a token: found, and not kept as absent.
+        let mut leaking = Owned::new(snapshot(), key_auth(json!({})));
+        leaking.decision().explain = vec!["token bobsecret99".to_string()].into();
+        let leaked = serde_json::to_string(&leaking.engine).unwrap();
+        let fresh = Absent::default();
+        assert_eq!(
+            judge(&leaking, &h, &leaked, &fresh),
+            vec![Invariant::NoSecretLeakage]
+        );
+        assert_eq!(fresh.0.borrow().len(), 1);
+        // The list is trusted: the clean line's, given with the leaking one,
+        // hides the leak. (Callers keep one list per line.)
+        assert_eq!(judge(&leaking, &h, &leaked, &absent), vec![]);
+        // Full: no more kept.
+        let full = Absent::default();
+        for i in 0..Absent::CAPACITY + 2 {
+            full.add(&Secret::new(&format!("token-{i:04}")));
+        }
+        assert_eq!(full.0.borrow().len(), Absent::CAPACITY);
+        assert!(full.holds(&Secret::new("token-0000")) && !full.holds(&Secret::new("token-0016")));
     }
 }

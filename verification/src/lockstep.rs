@@ -37,7 +37,9 @@ use serde::Serialize;
 
 use crate::by_hash::{self, ByHash};
 use crate::lines::Lines;
-use crate::{check_step, Error, History, Invariant, Model, RoundTripped, Step, Violation};
+use crate::{
+    check_step, Absent, Error, History, Invariant, Model, RoundTripped, Secrets, Step, Violation,
+};
 
 /// Something that runs the commands of docs/SPEC.md §8: the engine, a
 /// store, one day a live service. The harness needs only these two calls.
@@ -281,20 +283,22 @@ fn judge_with(
     check: fn(&mut History, &Step<'_>) -> Vec<Violation>,
 ) -> Vec<Violation> {
     let output = serde_json::to_string(o.result).expect("results serialize");
-    judge_line(history, o, check, &output, false, None)
+    judge_line(history, o, check, &output, None, None, None)
 }
 
-/// [`judge`] on `output`, the line of the step's result; `verified` when
-/// the caller already checked it is what serializing an equal result gives
-/// (explore's kept lines, `explore::lines`), and with the caller's records
-/// known to round-trip (see [`Step`]).
+/// [`judge`] on `output`, the line of the step's result. `kept` is what
+/// the caller keeps beside the line when it is a kept one ([`lines`](crate::lines):
+/// checked to be what serializing an equal result gives, so I6 does not
+/// serialize it again); with the caller's records known to round-trip and
+/// searchers of tokens met (see [`Step`]).
 pub(crate) fn judge_line(
     history: &mut History,
     o: Observed<'_>,
     check: fn(&mut History, &Step<'_>) -> Vec<Violation>,
     output: &str,
-    verified: bool,
+    kept: Option<&Absent>,
     round_tripped: Option<&RoundTripped>,
+    secrets: Option<&Secrets>,
 ) -> Vec<Violation> {
     let mut violations = check(
         history,
@@ -308,8 +312,10 @@ pub(crate) fn judge_line(
             model: o.model,
             model_after: o.model_after,
             engine_output: output,
-            output_verified: verified,
+            output_verified: kept.is_some(),
             round_tripped,
+            secrets,
+            absent: kept,
             unchanged: o.unchanged,
         },
     );
@@ -331,11 +337,12 @@ pub(crate) fn judge_line(
 }
 
 /// What a judge remembers from the steps it judged, so as not to redo
-/// work: each distinct result's checked line ([`lines`](crate::lines)) and
-/// the records found to survive a JSON round trip ([`RoundTripped`]).
-/// Neither changes a verdict, so one can be carried from run to run
+/// work: each distinct result's checked line ([`lines`](crate::lines)),
+/// the records found to survive a JSON round trip ([`RoundTripped`]) and
+/// the searcher of each presented token ([`Secrets`]). None changes a
+/// verdict, so one can be carried from run to run
 /// ([`Lockstep::remembering`], [`Lockstep::into_judged`]): the fuzz targets
-/// keep one per thread, `explore` one per worker. Both tables are bounded
+/// keep one per thread, `explore` one per worker. Every table is bounded
 /// (emptied when full). `check` does not carry one: its generated cases
 /// rarely repeat a result or a record, so the memory saved 2 % of its
 /// judging for 70 MB.
@@ -343,6 +350,7 @@ pub(crate) fn judge_line(
 pub struct Judged {
     lines: Lines,
     round_tripped: RoundTripped,
+    secrets: Secrets,
 }
 
 impl std::fmt::Debug for Judged {
@@ -354,13 +362,13 @@ impl std::fmt::Debug for Judged {
 impl Judged {
     /// [`judge`], on the kept line of an equal result when there is one.
     pub(crate) fn judge(&mut self, history: &mut History, o: Observed<'_>) -> Vec<Violation> {
-        let known = Some(&self.round_tripped);
+        let (known, secrets) = (Some(&self.round_tripped), Some(&self.secrets));
         let hash = self.lines.hash(o.result);
-        if let Some(line) = self.lines.get(hash, o.result) {
-            return judge_line(history, o, check_step, line, true, known);
+        if let Some((line, absent)) = self.lines.get(hash, o.result) {
+            return judge_line(history, o, check_step, line, Some(absent), known, secrets);
         }
         let line = serde_json::to_string(o.result).expect("results serialize");
-        let violations = judge_line(history, o, check_step, &line, false, known);
+        let violations = judge_line(history, o, check_step, &line, None, known, secrets);
         if !violations
             .iter()
             .any(|v| v.invariant == Invariant::Determinism)
