@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use authproof_engine::snapshot::{ApiKey, Membership, Resource, Session, Tenant, User};
+use authproof_engine::snapshot::{ApiKey, Diff, Membership, Resource, Session, Tenant, User};
 use authproof_engine::{
     Command, CommandResult, CredentialKind, CredentialRef, Decision, Effect, Id, Op, Policy,
     Reason, Snapshot, Timestamp, Unbound, Verdict,
@@ -213,11 +213,13 @@ pub struct Step<'a> {
     /// Tokens already found absent from `engine_output` ([`Absent`]): I9
     /// does not search it for them again, and adds each it finds absent.
     pub absent: Option<&'a Absent>,
-    /// Whether `after` equals `before`, when the caller already compared
-    /// them (explore does, to drop a step that changed nothing): spares
-    /// I6 and I7 a second whole-snapshot comparison. [`check_step_whole`]
-    /// compares anyway.
-    pub unchanged: Option<bool>,
+    /// Where `after` differs from `before` ([`Diff`]), when the caller
+    /// already knows (explore exports each step's state over the state it
+    /// started from, which finds it): I6 and I7 take whether anything
+    /// changed from it, I6 round-trips and I3 looks at only the records it
+    /// names, instead of each comparing the two snapshots again.
+    /// [`check_step_whole`] compares anyway.
+    pub diff: Option<&'a Diff>,
 }
 
 /// Records found to survive a JSON round trip, so that I6 round-trips each
@@ -286,7 +288,7 @@ impl RoundTripped {
             ..Snapshot::default()
         };
         // Every record is new against the empty envelope.
-        round_trips(&envelope) && round_trips_changed(&envelope, snap, Some(self))
+        round_trips(&envelope) && round_trips_changed(&envelope, snap, Some(self), None)
     }
 
     /// Whether `rec` survives a JSON round trip, round-tripping it only if
@@ -715,14 +717,19 @@ fn check_step_with(history: &mut History, step: &Step<'_>, scope: Scope) -> Vec<
         i1_tenant_isolation(&mut r, step, d);
     }
     i2_no_revival(&mut r, history, step, decision);
-    i3_immutable_key_metadata(&mut r, step);
+    // What the caller found changed, where the incremental check takes it.
+    let diff = match scope {
+        Scope::Changed => step.diff,
+        Scope::Whole => None,
+    };
+    i3_immutable_key_metadata(&mut r, step, diff);
     i4_live_membership(&mut r, history, step, decision);
     i5_precise_reasons(&mut r, step);
     // Compared once for I6 and I7: a whole-snapshot comparison on every
     // command that changes nothing.
-    let unchanged = match (scope, step.unchanged) {
-        (Scope::Changed, Some(unchanged)) => unchanged,
-        _ => same(step.before, step.after),
+    let unchanged = match diff {
+        Some(diff) => diff.is_empty(),
+        None => same(step.before, step.after),
     };
     i6_determinism(&mut r, step, scope, unchanged);
     i7_no_silent_writes(&mut r, step, unchanged);
@@ -925,8 +932,24 @@ fn i2_no_revival(r: &mut Findings, h: &History, step: &Step<'_>, d: Option<&Deci
 
 /// I3: a key's owner, tenant, token hash, capabilities and created_at never
 /// change, and a key never disappears.
-fn i3_immutable_key_metadata(r: &mut Findings, step: &Step<'_>) {
-    for b in &step.before.api_keys {
+fn i3_immutable_key_metadata(r: &mut Findings, step: &Step<'_>, diff: Option<&Diff>) {
+    // With a diff, only the keys it names can have changed: a key at a
+    // position it does not name is the same record in both states, and
+    // ids are unique within a state (SPEC §2), so looking it up by id finds
+    // that record. Keys past a shortened section are checked too.
+    let named = |i: usize| {
+        diff.is_none_or(|d| {
+            d.shortened && i >= step.after.api_keys.len()
+                || d.sections[3].binary_search(&(i as u32)).is_ok()
+        })
+    };
+    if diff.is_some_and(|d| d.is_empty()) {
+        return;
+    }
+    for (i, b) in step.before.api_keys.iter().enumerate() {
+        if !named(i) {
+            continue;
+        }
         let Some(a) = key(step.after, &b.id) else {
             r.fail(
                 Invariant::ImmutableKeyMetadata,
@@ -1137,7 +1160,9 @@ fn i6_determinism(r: &mut Findings, step: &Step<'_>, scope: Scope, unchanged: bo
     // record it shares with it: only what the step changed is round-tripped
     // again (see `round_trips_changed`).
     let round_trips_after = || match scope {
-        Scope::Changed => round_trips_changed(step.before, step.after, step.round_tripped),
+        Scope::Changed => {
+            round_trips_changed(step.before, step.after, step.round_tripped, step.diff)
+        }
         Scope::Whole => round_trips(step.after),
     };
     if !unchanged && !round_trips_after() {
@@ -1164,12 +1189,28 @@ fn round_trips(snap: &Snapshot) -> bool {
 /// the whole snapshot is round-tripped.
 /// `tests::incremental_round_trip_agrees` compares it with [`round_trips`],
 /// with and without a [`RoundTripped`] memo.
-fn round_trips_changed(before: &Snapshot, after: &Snapshot, known: Option<&RoundTripped>) -> bool {
-    fn section<T: Record>(known: Option<&RoundTripped>, before: &[T], after: &[T]) -> bool {
-        after.iter().enumerate().all(|(i, rec)| {
-            before.get(i) == Some(rec)
-                || known.map_or_else(|| round_trips_record(rec), |k| k.check(rec))
-        })
+fn round_trips_changed(
+    before: &Snapshot,
+    after: &Snapshot,
+    known: Option<&RoundTripped>,
+    diff: Option<&Diff>,
+) -> bool {
+    /// With a diff, the records at the positions it names (`at`); else
+    /// each record not equal to `before`'s at its position.
+    fn section<T: Record>(
+        known: Option<&RoundTripped>,
+        at: Option<&[u32]>,
+        before: &[T],
+        after: &[T],
+    ) -> bool {
+        let check = |rec: &T| known.map_or_else(|| round_trips_record(rec), |k| k.check(rec));
+        match at {
+            Some(at) => at.iter().all(|&i| check(&after[i as usize])),
+            None => after
+                .iter()
+                .enumerate()
+                .all(|(i, rec)| before.get(i) == Some(rec) || check(rec)),
+        }
     }
     // Destructured without `..`: a new section must be listed here.
     let Snapshot {
@@ -1184,12 +1225,13 @@ fn round_trips_changed(before: &Snapshot, after: &Snapshot, known: Option<&Round
     if *taken_at != before.taken_at {
         return round_trips(after);
     }
-    section(known, &before.tenants, tenants)
-        && section(known, &before.users, users)
-        && section(known, &before.memberships, memberships)
-        && section(known, &before.api_keys, api_keys)
-        && section(known, &before.sessions, sessions)
-        && section(known, &before.resources, resources)
+    let at = |k: usize| diff.map(|d| &d.sections[k][..]);
+    section(known, at(0), &before.tenants, tenants)
+        && section(known, at(1), &before.users, users)
+        && section(known, at(2), &before.memberships, memberships)
+        && section(known, at(3), &before.api_keys, api_keys)
+        && section(known, at(4), &before.sessions, sessions)
+        && section(known, at(5), &before.resources, resources)
 }
 
 /// Whether one record survives a JSON round trip.
@@ -1480,7 +1522,7 @@ mod tests {
                     model_after: &self.model_after,
                     engine_output: &output,
                     output_verified: false,
-                    unchanged: None,
+                    diff: None,
                     round_tripped: None,
                     secrets,
                     absent: None,
@@ -1927,12 +1969,14 @@ mod tests {
         for w in states.windows(2) {
             let whole = round_trips(&w[1]);
             assert!(whole);
-            assert_eq!(round_trips_changed(&w[0], &w[1], None), whole);
+            assert_eq!(round_trips_changed(&w[0], &w[1], None, None), whole);
+            let diff = Diff::between(&w[0], &w[1]);
+            assert_eq!(round_trips_changed(&w[0], &w[1], None, Some(&diff)), whole);
             let kept = memo.0.borrow().len;
-            assert_eq!(round_trips_changed(&w[0], &w[1], Some(&memo)), whole);
+            assert_eq!(round_trips_changed(&w[0], &w[1], Some(&memo), None), whole);
             let added = memo.0.borrow().len - kept;
             // Asked again, nothing new: each was kept once.
-            assert!(round_trips_changed(&w[0], &w[1], Some(&memo)));
+            assert!(round_trips_changed(&w[0], &w[1], Some(&memo), Some(&diff)));
             assert_eq!(memo.0.borrow().len - kept, added);
         }
         // The revoked key, the re-roled and the moved membership (the same
@@ -2195,7 +2239,7 @@ mod tests {
                 model_after: &s.model_after,
                 engine_output: &output,
                 output_verified: false,
-                unchanged: None,
+                diff: None,
                 round_tripped: None,
                 secrets: None,
                 absent: None,
@@ -2249,7 +2293,7 @@ mod tests {
                 model_after: &s.model_after,
                 engine_output: output,
                 output_verified: false,
-                unchanged: None,
+                diff: None,
                 round_tripped: None,
                 secrets: None,
                 absent: Some(absent),

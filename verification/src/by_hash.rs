@@ -489,7 +489,7 @@ mod tests {
                     model: &result,
                     model_after: &u.snapshot,
                     by_hash,
-                    unchanged: None,
+                    diff: None,
                 },
             )
         };

@@ -30,8 +30,8 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use authproof_engine::{
-    Command, CommandResult, Decision, Fault, Op, Policy, Presented, Reason, Rejection, Request,
-    Snapshot, State,
+    snapshot::Diff, Command, CommandResult, Decision, Fault, Op, Policy, Presented, Reason,
+    Rejection, Request, Snapshot, State,
 };
 use serde::Serialize;
 
@@ -258,9 +258,9 @@ pub struct Observed<'a> {
     /// implementation can and the request's credential can be presented so
     /// ([`by_hash::presentation`]); I5 requires it to equal `result`.
     pub by_hash: Option<ByHash<'a>>,
-    /// Whether `after` equals `before`, when the caller compared them
-    /// ([`Step::unchanged`](authproof_models::invariants::Step)).
-    pub unchanged: Option<bool>,
+    /// Where `after` differs from `before`, when the caller knows
+    /// ([`Step::diff`](authproof_models::invariants::Step)).
+    pub diff: Option<&'a Diff>,
 }
 
 /// Judges one step: every invariant, on the result line exactly as the CLI
@@ -316,7 +316,7 @@ pub(crate) fn judge_line(
             round_tripped,
             secrets,
             absent: kept,
-            unchanged: o.unchanged,
+            diff: o.diff,
         },
     );
     // I5, the engine against itself — only on a step where it agrees with
@@ -482,7 +482,7 @@ impl<I: Implementation> Lockstep<I> {
                     presentation: *presentation,
                     decision,
                 }),
-                unchanged: None,
+                diff: None,
             },
         );
         self.coverage.record(&result);

@@ -328,7 +328,7 @@ fn step(
                 history,
                 x,
                 cmd,
-                (&engine_result, &x.snapshot, true),
+                (&engine_result, &x.snapshot, &NO_CHANGE),
                 (&model_result, &x.snapshot),
                 judged_by_hash(&by_hash),
                 &mut memo.judged,
@@ -370,7 +370,7 @@ fn step(
         history,
         x,
         cmd,
-        (&engine_result, after_state, unchanged),
+        (&engine_result, after_state, diff),
         (&model_result, model_after),
         judged_by_hash(&by_hash),
         &mut memo.judged,
@@ -389,6 +389,13 @@ fn step(
     (!unchanged, violations)
 }
 
+/// The diff of a step that changed nothing.
+static NO_CHANGE: Diff = Diff {
+    taken_at: false,
+    sections: [const { Vec::new() }; 6],
+    shortened: false,
+};
+
 /// A move's command at one clock value, with its request.
 type Move = (Command, Option<Request>);
 
@@ -405,7 +412,7 @@ fn check(
     history: &mut History,
     x: &Expanding<'_>,
     cmd: &Command,
-    (result, after, unchanged): (&CommandResult, &Snapshot, bool),
+    (result, after, diff): (&CommandResult, &Snapshot, &Diff),
     (model, model_after): (&CommandResult, &Snapshot),
     by_hash: Option<ByHash<'_>>,
     memo: &mut Judged,
@@ -420,7 +427,7 @@ fn check(
         model,
         model_after,
         by_hash,
-        unchanged: Some(unchanged),
+        diff: Some(diff),
     };
     if x.cross_check {
         let mut whole_history = history.clone();
