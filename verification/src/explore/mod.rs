@@ -550,7 +550,7 @@ impl Search<'_> {
             Some(model) => model.clone_from(&x.model),
             none => *none = Some(x.model.clone()),
         }
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.commands[node.clock].len());
         for (mv, cmd) in self.commands[node.clock].iter().enumerate() {
             let Some(cmd) = cmd else { continue };
             if node.first.unwrap_or(mv) % shards != shard {
