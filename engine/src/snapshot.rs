@@ -90,7 +90,16 @@ impl Diff {
     /// reference [`State::update_snapshot`](crate::State::update_snapshot)
     /// is tested against.
     pub fn between(before: &Snapshot, after: &Snapshot) -> Diff {
+        let mut d = Diff::default();
+        d.set_between(before, after);
+        d
+    }
+
+    /// Makes this the diff of `after` against `before`, comparing every
+    /// record, into the vectors already here.
+    pub fn set_between(&mut self, before: &Snapshot, after: &Snapshot) {
         fn section<T: PartialEq>(before: &[T], after: &[T], out: &mut Vec<u32>) -> bool {
+            out.clear();
             out.extend(
                 (0..after.len())
                     .filter(|&i| before.get(i) != Some(&after[i]))
@@ -98,11 +107,8 @@ impl Diff {
             );
             after.len() < before.len()
         }
-        let mut d = Diff {
-            taken_at: before.taken_at != after.taken_at,
-            ..Diff::default()
-        };
-        let [t, u, m, k, s, r] = &mut d.sections;
+        self.taken_at = before.taken_at != after.taken_at;
+        let [t, u, m, k, s, r] = &mut self.sections;
         let shortened = [
             section(&before.tenants, &after.tenants, t),
             section(&before.users, &after.users, u),
@@ -111,8 +117,7 @@ impl Diff {
             section(&before.sessions, &after.sessions, s),
             section(&before.resources, &after.resources, r),
         ];
-        d.shortened = shortened.contains(&true);
-        d
+        self.shortened = shortened.contains(&true);
     }
 
     /// The two snapshots are equal.

@@ -220,6 +220,11 @@ pub struct Step<'a> {
     /// names, instead of each comparing the two snapshots again.
     /// [`check_step_whole`] compares anyway.
     pub diff: Option<&'a Diff>,
+    /// Where `model_after` differs from `before`, when the caller knows
+    /// (explore): with `diff`, I5 compares the two states at the positions
+    /// either names and their lengths, not record by record
+    /// ([`same_by_diffs`]).
+    pub model_diff: Option<&'a Diff>,
 }
 
 /// Records found to survive a JSON round trip, so that I6 round-trips each
@@ -724,7 +729,8 @@ fn check_step_with(history: &mut History, step: &Step<'_>, scope: Scope) -> Vec<
     };
     i3_immutable_key_metadata(&mut r, step, diff);
     i4_live_membership(&mut r, history, step, decision);
-    i5_precise_reasons(&mut r, step);
+    // `diff` is the caller's only for the incremental check.
+    i5_precise_reasons(&mut r, step, diff.zip(step.model_diff));
     // Compared once for I6 and I7: a whole-snapshot comparison on every
     // command that changes nothing.
     let unchanged = match diff {
@@ -1010,7 +1016,7 @@ fn i4_live_membership(r: &mut Findings, h: &History, step: &Step<'_>, d: Option<
 }
 
 /// I5: engine and model agree on every outcome and on the resulting state.
-fn i5_precise_reasons(r: &mut Findings, step: &Step<'_>) {
+fn i5_precise_reasons(r: &mut Findings, step: &Step<'_>, diffs: Option<(&Diff, &Diff)>) {
     match (step.engine, step.model) {
         (
             CommandResult::Decision { decision: e, .. },
@@ -1076,7 +1082,14 @@ fn i5_precise_reasons(r: &mut Findings, step: &Step<'_>) {
     }
     // Structural equality is JSON equality for these plain data types; the
     // JSON is only built to describe a difference.
-    if !same(step.after, step.model_after) {
+    let same_states = match diffs {
+        Some((engine, model)) => {
+            std::ptr::eq(step.after, step.model_after)
+                || same_by_diffs(step.after, engine, step.model_after, model)
+        }
+        None => same(step.after, step.model_after),
+    };
+    if !same_states {
         let (a, m) = (json(step.after), json(step.model_after));
         r.fail(
             Invariant::PreciseReasons,
@@ -1241,6 +1254,40 @@ fn round_trips_record<T: Record>(rec: &T) -> bool {
         .and_then(|s| serde_json::from_str::<T>(&s).ok())
         .as_ref()
         == Some(rec)
+}
+
+/// Whether `a` equals `b`, given where each differs from one state
+/// `before` (`da`, `db`): at a position neither diff names, both hold
+/// `before`'s record there, so only the named positions, the lengths and
+/// `taken_at` are compared. Exact, at the cost of what the step changed:
+/// I5 compared the engine's and the model's whole states on every step
+/// that changed either.
+fn same_by_diffs(a: &Snapshot, da: &Diff, b: &Snapshot, db: &Diff) -> bool {
+    fn section<T: PartialEq>(a: &[T], b: &[T], da: &[u32], db: &[u32]) -> bool {
+        a.len() == b.len()
+            && da
+                .iter()
+                .chain(db)
+                .all(|&i| a.get(i as usize) == b.get(i as usize))
+    }
+    // Destructured without `..`: a new section must be listed here.
+    let Snapshot {
+        taken_at,
+        tenants,
+        users,
+        memberships,
+        api_keys,
+        sessions,
+        resources,
+    } = a;
+    let ([t, u, m, k, s, r], [t2, u2, m2, k2, s2, r2]) = (&da.sections, &db.sections);
+    *taken_at == b.taken_at
+        && section(tenants, &b.tenants, t, t2)
+        && section(users, &b.users, u, u2)
+        && section(memberships, &b.memberships, m, m2)
+        && section(api_keys, &b.api_keys, k, k2)
+        && section(sessions, &b.sessions, s, s2)
+        && section(resources, &b.resources, r, r2)
 }
 
 /// Snapshot equality, at once when both are the same value: a request
@@ -1523,6 +1570,7 @@ mod tests {
                     engine_output: &output,
                     output_verified: false,
                     diff: None,
+                    model_diff: None,
                     round_tripped: None,
                     secrets,
                     absent: None,
@@ -1944,6 +1992,38 @@ mod tests {
     }
 
     #[test]
+    fn equality_by_diffs_is_equality() {
+        // Every pair of states a few commands apart (a removal in the
+        // middle of a section, one at the end, a record changed, one
+        // added), each against every common base.
+        let policy = Policy::default();
+        let mut m = Model::new(&snapshot(), &policy);
+        let mut states = vec![m.snapshot()];
+        for op in [
+            json!({"at": T, "op": "revoke_api_key", "key": "key_1"}),
+            json!({"at": T, "op": "remove_member", "user": "alice", "tenant": "beta"}),
+            json!({"at": T, "op": "add_member", "user": "alice", "tenant": "beta", "role": "member"}),
+            json!({"at": T, "op": "set_role", "user": "bob", "tenant": "acme", "role": "admin"}),
+            json!({"at": T, "op": "logout", "session": "ses_1"}),
+        ] {
+            let r = m.apply(&cmd(op));
+            assert!(matches!(r, CommandResult::Ok { .. }), "{r:?}");
+            states.push(m.snapshot());
+        }
+        let mut pairs = 0;
+        for base in &states {
+            for a in &states {
+                for b in &states {
+                    let (da, db) = (Diff::between(base, a), Diff::between(base, b));
+                    assert_eq!(same_by_diffs(a, &da, b, &db), a == b);
+                    pairs += usize::from(a != b);
+                }
+            }
+        }
+        assert!(pairs > 100, "{pairs} unequal pairs");
+    }
+
+    #[test]
     fn incremental_round_trip_agrees() {
         // Snapshots a few commands apart, each with records the step before
         // did not have, judged against the whole round trip, with and
@@ -2240,6 +2320,7 @@ mod tests {
                 engine_output: &output,
                 output_verified: false,
                 diff: None,
+                model_diff: None,
                 round_tripped: None,
                 secrets: None,
                 absent: None,
@@ -2294,6 +2375,7 @@ mod tests {
                 engine_output: output,
                 output_verified: false,
                 diff: None,
+                model_diff: None,
                 round_tripped: None,
                 secrets: None,
                 absent: Some(absent),

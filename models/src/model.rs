@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use authproof_engine::snapshot::{ApiKey, Membership, Resource, Session, Tenant, User};
+use authproof_engine::snapshot::{ApiKey, Diff, Membership, Resource, Session, Tenant, User};
 use authproof_engine::{
     ActionRule, Candidate, Change, Command, CommandResult, CookieFormat, CredentialKind,
     CredentialRef, Decision, Duration, Effect, EmptyCapabilities, Id, Multiple, Op, Policy, Reason,
@@ -91,6 +91,13 @@ impl Model {
     /// where [`Model::new`] copies the policy too.
     pub fn reset(&mut self, snapshot: &Snapshot) {
         self.snap.clone_from(snapshot);
+    }
+
+    /// Puts the model back in state `to`, where its state differs from
+    /// `to` as `diff` says ([`Snapshot::revert`]): the undo of a command
+    /// for the explorer, which runs many on one state.
+    pub fn revert(&mut self, to: &Snapshot, diff: &Diff) {
+        self.snap.revert(to, diff);
     }
 
     /// The policy the model decides under.

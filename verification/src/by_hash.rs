@@ -490,6 +490,7 @@ mod tests {
                     model_after: &u.snapshot,
                     by_hash,
                     diff: None,
+                    model_diff: None,
                 },
             )
         };

@@ -261,6 +261,9 @@ pub struct Observed<'a> {
     /// Where `after` differs from `before`, when the caller knows
     /// ([`Step::diff`](authproof_models::invariants::Step)).
     pub diff: Option<&'a Diff>,
+    /// Where `model_after` differs from `before`, when the caller knows
+    /// ([`Step::model_diff`](authproof_models::invariants::Step)).
+    pub model_diff: Option<&'a Diff>,
 }
 
 /// Judges one step: every invariant, on the result line exactly as the CLI
@@ -317,6 +320,7 @@ pub(crate) fn judge_line(
             secrets,
             absent: kept,
             diff: o.diff,
+            model_diff: o.model_diff,
         },
     );
     // I5, the engine against itself — only on a step where it agrees with
@@ -483,6 +487,7 @@ impl<I: Implementation> Lockstep<I> {
                     decision,
                 }),
                 diff: None,
+                model_diff: None,
             },
         );
         self.coverage.record(&result);

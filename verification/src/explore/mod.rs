@@ -79,8 +79,8 @@ struct Memo {
 /// Where a command runs. The node's engine and model are copied into these
 /// once per node (`clone_from`, into their existing tables and vectors);
 /// each command is applied to them in place, and they are copied back from
-/// the node only after a command that changed them (the engine only where
-/// it changed: [`State::revert`] by the diff below). About half of the
+/// the node only after a command that changed them, and only where it
+/// changed them ([`State::revert`], [`Model::revert`], by the diffs below). About half of the
 /// commands a search runs change nothing (a rejected `revoke`, a second
 /// `suspend`): those cost no copy and no export, where copying before every
 /// command was a fifth of a transition. Whether a command changed a side is
@@ -101,6 +101,8 @@ struct Scratch {
     model: Option<Model>,
     after: Snapshot,
     diff: Diff,
+    /// Where the model's state differs from the node's after a command.
+    model_diff: Diff,
     history: History,
 }
 use packed::{Packed, Store};
@@ -329,7 +331,7 @@ fn step(
                 x,
                 cmd,
                 (&engine_result, &x.snapshot, &NO_CHANGE),
-                (&model_result, &x.snapshot),
+                (&model_result, &x.snapshot, &NO_CHANGE),
                 judged_by_hash(&by_hash),
                 &mut memo.judged,
             );
@@ -341,6 +343,7 @@ fn step(
         model,
         after,
         diff,
+        model_diff,
         history,
     } = &mut memo.scratch;
     let model = model.as_mut().expect("made for the node");
@@ -357,7 +360,10 @@ fn step(
     let engine_moved = !unchanged || !engine.same_indexes(&x.engine);
     let after_state = if unchanged { &x.snapshot } else { &*after };
     let model_result = model.apply(cmd);
-    let model_moved = *model.state() != x.snapshot;
+    // The model's diff, for I5 (which then compares the two states where
+    // either changed) and for undoing the command.
+    model_diff.set_between(&x.snapshot, model.state());
+    let model_moved = !model_diff.is_empty();
     // An unmoved model is judged on the node's snapshot itself, so I5 finds
     // it equal to an unmoved engine's without a second comparison.
     let model_after = if model_moved {
@@ -371,7 +377,7 @@ fn step(
         x,
         cmd,
         (&engine_result, after_state, diff),
-        (&model_result, model_after),
+        (&model_result, model_after, model_diff),
         judged_by_hash(&by_hash),
         &mut memo.judged,
     );
@@ -384,7 +390,10 @@ fn step(
         }
     }
     if model_moved {
-        model.clone_from(&x.model);
+        model.revert(&x.snapshot, model_diff);
+        if x.cross_check {
+            assert_eq!(*model.state(), x.snapshot, "the model reverted by its diff");
+        }
     }
     (!unchanged, violations)
 }
@@ -413,7 +422,7 @@ fn check(
     x: &Expanding<'_>,
     cmd: &Command,
     (result, after, diff): (&CommandResult, &Snapshot, &Diff),
-    (model, model_after): (&CommandResult, &Snapshot),
+    (model, model_after, model_diff): (&CommandResult, &Snapshot, &Diff),
     by_hash: Option<ByHash<'_>>,
     memo: &mut Judged,
 ) -> Vec<Violation> {
@@ -428,6 +437,7 @@ fn check(
         model_after,
         by_hash,
         diff: Some(diff),
+        model_diff: Some(model_diff),
     };
     if x.cross_check {
         let mut whole_history = history.clone();
