@@ -764,6 +764,12 @@ pub fn explore(
     let mut frontier = vec![root];
     'levels: for depth in 1..=cfg.depth {
         let mut next: Vec<Node> = Vec::new();
+        // The last level's new states are counted and keyed, not kept:
+        // nothing expands them, and a counterexample on one of their
+        // transitions is rebuilt from the node it ran on. At depth 6 they
+        // are most of the states, so this is most of the memory.
+        let last = depth == cfg.depth;
+        let mut reached = 0usize;
         // Ticks do not count toward depth: close the frontier under them.
         let mut i = 0;
         while i < frontier.len() {
@@ -833,6 +839,10 @@ pub fn explore(
                     };
                     if search.seen.insert(fingerprint) {
                         search.report.states += 1;
+                        reached += 1;
+                        if last {
+                            continue;
+                        }
                         let link =
                             u32::try_from(search.links.len()).expect("fewer than 2^32 links");
                         search.links.push(Link {
@@ -852,14 +862,14 @@ pub fn explore(
             }
             let done = ((b + 1) * BATCH).min(frontier.len());
             if done < frontier.len() {
-                progress(&search.level(depth, next.len(), done, frontier.len(), false));
+                progress(&search.level(depth, reached, done, frontier.len(), false));
             }
         }
         if !search.report.limit_reached && !search.report.timed_out {
             search.report.depth_completed = depth;
         }
-        progress(&search.level(depth, next.len(), frontier.len(), frontier.len(), true));
-        if search.report.limit_reached || search.report.timed_out || next.is_empty() {
+        progress(&search.level(depth, reached, frontier.len(), frontier.len(), true));
+        if last || search.report.limit_reached || search.report.timed_out || next.is_empty() {
             break;
         }
         frontier = next;
