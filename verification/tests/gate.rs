@@ -7,7 +7,10 @@
 //! Budgets are fixed counts, not times, so a mutant is judged the same way
 //! on a loaded machine: `check` draws 3,000 cases from seed 0 over drawn
 //! policies (the default and every knob varied), and `explore` searches the
-//! default universe to depth 2 under the default and the better-auth policy.
+//! default universe to depth 2 under the default and the better-auth policy,
+//! with its cross-check on: every transition is also judged on the whole
+//! states, and the search's diffs and undos are held to the reference ones
+//! (`Diff::between`, state equality), so a mutant of that machinery is seen.
 //! Every presentable request is also decided by its credential's hash and
 //! judged beside the real decision (I5, SPEC §6.5); a third, small search
 //! takes that judgement where the first two never go (policies only code
@@ -55,6 +58,7 @@ fn gate_explore_finds_nothing() {
     for policy in [Policy::default(), better_auth] {
         let cfg = explore::Config {
             depth: 2,
+            cross_check: true,
             ..explore::Config::default()
         };
         let universe = Universe::for_policy(&policy);
