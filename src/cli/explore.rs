@@ -26,8 +26,9 @@ pub struct Args {
     /// Explore only shard I of N (`I/N`, 0-based): a CI matrix splits the work.
     #[arg(long, value_name = "I/N", value_parser = parse_shard, default_value = "0/1")]
     shard: (usize, usize),
-    /// Bound on distinct states kept in memory (about 250 bytes each).
-    #[arg(long, default_value_t = 8_000_000)]
+    /// Bound on distinct states (about 250 bytes each kept for expansion,
+    /// about 40 each of the last level, which is only counted).
+    #[arg(long, default_value_t = 20_000_000)]
     max_states: usize,
     /// Directory for the shortest counterexample trace.
     #[arg(long, value_name = "DIR", default_value = "authproof-out")]
