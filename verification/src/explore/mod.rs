@@ -367,12 +367,28 @@ fn step(
     }
     let unchanged = diff.is_empty();
     let engine_moved = !unchanged || !engine.same_indexes(&x.engine);
+    if x.cross_check {
+        // The fast answer (the export's diff, then the indexes) against
+        // the reference one, state equality: each sees a wrong other.
+        assert_eq!(
+            engine_moved,
+            *engine != x.engine,
+            "whether the engine moved"
+        );
+    }
     let after_state = if unchanged { &x.snapshot } else { &*after };
     let model_result = model.apply(cmd);
     // The model's diff, for I5 (which then compares the two states where
     // either changed) and for undoing the command.
     model_diff.set_between(&x.snapshot, model.state());
     let model_moved = !model_diff.is_empty();
+    if x.cross_check {
+        assert_eq!(
+            model_moved,
+            *model.state() != x.snapshot,
+            "whether the model moved"
+        );
+    }
     // An unmoved model is judged on the node's snapshot itself, so I5 finds
     // it equal to an unmoved engine's without a second comparison.
     let model_after = if model_moved {
