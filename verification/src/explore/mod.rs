@@ -277,10 +277,12 @@ struct Child {
 }
 
 /// A child as the worker leaves it: packed when the store held all its
-/// records, else whole, for the merge to intern.
+/// records, else whole, for the merge to intern; on the last level, only
+/// its key when it has one (nothing keeps it).
 enum ChildState {
     Packed(Packed),
     Whole(Box<(Snapshot, History)>),
+    Counted,
 }
 
 /// What one transition gave.
@@ -497,6 +499,9 @@ struct Search<'a> {
     /// ([`by_hash::parse`]): only the known prefix depends on the state.
     parsed: Vec<Option<Parsed<'a>>>,
     store: Store,
+    /// Whether the level being expanded is the last: its children are
+    /// counted, not kept.
+    last: bool,
     /// Each worker's memo, by worker number.
     memos: Vec<Mutex<Memo>>,
     seen: fingerprint::Seen,
@@ -535,6 +540,28 @@ impl Search<'_> {
             ..
         } = step;
         let parent = (&x.node.state, &x.history, diff);
+        if self.last {
+            let fingerprint = if self.by_orbit() {
+                Some(symmetry::orbit_fingerprint(
+                    snapshot,
+                    clock,
+                    &self.universe.symmetries,
+                ))
+            } else {
+                self.store.key(snapshot, history, Some(parent), clock)
+            };
+            return match fingerprint {
+                Some(f) if self.seen.contains(&f) => None,
+                Some(f) => Some(Child {
+                    state: ChildState::Counted,
+                    fingerprint: Some(f),
+                }),
+                None => Some(Child {
+                    state: ChildState::Whole(Box::new((snapshot.clone(), history.clone()))),
+                    fingerprint: None,
+                }),
+            };
+        }
         let packed = self.store.packed(snapshot, history, Some(parent));
         let fingerprint = if self.by_orbit() {
             Some(symmetry::orbit_fingerprint(
@@ -721,6 +748,7 @@ pub fn explore(
             .map(|op| op.and_then(|op| by_hash::parse(policy, op)))
             .collect(),
         store: Store::default(),
+        last: false,
         memos: (0..cfg.threads.max(1)).map(|_| Mutex::default()).collect(),
         seen: fingerprint::Seen::default(),
         links: Vec::new(),
@@ -787,6 +815,10 @@ pub fn explore(
     let root_fingerprint = search.fingerprint(&root.state, 0);
     search.seen.insert(root_fingerprint);
     let mut frontier = vec![root];
+    // New states per node expanded on the level before, to size the
+    // visited set once for the last level: growing a table of tens of
+    // millions of keys is a rehash of all of them on the merging thread.
+    let mut growth = None;
     'levels: for depth in 1..=cfg.depth {
         let mut next: Vec<Node> = Vec::new();
         // The last level's new states are counted and keyed, not kept:
@@ -794,6 +826,7 @@ pub fn explore(
         // transitions is rebuilt from the node it ran on. At depth 6 they
         // are most of the states, so this is most of the memory.
         let last = depth == cfg.depth;
+        search.last = last;
         let mut reached = 0usize;
         // Ticks do not count toward depth: close the frontier under them.
         let mut i = 0;
@@ -809,6 +842,12 @@ pub fn explore(
                 }
             }
             i += 1;
+        }
+        if let (true, Some(growth)) = (last, growth) {
+            let room = cfg.max_states.saturating_sub(search.seen.len());
+            search
+                .seen
+                .reserve(((frontier.len() as f64 * growth) as usize).min(room));
         }
         for (b, batch) in frontier.chunks(BATCH).enumerate() {
             if cfg.time_limit.is_some_and(|t| search.start.elapsed() > t) {
@@ -852,14 +891,17 @@ pub fn explore(
                     }
                     let (state, fingerprint) = match child.state {
                         ChildState::Packed(p) => {
-                            (p, child.fingerprint.expect("a packed child's key"))
+                            (Some(p), child.fingerprint.expect("a packed child's key"))
+                        }
+                        ChildState::Counted => {
+                            (None, child.fingerprint.expect("a counted child's key"))
                         }
                         ChildState::Whole(whole) => {
                             let p = search.store.pack(&whole.0, &whole.1);
                             let f = child
                                 .fingerprint
                                 .unwrap_or_else(|| p.fingerprint(node.clock));
-                            (p, f)
+                            (Some(p), f)
                         }
                     };
                     if search.seen.insert(fingerprint) {
@@ -868,6 +910,7 @@ pub fn explore(
                         if last {
                             continue;
                         }
+                        let state = state.expect("a child of a kept level is packed");
                         let link =
                             u32::try_from(search.links.len()).expect("fewer than 2^32 links");
                         search.links.push(Link {
@@ -897,6 +940,7 @@ pub fn explore(
         if last || search.report.limit_reached || search.report.timed_out || next.is_empty() {
             break;
         }
+        growth = Some(reached as f64 / frontier.len().max(1) as f64);
         frontier = next;
     }
     search.report.elapsed = search.start.elapsed();

@@ -178,10 +178,47 @@ impl Store {
         history: &History,
         parent: Option<(&Packed, &History, &Diff)>,
     ) -> Option<Packed> {
+        self.numbered(snapshot, history, parent, true)
+    }
+
+    /// The key [`Packed::fingerprint`] gives at `clock` to what
+    /// [`Store::packed`] would give, for a state that will not be kept (the
+    /// search's last level). The history, which the key leaves out, is not
+    /// looked up, so one never stored before does not send the state to
+    /// the merge to be interned. `None` when a record is new.
+    pub(super) fn key(
+        &self,
+        snapshot: &Snapshot,
+        history: &History,
+        parent: Option<(&Packed, &History, &Diff)>,
+        clock: usize,
+    ) -> Option<u128> {
+        self.numbered(snapshot, history, parent, false)
+            .map(|p| p.fingerprint(clock))
+    }
+
+    /// [`Store::packed`], with the history numbered 0 unless
+    /// `with_history`.
+    fn numbered(
+        &self,
+        snapshot: &Snapshot,
+        history: &History,
+        parent: Option<(&Packed, &History, &Diff)>,
+        with_history: bool,
+    ) -> Option<Packed> {
+        let history_number = |v: &History, before: Option<(&History, u32)>| {
+            if !with_history {
+                return Some(0);
+            }
+            match before {
+                Some((before, n)) if v == before => Some(n),
+                _ => self.histories.find(v),
+            }
+        };
         let Some((numbers, before_history, diff)) = parent else {
             return Store::encode(snapshot, history, |r, _| match r {
                 Record::TakenAt(v) => self.taken_at.find(v),
-                Record::History(v) => self.histories.find(v),
+                Record::History(v) => history_number(v, None),
                 Record::Tenant(v) => self.tenants.find(v),
                 Record::User(v) => self.users.find(v),
                 Record::Membership(v) => self.memberships.find(v),
@@ -203,9 +240,7 @@ impl Store {
             Record::TakenAt(v) => (!diff.taken_at)
                 .then_some(numbers.0[0])
                 .or_else(|| self.taken_at.find(v)),
-            Record::History(v) => (v == before_history)
-                .then_some(numbers.0[1])
-                .or_else(|| self.histories.find(v)),
+            Record::History(v) => history_number(v, Some((before_history, numbers.0[1]))),
             Record::Tenant(v) => kept(0, i).or_else(|| self.tenants.find(v)),
             Record::User(v) => kept(1, i).or_else(|| self.users.find(v)),
             Record::Membership(v) => kept(2, i).or_else(|| self.memberships.find(v)),
