@@ -152,7 +152,7 @@ impl Default for Config {
             // fingerprint, link, packed node), about 40 one of the last
             // level (its fingerprint): depth 6 of the default universe
             // (16.4M states, 13.5M of them its last level's) fits, in
-            // 1.4 GB.
+            // 1.2 GB.
             max_states: 20_000_000,
             fault: None,
             stop_at_first: true,
