@@ -529,9 +529,10 @@ impl Search<'_> {
     }
 
     /// A child as the worker hands it to the merge, `None` when its key is
-    /// already seen. Packed here when the store holds all its records; a
-    /// child with a new record cannot have been seen (every seen state was
-    /// stored), and its key waits for the merge to number the record.
+    /// already seen. Packed here when the store holds all its records (on
+    /// the last level, only keyed); a child with a new record cannot have
+    /// been seen (every seen state was stored or keyed from stored
+    /// records), and its key waits for the merge to number the record.
     fn child(&self, x: &Expanding<'_>, step: &Scratch, clock: usize) -> Option<Child> {
         let Scratch {
             after: snapshot,
@@ -540,46 +541,25 @@ impl Search<'_> {
             ..
         } = step;
         let parent = (&x.node.state, &x.history, diff);
-        if self.last {
-            let fingerprint = if self.by_orbit() {
-                Some(symmetry::orbit_fingerprint(
-                    snapshot,
-                    clock,
-                    &self.universe.symmetries,
-                ))
-            } else {
-                self.store.key(snapshot, history, Some(parent), clock)
-            };
-            return match fingerprint {
-                Some(f) if self.seen.contains(&f) => None,
-                Some(f) => Some(Child {
-                    state: ChildState::Counted,
-                    fingerprint: Some(f),
-                }),
-                None => Some(Child {
-                    state: ChildState::Whole(Box::new((snapshot.clone(), history.clone()))),
-                    fingerprint: None,
-                }),
-            };
-        }
-        let packed = self.store.packed(snapshot, history, Some(parent));
-        let fingerprint = if self.by_orbit() {
-            Some(symmetry::orbit_fingerprint(
-                snapshot,
-                clock,
-                &self.universe.symmetries,
-            ))
+        let orbit = self
+            .by_orbit()
+            .then(|| symmetry::orbit_fingerprint(snapshot, clock, &self.universe.symmetries));
+        // On the last level the key is all a child needs: nothing keeps it.
+        let (state, fingerprint) = if self.last {
+            let f = orbit.or_else(|| self.store.key(snapshot, history, Some(parent), clock));
+            (f.map(|_| ChildState::Counted), f)
         } else {
-            packed.as_ref().map(|p| p.fingerprint(clock))
+            let packed = self.store.packed(snapshot, history, Some(parent));
+            let f = orbit.or_else(|| packed.as_ref().map(|p| p.fingerprint(clock)));
+            (packed.map(ChildState::Packed), f)
         };
         if fingerprint.is_some_and(|f| self.seen.contains(&f)) {
             return None;
         }
         Some(Child {
-            state: match packed {
-                Some(p) => ChildState::Packed(p),
-                None => ChildState::Whole(Box::new((snapshot.clone(), history.clone()))),
-            },
+            state: state.unwrap_or_else(|| {
+                ChildState::Whole(Box::new((snapshot.clone(), history.clone())))
+            }),
             fingerprint,
         })
     }
