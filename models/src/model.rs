@@ -8,7 +8,10 @@
 //! spec, and two independent readings rarely make the same mistake.
 //!
 //! Choices the first spec left open are written into `docs/SPEC.md`; the comments
-//! say which ones. Nothing here is tuned for speed.
+//! say which ones. Nothing here is tuned for speed but one memo: the SHA-256
+//! of each token presented ([`Hashes`]), a pure function remembered per
+//! model so that the explorer does not hash the same five tokens on every
+//! decision it judges.
 
 use std::sync::Arc;
 
@@ -51,6 +54,40 @@ pub struct Model {
     /// The state, kept as the snapshot it is: the vectors are the model's
     /// tables, and the caller reads the state without a copy.
     snap: Snapshot,
+    /// Tokens already hashed, with their hashes.
+    hashes: Hashes,
+}
+
+/// The hashes of the last tokens a model presented to [`token_hash`].
+///
+/// A token's hash is a function of its bytes alone, so remembering it
+/// changes no decision: a model answers as a fresh one would. Bounded (a
+/// fuzzer presents a new token on every run): at [`Hashes::CAPACITY`]
+/// entries it is emptied. Not copied by `clone`: it is a cache, not state,
+/// and an explorer clones a node's model for every command. A linear scan:
+/// a universe presents a handful of tokens, shorter than a cache line each.
+///
+/// Rejected: a table in the caller keyed by token (the model would then
+/// take hashes from the code it checks); a thread-local (hidden state that
+/// outlives the model).
+#[derive(Debug, Default)]
+struct Hashes(std::cell::RefCell<Vec<(Box<str>, TokenHash)>>);
+
+impl Hashes {
+    const CAPACITY: usize = 16;
+
+    fn of(&self, token: &str) -> TokenHash {
+        let mut memo = self.0.borrow_mut();
+        if let Some((_, hash)) = memo.iter().find(|(t, _)| **t == *token) {
+            return *hash;
+        }
+        let hash = token_hash(token);
+        if memo.len() >= Self::CAPACITY {
+            memo.clear();
+        }
+        memo.push((token.into(), hash));
+        hash
+    }
 }
 
 /// Written out for `clone_from`, which copies into the existing vectors
@@ -60,6 +97,7 @@ impl Clone for Model {
         Model {
             policy: Arc::clone(&self.policy),
             snap: self.snap.clone(),
+            hashes: Hashes::default(),
         }
     }
 
@@ -82,6 +120,7 @@ impl Model {
         Model {
             policy: Arc::new(policy.clone()),
             snap: snapshot.clone(),
+            hashes: Hashes::default(),
         }
     }
 
@@ -528,7 +567,7 @@ impl Model {
             Extracted::Malformed => return d.deny(Reason::MalformedCredential),
             Extracted::Token(kind, token) => (kind, token),
         };
-        let hash = token_hash(&token);
+        let hash = self.hashes.of(&token);
         // Name the token by its hash prefix only (SPEC §1).
         d.explain.push(format!(
             "credential: {} sha256:{}",
@@ -1001,7 +1040,7 @@ impl Model {
                 if self.snap.api_keys.iter().any(|k| k.id == *key) {
                     return reject(Rejection::DuplicateId, "the key id exists");
                 }
-                let hash = token_hash(token.expose());
+                let hash = self.hashes.of(token.expose());
                 if self.token_taken(&hash) {
                     return reject(Rejection::DuplicateToken, "the token is in use");
                 }
@@ -1158,7 +1197,7 @@ impl Model {
                 if self.snap.sessions.iter().any(|s| s.id == *session) {
                     return reject(Rejection::DuplicateId, "the session id exists");
                 }
-                let hash = token_hash(token.expose());
+                let hash = self.hashes.of(token.expose());
                 if self.token_taken(&hash) {
                     return reject(Rejection::DuplicateToken, "the token is in use");
                 }
@@ -1399,7 +1438,26 @@ impl Model {
 
 #[cfg(test)]
 mod tests {
-    use super::token_hash;
+    use super::{token_hash, Hashes, Model, Policy, Snapshot};
+
+    /// The memo answers what hashing answers, past its capacity too, and
+    /// a clone starts without it.
+    #[test]
+    fn remembered_hashes_are_the_hashes() {
+        let hashes = Hashes::default();
+        let tokens: Vec<String> = (0..3 * Hashes::CAPACITY + 1)
+            .map(|i| format!("tok/{i}+=%"))
+            .collect();
+        for round in 0..2 {
+            for t in &tokens {
+                assert_eq!(hashes.of(t), token_hash(t), "{t}, round {round}");
+            }
+        }
+        assert!(hashes.0.borrow().len() <= Hashes::CAPACITY);
+        let model = Model::new(&Snapshot::default(), &Policy::default());
+        model.hashes.of("tok/a+b=c%2F");
+        assert_eq!(model.clone().hashes.0.borrow().len(), 0);
+    }
 
     /// The model's own hex of its own digest: FIPS 180-2's "abc" vector,
     /// and a token of the universe's alphabet against the engine's hash.
