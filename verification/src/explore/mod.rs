@@ -41,11 +41,21 @@
 //!   count, and the counterexample is still a shortest one: a level is
 //!   finished before the next starts, unlike a work-stealing search
 //!   (stateright's) whose first counterexample need not be shortest.
+//! - **The last level streamed**: its merge only keys and counts, so its
+//!   workers run for the whole level, taking chunks of nodes while the
+//!   merge takes their results in order ([`Merged::last_level`]); they
+//!   hand it every child rather than read the visited set it writes.
+//!   Rejected: merging a batch while the next is expanded (a thread
+//!   started per batch cost more than the overlap saved); workers
+//!   inserting into a shared visited set (the count would then depend on
+//!   the order of arrival at the state bound).
 //!
 //! Memory is bounded by `max_states`: when the visited set is full, the
 //! search finishes the level it is on without adding states and reports the
-//! last depth it completed — a bound, not a crash. `time_limit` stops the
-//! search between batches the same way.
+//! last depth it completed — a bound, not a crash; a state already seen
+//! does not reach the bound, so the report does not depend on which
+//! children a worker left out. `time_limit` stops the search between
+//! batches (chunks, on the last level) the same way.
 
 mod fingerprint;
 mod packed;
@@ -53,9 +63,10 @@ mod symmetry;
 mod universe;
 
 use std::{
+    collections::BTreeMap,
     sync::{
-        atomic::{AtomicUsize, Ordering},
-        Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        mpsc, Condvar, Mutex,
     },
     time::{Duration as StdDuration, Instant},
 };
@@ -281,9 +292,12 @@ struct Child {
 /// its key when it has one (nothing keeps it).
 enum ChildState {
     Packed(Packed),
-    Whole(Box<(Snapshot, History)>),
+    Whole(Whole),
     Counted,
 }
+
+/// A child's state and history, unpacked.
+type Whole = Box<(Snapshot, History)>;
 
 /// What one transition gave.
 struct Transition {
@@ -485,6 +499,15 @@ fn check(
 /// until the merge) stay a few MB and progress moves.
 const BATCH: usize = 512;
 
+/// Nodes a worker of the last level takes at a time
+/// ([`Merged::last_level`]): small, since the merge waits for the chunks in
+/// order, and a power of two that divides [`BATCH`], for progress.
+const CHUNK: usize = 64;
+
+/// Chunks the last level's workers expand ahead of the merge, at most:
+/// about 150k transitions held.
+const AHEAD: usize = 64;
+
 /// A breadth-first search in progress.
 struct Search<'a> {
     universe: &'a Universe,
@@ -504,10 +527,32 @@ struct Search<'a> {
     last: bool,
     /// Each worker's memo, by worker number.
     memos: Vec<Mutex<Memo>>,
+}
+
+/// The merge's side of a search: what the workers do not read while the
+/// last level's batches are expanded (the visited set, read by the workers
+/// on the other levels only between merges).
+struct Merged {
     seen: fingerprint::Seen,
     links: Vec<Link>,
     report: ExploreReport,
+    /// New states of the level being merged.
+    reached: usize,
+    /// Children of the last level with a record the store lacks, merged
+    /// while the workers read the store: keyed once they are done.
+    deferred: Vec<(usize, Whole, Option<u128>)>,
     start: Instant,
+}
+
+/// What the merge reads of the search: disjoint from the store, which the
+/// merge of a kept level writes.
+#[derive(Clone, Copy)]
+struct Cx<'s> {
+    universe: &'s Universe,
+    policy: &'s Policy,
+    cfg: &'s Config,
+    moves: &'s [Option<&'s Op>],
+    last: bool,
 }
 
 impl Search<'_> {
@@ -533,7 +578,13 @@ impl Search<'_> {
     /// the last level, only keyed); a child with a new record cannot have
     /// been seen (every seen state was stored or keyed from stored
     /// records), and its key waits for the merge to number the record.
-    fn child(&self, x: &Expanding<'_>, step: &Scratch, clock: usize) -> Option<Child> {
+    fn child(
+        &self,
+        x: &Expanding<'_>,
+        step: &Scratch,
+        clock: usize,
+        seen: Option<&fingerprint::Seen>,
+    ) -> Option<Child> {
         let Scratch {
             after: snapshot,
             history,
@@ -553,7 +604,7 @@ impl Search<'_> {
             let f = orbit.or_else(|| packed.as_ref().map(|p| p.fingerprint(clock)));
             (packed.map(ChildState::Packed), f)
         };
-        if fingerprint.is_some_and(|f| self.seen.contains(&f)) {
+        if fingerprint.is_some_and(|f| seen.is_some_and(|seen| seen.contains(&f))) {
             return None;
         }
         Some(Child {
@@ -566,7 +617,12 @@ impl Search<'_> {
 
     /// Expands `node`: every move of its shard, judged, with the children
     /// not already seen before this batch.
-    fn expand(&self, node: &Node, memo: &mut Memo) -> Vec<Transition> {
+    fn expand(
+        &self,
+        node: &Node,
+        memo: &mut Memo,
+        seen: Option<&fingerprint::Seen>,
+    ) -> Vec<Transition> {
         let (shard, shards) = (self.cfg.shard.0, self.cfg.shard.1.max(1));
         let (snapshot, history) = self.store.unpack(&node.state);
         let model = match memo.node_model.take() {
@@ -601,7 +657,7 @@ impl Search<'_> {
             let (changed, mut violations) = step(&x, cmd, self.parsed[mv].as_ref(), memo);
             let violation = (!violations.is_empty()).then(|| violations.swap_remove(0));
             let child = changed
-                .then(|| self.child(&x, &memo.scratch, node.clock))
+                .then(|| self.child(&x, &memo.scratch, node.clock, seen))
                 .flatten();
             if changed {
                 let Scratch { after, diff, .. } = &mut memo.scratch;
@@ -625,11 +681,15 @@ impl Search<'_> {
     }
 
     /// Expands `nodes` on the configured threads; results in node order.
-    fn expand_all(&self, nodes: &[Node]) -> Vec<Vec<Transition>> {
+    /// Children already in `seen` are left out (when it is given).
+    fn expand_all(&self, nodes: &[Node], seen: Option<&fingerprint::Seen>) -> Vec<Vec<Transition>> {
         let threads = self.cfg.threads.clamp(1, nodes.len().max(1));
         if threads == 1 {
             let mut memo = self.memos[0].lock().expect("one worker");
-            return nodes.iter().map(|n| self.expand(n, &mut memo)).collect();
+            return nodes
+                .iter()
+                .map(|n| self.expand(n, &mut memo, seen))
+                .collect();
         }
         let next = AtomicUsize::new(0);
         let mut slots: Vec<Option<Vec<Transition>>> = Vec::new();
@@ -644,7 +704,7 @@ impl Search<'_> {
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
                             let Some(node) = nodes.get(i) else { break };
-                            mine.push((i, self.expand(node, &mut memo)));
+                            mine.push((i, self.expand(node, &mut memo, seen)));
                         }
                         mine
                     })
@@ -664,14 +724,41 @@ impl Search<'_> {
             .collect()
     }
 
+    /// What the merge reads of the search, and the store it writes.
+    fn split(&mut self) -> (Cx<'_>, &mut Store) {
+        (
+            Cx {
+                universe: self.universe,
+                policy: self.policy,
+                cfg: self.cfg,
+                moves: &self.moves,
+                last: self.last,
+            },
+            &mut self.store,
+        )
+    }
+
+    /// What the merge reads of the search.
+    fn cx(&self) -> Cx<'_> {
+        Cx {
+            universe: self.universe,
+            policy: self.policy,
+            cfg: self.cfg,
+            moves: &self.moves,
+            last: self.last,
+        }
+    }
+}
+
+impl Merged {
     /// The commands of the path ending with `link`.
-    fn path(&self, mut link: u32) -> Vec<Command> {
+    fn path(&self, cx: &Cx<'_>, mut link: u32) -> Vec<Command> {
         let mut path = Vec::new();
         while link != ROOT {
             let l = self.links[link as usize];
-            let op = self.moves[l.mv as usize].expect("links name commands");
+            let op = cx.moves[l.mv as usize].expect("links name commands");
             path.push(Command {
-                at: self.universe.times[l.clock as usize],
+                at: cx.universe.times[l.clock as usize],
                 op: op.clone(),
             });
             link = l.parent;
@@ -680,18 +767,240 @@ impl Search<'_> {
         path
     }
 
-    fn level(&self, depth: usize, next: usize, expanded: usize, of: usize, done: bool) -> Level {
+    fn level(&self, depth: usize, expanded: usize, of: usize, done: bool, stored: usize) -> Level {
         Level {
             depth,
             states: self.report.states,
             transitions: self.report.transitions,
-            frontier: next,
+            frontier: self.reached,
             expanded,
             of,
             done,
             elapsed: self.start.elapsed(),
-            stored: self.store.len(),
+            stored,
         }
+    }
+
+    /// Merges `nodes`' transitions into the visited set in node order,
+    /// then move order: the sequential search's order, so counts, the
+    /// first violation and the states kept do not depend on the thread
+    /// count. Whether the search stops (at a violation). Without the store
+    /// (`None`: the last level's workers are reading it) a child with a
+    /// record the store lacks is deferred to [`Merged::settle`].
+    fn merge(
+        &mut self,
+        cx: &Cx<'_>,
+        nodes: &[Node],
+        transitions: Vec<Vec<Transition>>,
+        mut store: Option<&mut Store>,
+        next: &mut Vec<Node>,
+    ) -> bool {
+        let cfg = cx.cfg;
+        for (node, transitions) in nodes.iter().zip(transitions) {
+            for t in transitions {
+                self.report.transitions += 1;
+                let first = node.first.unwrap_or(t.mv);
+                if let Some(violation) = t.violation {
+                    let name = violation.invariant.id().to_string();
+                    if let Err(at) = self.report.violated.binary_search(&name) {
+                        self.report.violated.insert(at, name);
+                    }
+                    if self.report.counterexample.is_none() {
+                        let mut path = self.path(cx, node.link);
+                        path.push(Command {
+                            at: cx.universe.times[node.clock],
+                            op: cx.moves[t.mv].expect("a command").clone(),
+                        });
+                        self.report.counterexample = Some(Counterexample {
+                            steps: path.len(),
+                            trace: trace(cx.policy, &cx.universe.snapshot, &path),
+                            violation,
+                        });
+                    }
+                    if cfg.stop_at_first {
+                        return true;
+                    }
+                    continue;
+                }
+                let Some(child) = t.child else { continue };
+                let fingerprint = match child.state {
+                    ChildState::Whole(whole) if store.is_none() => {
+                        assert!(
+                            cx.last,
+                            "only the last level's merge goes without the store"
+                        );
+                        self.deferred.push((node.clock, whole, child.fingerprint));
+                        continue;
+                    }
+                    _ if self.seen.len() >= cfg.max_states => {
+                        self.refuse(child.fingerprint);
+                        continue;
+                    }
+                    ChildState::Whole(whole) => {
+                        let store = store.as_deref_mut().expect("matched above");
+                        let p = store.pack(&whole.0, &whole.1);
+                        let f = child
+                            .fingerprint
+                            .unwrap_or_else(|| p.fingerprint(node.clock));
+                        (Some(p), f)
+                    }
+                    ChildState::Packed(p) => {
+                        (Some(p), child.fingerprint.expect("a packed child's key"))
+                    }
+                    ChildState::Counted => {
+                        (None, child.fingerprint.expect("a counted child's key"))
+                    }
+                };
+                let (state, fingerprint) = fingerprint;
+                if self.seen.insert(fingerprint) {
+                    self.report.states += 1;
+                    self.reached += 1;
+                    if cx.last {
+                        continue;
+                    }
+                    let state = state.expect("a child of a kept level is packed");
+                    let link = u32::try_from(self.links.len()).expect("fewer than 2^32 links");
+                    self.links.push(Link {
+                        parent: node.link,
+                        mv: t.mv as u16,
+                        clock: node.clock as u16,
+                    });
+                    next.push(Node {
+                        state,
+                        clock: node.clock,
+                        link,
+                        steps: node.steps + 1,
+                        first: Some(first),
+                    });
+                }
+            }
+        }
+        false
+    }
+
+    /// A child that finds the visited set full: the bound is reached
+    /// unless the child was seen already (a state seen is no state
+    /// refused, whether the worker left it out or the merge finds it), so
+    /// on the last level, where nothing is kept, the report does not
+    /// depend on the order children arrive in: the states are the fewer of
+    /// the bound and the distinct keys, and the bound is reached exactly
+    /// when there are more.
+    fn refuse(&mut self, fingerprint: Option<u128>) {
+        if !fingerprint.is_some_and(|f| self.seen.contains(&f)) {
+            self.report.limit_reached = true;
+        }
+    }
+
+    /// Keys the deferred children of the last level, now that the store
+    /// is free: their records are numbered, as the merge would have.
+    fn settle(&mut self, cfg: &Config, search: &mut Search<'_>) {
+        for (clock, whole, f) in std::mem::take(&mut self.deferred) {
+            let f = f.unwrap_or_else(|| search.store.pack(&whole.0, &whole.1).fingerprint(clock));
+            if self.seen.len() >= cfg.max_states {
+                self.refuse(Some(f));
+            } else if self.seen.insert(f) {
+                self.report.states += 1;
+                self.reached += 1;
+            }
+        }
+    }
+
+    /// The last level, on `cfg.threads` workers that go on expanding while
+    /// the merge runs, in chunks of [`CHUNK`] nodes, at most [`AHEAD`]
+    /// chunks ahead of it; whether the search stops (at a violation).
+    ///
+    /// On the other levels a batch is expanded, then merged, with the
+    /// workers stopped: the merge writes the store they read (it numbers
+    /// new records) and the visited set they filter children by. The last
+    /// level's merge only keys and counts, and its children mostly have a
+    /// key already; the workers hand it every child rather than read the
+    /// visited set it writes, and a child whose key needs the store waits
+    /// in [`Merged::deferred`]. A merge that stops the workers was one
+    /// core idle for about 5 % of the level, and starting the threads for
+    /// each batch cost about as much again.
+    fn last_level(
+        &mut self,
+        search: &Search<'_>,
+        frontier: &[Node],
+        depth: usize,
+        progress: &mut dyn FnMut(&Level),
+    ) -> bool {
+        let cx = search.cx();
+        let cfg = search.cfg;
+        let chunks = frontier.len().div_ceil(CHUNK);
+        let chunk = |c: usize| &frontier[c * CHUNK..((c + 1) * CHUNK).min(frontier.len())];
+        let threads = cfg.threads.clamp(1, chunks.max(1));
+        let claimed = AtomicUsize::new(0);
+        let cancel = AtomicBool::new(false);
+        // Chunks merged, and the signal that it moved.
+        let window = (Mutex::new(0usize), Condvar::new());
+        let (tx, rx) = mpsc::channel::<(usize, Vec<Vec<Transition>>)>();
+        std::thread::scope(|s| {
+            for memo in &search.memos[..threads] {
+                let (tx, claimed, cancel, window) = (tx.clone(), &claimed, &cancel, &window);
+                s.spawn(move || {
+                    let mut memo = memo.lock().expect("a worker's own memo");
+                    loop {
+                        let c = claimed.fetch_add(1, Ordering::Relaxed);
+                        if c >= chunks {
+                            break;
+                        }
+                        let mut merged = window.0.lock().expect("the merge's count");
+                        while c >= *merged + AHEAD && !cancel.load(Ordering::Relaxed) {
+                            merged = window.1.wait(merged).expect("the merge's count");
+                        }
+                        drop(merged);
+                        if cancel.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let out = chunk(c)
+                            .iter()
+                            .map(|n| search.expand(n, &mut memo, None))
+                            .collect();
+                        if tx.send((c, out)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut waiting = BTreeMap::new();
+            let mut want = 0;
+            let mut stop = false;
+            'merge: while want < chunks {
+                let Ok((c, out)) = rx.recv() else { break };
+                waiting.insert(c, out);
+                while let Some(out) = waiting.remove(&want) {
+                    if cfg.time_limit.is_some_and(|t| self.start.elapsed() > t) {
+                        self.report.timed_out = true;
+                        break 'merge;
+                    }
+                    if self.merge(&cx, chunk(want), out, None, &mut Vec::new()) {
+                        stop = true;
+                        break 'merge;
+                    }
+                    want += 1;
+                    *window.0.lock().expect("the merge's count") = want;
+                    window.1.notify_all();
+                    let done = (want * CHUNK).min(frontier.len());
+                    if done.is_multiple_of(BATCH) && done < frontier.len() {
+                        progress(&self.level(
+                            depth,
+                            done,
+                            frontier.len(),
+                            false,
+                            search.store.len(),
+                        ));
+                    }
+                }
+            }
+            // Workers waiting for the window, or about to take a chunk,
+            // stop; the one expanding finishes its chunk unread.
+            cancel.store(true, Ordering::Relaxed);
+            let _guard = window.0.lock().expect("the merge's count");
+            window.1.notify_all();
+            stop
+        })
     }
 }
 
@@ -730,8 +1039,12 @@ pub fn explore(
         store: Store::default(),
         last: false,
         memos: (0..cfg.threads.max(1)).map(|_| Mutex::default()).collect(),
+    };
+    let mut merged = Merged {
         seen: fingerprint::Seen::default(),
         links: Vec::new(),
+        reached: 0,
+        deferred: Vec::new(),
         report: ExploreReport {
             states: 1,
             transitions: 0,
@@ -774,14 +1087,14 @@ pub fn explore(
             .collect();
         names.sort();
         names.dedup();
-        search.report.violated = names;
-        search.report.counterexample = Some(Counterexample {
+        merged.report.violated = names;
+        merged.report.counterexample = Some(Counterexample {
             steps: 0,
             trace: trace(policy, &universe.snapshot, &[]),
             violation,
         });
-        search.report.elapsed = search.start.elapsed();
-        return search.report;
+        merged.report.elapsed = merged.start.elapsed();
+        return merged.report;
     }
     let root = Node {
         state: search
@@ -793,13 +1106,13 @@ pub fn explore(
         first: None,
     };
     let root_fingerprint = search.fingerprint(&root.state, 0);
-    search.seen.insert(root_fingerprint);
+    merged.seen.insert(root_fingerprint);
     let mut frontier = vec![root];
     // New states per node expanded on the level before, to size the
     // visited set once for the last level: growing a table of tens of
     // millions of keys is a rehash of all of them on the merging thread.
     let mut growth = None;
-    'levels: for depth in 1..=cfg.depth {
+    for depth in 1..=cfg.depth {
         let mut next: Vec<Node> = Vec::new();
         // The last level's new states are counted and keyed, not kept:
         // nothing expands them, and a counterexample on one of their
@@ -807,7 +1120,7 @@ pub fn explore(
         // are most of the states, so this is most of the memory.
         let last = depth == cfg.depth;
         search.last = last;
-        let mut reached = 0usize;
+        merged.reached = 0;
         // Ticks do not count toward depth: close the frontier under them.
         let mut i = 0;
         while i < frontier.len() {
@@ -816,115 +1129,64 @@ pub fn explore(
                 let mut later = node.clone();
                 later.clock += 1;
                 let fingerprint = search.fingerprint(&later.state, later.clock);
-                if search.seen.insert(fingerprint) {
-                    search.report.states += 1;
+                if merged.seen.insert(fingerprint) {
+                    merged.report.states += 1;
                     frontier.push(later);
                 }
             }
             i += 1;
         }
         if let (true, Some(growth)) = (last, growth) {
-            let room = cfg.max_states.saturating_sub(search.seen.len());
-            search
+            let room = cfg.max_states.saturating_sub(merged.seen.len());
+            merged
                 .seen
                 .reserve(((frontier.len() as f64 * growth) as usize).min(room));
         }
-        for (b, batch) in frontier.chunks(BATCH).enumerate() {
-            if cfg.time_limit.is_some_and(|t| search.start.elapsed() > t) {
-                search.report.timed_out = true;
-                break;
-            }
-            let expanded = search.expand_all(batch);
-            // Merge in node order, then move order: the sequential search's
-            // order, so counts, the first violation and the states kept do
-            // not depend on the thread count.
-            for (node, transitions) in batch.iter().zip(expanded) {
-                for t in transitions {
-                    search.report.transitions += 1;
-                    let first = node.first.unwrap_or(t.mv);
-                    if let Some(violation) = t.violation {
-                        let name = violation.invariant.id().to_string();
-                        if let Err(at) = search.report.violated.binary_search(&name) {
-                            search.report.violated.insert(at, name);
-                        }
-                        if search.report.counterexample.is_none() {
-                            let mut path = search.path(node.link);
-                            path.push(Command {
-                                at: universe.times[node.clock],
-                                op: search.moves[t.mv].expect("a command").clone(),
-                            });
-                            search.report.counterexample = Some(Counterexample {
-                                steps: path.len(),
-                                trace: trace(policy, &universe.snapshot, &path),
-                                violation,
-                            });
-                        }
-                        if cfg.stop_at_first {
-                            break 'levels;
-                        }
-                        continue;
-                    }
-                    let Some(child) = t.child else { continue };
-                    if search.seen.len() >= cfg.max_states {
-                        search.report.limit_reached = true;
-                        continue;
-                    }
-                    let (state, fingerprint) = match child.state {
-                        ChildState::Packed(p) => {
-                            (Some(p), child.fingerprint.expect("a packed child's key"))
-                        }
-                        ChildState::Counted => {
-                            (None, child.fingerprint.expect("a counted child's key"))
-                        }
-                        ChildState::Whole(whole) => {
-                            let p = search.store.pack(&whole.0, &whole.1);
-                            let f = child
-                                .fingerprint
-                                .unwrap_or_else(|| p.fingerprint(node.clock));
-                            (Some(p), f)
-                        }
-                    };
-                    if search.seen.insert(fingerprint) {
-                        search.report.states += 1;
-                        reached += 1;
-                        if last {
-                            continue;
-                        }
-                        let state = state.expect("a child of a kept level is packed");
-                        let link =
-                            u32::try_from(search.links.len()).expect("fewer than 2^32 links");
-                        search.links.push(Link {
-                            parent: node.link,
-                            mv: t.mv as u16,
-                            clock: node.clock as u16,
-                        });
-                        next.push(Node {
-                            state,
-                            clock: node.clock,
-                            link,
-                            steps: node.steps + 1,
-                            first: Some(first),
-                        });
-                    }
+        let of = frontier.len();
+        let stop = if last && cfg.threads > 1 {
+            merged.last_level(&search, &frontier, depth, progress)
+        } else {
+            let mut stop = false;
+            for (b, batch) in frontier.chunks(BATCH).enumerate() {
+                if cfg.time_limit.is_some_and(|t| merged.start.elapsed() > t) {
+                    merged.report.timed_out = true;
+                    break;
+                }
+                let transitions = search.expand_all(batch, Some(&merged.seen));
+                let (cx, store) = search.split();
+                if merged.merge(&cx, batch, transitions, Some(store), &mut next) {
+                    stop = true;
+                    break;
+                }
+                let done = ((b + 1) * BATCH).min(of);
+                if done < of {
+                    progress(&merged.level(depth, done, of, false, search.store.len()));
                 }
             }
-            let done = ((b + 1) * BATCH).min(frontier.len());
-            if done < frontier.len() {
-                progress(&search.level(depth, reached, done, frontier.len(), false));
-            }
-        }
-        if !search.report.limit_reached && !search.report.timed_out {
-            search.report.depth_completed = depth;
-        }
-        progress(&search.level(depth, reached, frontier.len(), frontier.len(), true));
-        if last || search.report.limit_reached || search.report.timed_out || next.is_empty() {
+            stop
+        };
+        merged.settle(cfg, &mut search);
+        if stop {
             break;
         }
-        growth = Some(reached as f64 / frontier.len().max(1) as f64);
+        if !merged.report.limit_reached && !merged.report.timed_out {
+            merged.report.depth_completed = depth;
+        }
+        progress(&merged.level(
+            depth,
+            frontier.len(),
+            frontier.len(),
+            true,
+            search.store.len(),
+        ));
+        if last || merged.report.limit_reached || merged.report.timed_out || next.is_empty() {
+            break;
+        }
+        growth = Some(merged.reached as f64 / frontier.len().max(1) as f64);
         frontier = next;
     }
-    search.report.elapsed = search.start.elapsed();
-    search.report
+    merged.report.elapsed = merged.start.elapsed();
+    merged.report
 }
 
 /// A trace in the SPEC §10 format, as JSON ([`Trace::to_value`]).
@@ -1038,6 +1300,62 @@ mod tests {
             (many.states, many.transitions, many.depth_completed)
         );
         assert!(one.counterexample.is_none() && many.counterexample.is_none());
+    }
+
+    /// A report without its time, as the CLI prints it.
+    fn timeless(mut r: ExploreReport) -> serde_json::Value {
+        r.elapsed = StdDuration::ZERO;
+        serde_json::to_value(&r).expect("a report serializes")
+    }
+
+    /// The last level on several threads (merged while the workers go on,
+    /// children that need the store deferred: depth 3 has some) reports
+    /// what one thread does, at the state bound too.
+    #[test]
+    fn the_streamed_last_level_reports_what_one_thread_does() {
+        let u = Universe::small();
+        let run = |threads, max_states| {
+            let cfg = Config {
+                depth: 3,
+                threads,
+                max_states,
+                ..Config::default()
+            };
+            timeless(explore(&u, &Policy::default(), &cfg, &mut |_| {}))
+        };
+        let whole = run(1, usize::MAX);
+        assert_eq!(whole, run(3, usize::MAX), "3 threads");
+        let bounded = run(1, 41_686);
+        assert_eq!(bounded, run(2, 41_686), "at the bound, 2 threads");
+        // Exactly the distinct states fit: the bound is not reached (a
+        // state seen again is no state refused); one fewer, it is.
+        assert_eq!(whole["states"], 41_687);
+        assert_eq!(run(2, 41_687), whole);
+        assert_eq!(bounded["limit_reached"], true);
+        assert_eq!(bounded["states"], 41_686);
+    }
+
+    /// Every fault, stopping at the first violation or not: the streamed
+    /// last level finds what one thread finds, counterexample included.
+    #[cfg(feature = "faults")]
+    #[test]
+    fn the_streamed_last_level_finds_what_one_thread_finds() {
+        let u = Universe::small();
+        for fault in Fault::ALL {
+            for stop_at_first in [true, false] {
+                let run = |threads| {
+                    let cfg = Config {
+                        depth: 2,
+                        threads,
+                        fault: Some(fault),
+                        stop_at_first,
+                        ..Config::default()
+                    };
+                    timeless(explore(&u, &Policy::default(), &cfg, &mut |_| {}))
+                };
+                assert_eq!(run(1), run(2), "{fault:?}, stop at first: {stop_at_first}");
+            }
+        }
     }
 
     /// The incremental invariant check equals the whole-state one on every
