@@ -225,6 +225,12 @@ pub struct Step<'a> {
     /// either names and their lengths, not record by record
     /// ([`same_by_diffs`]).
     pub model_diff: Option<&'a Diff>,
+    /// [`longest_public`] of `before`, when the caller knows it (explore
+    /// computes it once per node for the thirty-odd commands it runs
+    /// there): a presented token longer than it is not searched for in the
+    /// state's public strings, which it cannot occur in. When given, it
+    /// must be that value.
+    pub longest_public: Option<usize>,
 }
 
 /// Records found to survive a JSON round trip, so that I6 round-trips each
@@ -536,6 +542,7 @@ impl History {
         policy: &Policy,
         state: &Snapshot,
         secrets: Option<&Secrets>,
+        longest: Option<usize>,
     ) {
         // Each candidate is judged as it is found, in order: no list of
         // them is built on every step.
@@ -543,7 +550,7 @@ impl History {
         let mut note = |t: &str| {
             if t.len() >= MIN_SECRET_LEN
                 && !tokens.iter().any(|k| k.text() == t.as_bytes())
-                && !occurs_in_public(t, cmd, policy, state)
+                && !occurs_in_public(t, cmd, policy, state, longest)
             {
                 tokens.push(secrets.map_or_else(|| Secret::new(t), |s| s.get(t)));
             }
@@ -587,19 +594,16 @@ impl History {
 /// runs on most steps of a search (each path meets its tokens anew), and a
 /// token is longer than nearly every public string, so almost no string is
 /// searched.
-fn occurs_in_public(t: &str, cmd: &Command, policy: &Policy, state: &Snapshot) -> bool {
+fn occurs_in_public(
+    t: &str,
+    cmd: &Command,
+    policy: &Policy,
+    state: &Snapshot,
+    longest: Option<usize>,
+) -> bool {
     // The length compared here, inline: a call to `occurs` per public
     // string, nearly all shorter than the token, was most of this search.
-    let hit = |p: &str| p.len() >= t.len() && occurs(p.as_bytes(), t.as_bytes());
-    if policy.session.cookies.iter().any(|c| hit(c))
-        || hit(&policy.api_key.header)
-        || policy.api_key.prefixes.iter().any(|p| hit(p))
-        || policy.actions.iter().any(|(action, rule)| {
-            hit(action) || rule.roles.iter().any(|r| hit(r)) || hit(&rule.capability)
-        })
-    {
-        return true;
-    }
+    let mut hit = |p: &str| p.len() >= t.len() && occurs(p.as_bytes(), t.as_bytes());
     if let Op::Authenticate {
         action,
         tenant,
@@ -614,17 +618,51 @@ fn occurs_in_public(t: &str, cmd: &Command, policy: &Policy, state: &Snapshot) -
             return true;
         }
     }
-    state.tenants.iter().any(|x| hit(x.id.as_str()))
-        || state.users.iter().any(|x| hit(x.id.as_str()))
-        || state.memberships.iter().any(|m| hit(&m.role))
-        || state.api_keys.iter().any(|k| {
-            hit(k.id.as_str())
-                || hit(&k.prefix)
-                || hit(&k.name)
-                || k.capabilities.iter().any(|c| hit(c))
+    if policy_strings(policy, &mut hit) {
+        return true;
+    }
+    // Longer than every public string of the state: in none of them.
+    if longest.is_some_and(|n| t.len() > n) {
+        return false;
+    }
+    state_strings(state, &mut hit)
+}
+
+/// The length of the longest public string of `state` (an id, a prefix, a
+/// name, a role, a capability): a token longer than it occurs in none. For
+/// [`Step::longest_public`]. The policy's strings are left out: they are
+/// longer than tokens (cookie names) and searched anyway.
+pub fn longest_public(state: &Snapshot) -> usize {
+    let mut longest = 0;
+    state_strings(state, &mut |p| {
+        longest = longest.max(p.len());
+        false
+    });
+    longest
+}
+
+/// Whether `f` holds for one of the strings `policy` names.
+fn policy_strings(policy: &Policy, f: &mut impl FnMut(&str) -> bool) -> bool {
+    policy.session.cookies.iter().any(|c| f(c))
+        || f(&policy.api_key.header)
+        || policy.api_key.prefixes.iter().any(|p| f(p))
+        || policy.actions.iter().any(|(action, rule)| {
+            f(action) || rule.roles.iter().any(|r| f(r)) || f(&rule.capability)
         })
-        || state.sessions.iter().any(|x| hit(x.id.as_str()))
-        || state.resources.iter().any(|x| hit(x.id.as_str()))
+}
+
+/// Whether `f` holds for one of the public fields of `state`'s records.
+/// One list for the search ([`occurs_in_public`]) and the bound
+/// ([`longest_public`]), so the two cannot drift apart.
+fn state_strings(state: &Snapshot, f: &mut impl FnMut(&str) -> bool) -> bool {
+    state.tenants.iter().any(|x| f(x.id.as_str()))
+        || state.users.iter().any(|x| f(x.id.as_str()))
+        || state.memberships.iter().any(|m| f(&m.role))
+        || state.api_keys.iter().any(|k| {
+            f(k.id.as_str()) || f(&k.prefix) || f(&k.name) || k.capabilities.iter().any(|c| f(c))
+        })
+        || state.sessions.iter().any(|x| f(x.id.as_str()))
+        || state.resources.iter().any(|x| f(x.id.as_str()))
 }
 
 /// Whether `needle` (not empty) occurs in `hay`. The strings here are
@@ -714,7 +752,13 @@ fn check_step_with(history: &mut History, step: &Step<'_>, scope: Scope) -> Vec<
     // What this step knows before judging it: deadness in the state the
     // engine decided on, and the tokens presented so far, this one included.
     history.note_dead(step.before, at);
-    history.note_tokens(step.command, step.policy, step.before, step.secrets);
+    history.note_tokens(
+        step.command,
+        step.policy,
+        step.before,
+        step.secrets,
+        step.longest_public,
+    );
 
     let mut r = Findings(Vec::new());
     let decision = step.engine.decision();
@@ -1571,6 +1615,7 @@ mod tests {
                     output_verified: false,
                     diff: None,
                     model_diff: None,
+                    longest_public: None,
                     round_tripped: None,
                     secrets,
                     absent: None,
@@ -2217,6 +2262,31 @@ mod tests {
     /// `occurs_in_public` is the plain search of every public string: every
     /// public string of a state, policy and request, and pieces of them,
     /// as candidates.
+    /// Each kind of public string of a state, made the longest in turn, is
+    /// the bound.
+    #[test]
+    fn longest_public_is_the_longest_of_every_kind() {
+        let long = "x".repeat(120);
+        let base = snapshot();
+        assert!(longest_public(&base) < 120);
+        let kinds: Vec<fn(&mut Snapshot, &str)> = vec![
+            |s, l| s.tenants[0].id = Id::new(l).unwrap(),
+            |s, l| s.users[0].id = Id::new(l).unwrap(),
+            |s, l| s.memberships[0].role = l.into(),
+            |s, l| s.api_keys[0].id = Id::new(l).unwrap(),
+            |s, l| s.api_keys[0].prefix = l.into(),
+            |s, l| s.api_keys[0].name = l.into(),
+            |s, l| s.api_keys[0].capabilities.push(l.into()),
+            |s, l| s.sessions[0].id = Id::new(l).unwrap(),
+            |s, l| s.resources[0].id = Id::new(l).unwrap(),
+        ];
+        for (i, kind) in kinds.iter().enumerate() {
+            let mut state = base.clone();
+            kind(&mut state, &long);
+            assert_eq!(longest_public(&state), 120, "kind {i}");
+        }
+    }
+
     #[test]
     fn occurs_in_public_is_a_search_of_every_public_string() {
         let policy = Policy::default();
@@ -2271,9 +2341,16 @@ mod tests {
         {
             let want = public.iter().any(|p| p.contains(c.as_str()));
             assert_eq!(
-                occurs_in_public(c, &command, &policy, &state),
+                occurs_in_public(c, &command, &policy, &state, None),
                 want,
                 "{c:?}"
+            );
+            // The bound skips no string a token can occur in.
+            let longest = Some(longest_public(&state));
+            assert_eq!(
+                occurs_in_public(c, &command, &policy, &state, longest),
+                want,
+                "{c:?}, bounded"
             );
             if want {
                 hits += 1;
@@ -2321,6 +2398,7 @@ mod tests {
                 output_verified: false,
                 diff: None,
                 model_diff: None,
+                longest_public: None,
                 round_tripped: None,
                 secrets: None,
                 absent: None,
@@ -2376,6 +2454,7 @@ mod tests {
                 output_verified: false,
                 diff: None,
                 model_diff: None,
+                longest_public: None,
                 round_tripped: None,
                 secrets: None,
                 absent: Some(absent),

@@ -13,7 +13,7 @@
 //! model so that the explorer does not hash the same five tokens on every
 //! decision it judges.
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use authproof_engine::snapshot::{ApiKey, Diff, Membership, Resource, Session, Tenant, User};
 use authproof_engine::{
@@ -238,8 +238,9 @@ pub fn status_of(reason: Reason) -> u16 {
     }
 }
 
-/// What SPEC §5 extraction found.
-enum Extracted {
+/// What SPEC §5 extraction found. Tokens borrow from the request where
+/// they are its bytes (only a signed cookie's is decoded into a new string).
+enum Extracted<'r> {
     /// No candidate present.
     Nothing,
     /// `credentials.multiple = "deny"` and two or more present.
@@ -247,14 +248,14 @@ enum Extracted {
     /// The first present candidate is unusable.
     Malformed,
     /// A usable token and the kind of record to look it up in.
-    Token(CredentialKind, String),
+    Token(CredentialKind, Cow<'r, str>),
 }
 
 /// The three SPEC §5 candidates, with the value each carries.
-enum Present {
-    ApiKeyHeader(String),
-    Cookie(String),
-    Authorization(String),
+enum Present<'r> {
+    ApiKeyHeader(&'r str),
+    Cookie(&'r str),
+    Authorization(&'r str),
 }
 
 /// SPEC §5: the order the candidates are looked at. `credentials.order`
@@ -278,21 +279,21 @@ fn candidate_order(policy: &Policy) -> Vec<Candidate> {
 
 /// SPEC §5 step 2: the session cookie's value, if one of `session.cookies`
 /// occurs in the `cookie` header.
-fn session_cookie(policy: &Policy, cookie_header: &str) -> Option<String> {
+fn session_cookie<'r>(policy: &Policy, cookie_header: &'r str) -> Option<&'r str> {
     // Split on `;`, trim spaces (U+0020 only, SPEC §5), split at the first
     // `=`, skip pairs without one.
-    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
     for raw in cookie_header.split(';') {
         let pair = raw.trim_matches(' ');
         if let Some(eq) = pair.find('=') {
-            pairs.push((pair[..eq].to_string(), pair[eq + 1..].to_string()));
+            pairs.push((&pair[..eq], &pair[eq + 1..]));
         }
     }
     // The first name in `session.cookies` order that occurs wins; of several
     // pairs with that name the first is used (SPEC). Names match exactly.
     for name in &policy.session.cookies {
         for (n, v) in &pairs {
-            if n == name {
+            if *n == name.as_str() {
                 return Some(unquote(v));
             }
         }
@@ -302,23 +303,23 @@ fn session_cookie(policy: &Policy, cookie_header: &str) -> Option<String> {
 
 /// One pair of surrounding double quotes is removed, only when the value is
 /// at least two characters long and both starts and ends with `"`.
-fn unquote(v: &str) -> String {
+fn unquote(v: &str) -> &str {
     if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
-        v[1..v.len() - 1].to_string()
+        &v[1..v.len() - 1]
     } else {
-        v.to_string()
+        v
     }
 }
 
 /// SPEC §5, the whole of it (§5.1 for signed session tokens).
-fn extract(policy: &Policy, req: &Request) -> Extracted {
+fn extract<'r>(policy: &Policy, req: &'r Request) -> Extracted<'r> {
     let mut present: Vec<Present> = Vec::new();
     for candidate in candidate_order(policy) {
         match candidate {
             // API-key header: present when the header exists (even empty).
             Candidate::ApiKeyHeader => {
                 if let Some(v) = req.headers.get(&policy.api_key.header) {
-                    present.push(Present::ApiKeyHeader(v.to_string()));
+                    present.push(Present::ApiKeyHeader(v));
                 }
             }
             // Session cookie: present when one of the names occurs.
@@ -332,7 +333,7 @@ fn extract(policy: &Policy, req: &Request) -> Extracted {
             // Authorization: present when the header exists.
             Candidate::Authorization => {
                 if let Some(v) = req.headers.get("authorization") {
-                    present.push(Present::Authorization(v.to_string()));
+                    present.push(Present::Authorization(v));
                 }
             }
         }
@@ -349,14 +350,14 @@ fn extract(policy: &Policy, req: &Request) -> Extracted {
     match present.remove(0) {
         Present::ApiKeyHeader(v) => {
             // The header makes it an API key; no prefix needed (SPEC).
-            if token_ok(&v) {
-                Extracted::Token(CredentialKind::ApiKey, v)
+            if token_ok(v) {
+                Extracted::Token(CredentialKind::ApiKey, v.into())
             } else {
                 Extracted::Malformed
             }
         }
         Present::Cookie(v) => {
-            if !token_ok(&v) {
+            if !token_ok(v) {
                 return Extracted::Malformed;
             }
             session_token(policy, v, false)
@@ -380,12 +381,12 @@ fn extract(policy: &Policy, req: &Request) -> Extracted {
                 if !policy.api_key.bearer {
                     return Extracted::Malformed;
                 }
-                Extracted::Token(CredentialKind::ApiKey, token.to_string())
+                Extracted::Token(CredentialKind::ApiKey, token.into())
             } else {
                 if !policy.session.bearer {
                     return Extracted::Malformed;
                 }
-                session_token(policy, token.to_string(), true)
+                session_token(policy, token, true)
             }
         }
     }
@@ -393,16 +394,16 @@ fn extract(policy: &Policy, req: &Request) -> Extracted {
 
 /// A session token as presented (already a valid token), under the
 /// policy's `session.cookie_format` (SPEC §5.1).
-fn session_token(policy: &Policy, value: String, from_bearer: bool) -> Extracted {
+fn session_token<'r>(policy: &Policy, value: &'r str, from_bearer: bool) -> Extracted<'r> {
     if policy.session.cookie_format == CookieFormat::Plain {
-        return Extracted::Token(CredentialKind::Session, value);
+        return Extracted::Token(CredentialKind::Session, value.into());
     }
     // Signed. A Bearer value without a `.` is the raw token.
     if from_bearer && !value.contains('.') {
-        return Extracted::Token(CredentialKind::Session, value);
+        return Extracted::Token(CredentialKind::Session, value.into());
     }
     // Percent-decode once; the result must still be a valid token.
-    let Some(decoded) = percent_decoded(&value) else {
+    let Some(decoded) = percent_decoded(value) else {
         return Extracted::Malformed;
     };
     if !token_ok(&decoded) {
@@ -433,7 +434,7 @@ fn session_token(policy: &Policy, value: String, from_bearer: bool) -> Extracted
             return Extracted::Malformed;
         }
     }
-    Extracted::Token(CredentialKind::Session, token.to_string())
+    Extracted::Token(CredentialKind::Session, token.to_string().into())
 }
 
 /// `%HH` (hex digits of either case) becomes the byte `HH`; a `%` without

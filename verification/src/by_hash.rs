@@ -491,6 +491,7 @@ mod tests {
                     by_hash,
                     diff: None,
                     model_diff: None,
+                    longest_public: None,
                 },
             )
         };

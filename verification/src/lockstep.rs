@@ -264,6 +264,10 @@ pub struct Observed<'a> {
     /// Where `model_after` differs from `before`, when the caller knows
     /// ([`Step::model_diff`](authproof_models::invariants::Step)).
     pub model_diff: Option<&'a Diff>,
+    /// [`longest_public`](authproof_models::invariants::longest_public) of
+    /// `before`, when the caller knows it
+    /// ([`Step::longest_public`](authproof_models::invariants::Step)).
+    pub longest_public: Option<usize>,
 }
 
 /// Judges one step: every invariant, on the result line exactly as the CLI
@@ -321,6 +325,7 @@ pub(crate) fn judge_line(
             absent: kept,
             diff: o.diff,
             model_diff: o.model_diff,
+            longest_public: o.longest_public,
         },
     );
     // I5, the engine against itself — only on a step where it agrees with
@@ -488,6 +493,7 @@ impl<I: Implementation> Lockstep<I> {
                 }),
                 diff: None,
                 model_diff: None,
+                longest_public: None,
             },
         );
         self.coverage.record(&result);

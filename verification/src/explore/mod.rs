@@ -82,6 +82,7 @@ use crate::{
     lockstep::{check_initial, inject_fault, judge_whole, Judged, Observed},
     History, Model, Trace, Violation,
 };
+use authproof_models::invariants::longest_public;
 
 /// What one worker keeps between transitions so as not to redo work.
 #[derive(Default)]
@@ -316,6 +317,9 @@ struct Expanding<'a> {
     history: History,
     engine: State,
     model: Model,
+    /// [`longest_public`] of the node's snapshot, for every
+    /// command run on it ([`Step::longest_public`](authproof_models::invariants::Step)).
+    longest_public: usize,
 }
 
 /// Runs one command on both implementations and checks every invariant.
@@ -479,6 +483,7 @@ fn check(
         by_hash,
         diff: Some(diff),
         model_diff: Some(model_diff),
+        longest_public: Some(x.longest_public),
     };
     if x.cross_check {
         let mut whole_history = history.clone();
@@ -638,6 +643,7 @@ impl Search<'_> {
             cross_check: self.cfg.cross_check,
             engine: engine(&snapshot, self.cfg.fault),
             model,
+            longest_public: longest_public(&snapshot),
             snapshot,
             history,
         };
