@@ -76,7 +76,7 @@ pub use error::Error;
 pub use explain::Explain;
 pub use fault::Fault;
 pub use id::{Id, MAX_ID_BYTES};
-pub use outcome::{Change, CommandResult, RecordRef, Rejection};
+pub use outcome::{Change, CommandResult, OpName, RecordRef, Rejection};
 pub use policy::{
     default_actions, is_http_token, ActionRule, ApiKeyPolicy, Candidate, CookieFormat,
     CredentialKind, CredentialsPolicy, EmptyCapabilities, Multiple, Policy, SessionPolicy,

@@ -179,19 +179,23 @@ pub enum Change {
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum CommandResult {
     Ok {
-        op: String,
+        op: OpName,
         changes: Vec<Change>,
     },
     Rejected {
-        op: String,
+        op: OpName,
         reason: Rejection,
         explain: String,
     },
     Decision {
-        op: String,
+        op: OpName,
         decision: Box<Decision>,
     },
 }
+
+/// A result's op name: inline (every name fits in 24 bytes), so a result
+/// allocates nothing for it; the explorer builds two results a transition.
+pub type OpName = compact_str::CompactString;
 
 impl CommandResult {
     /// The op this result answers.

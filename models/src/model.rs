@@ -262,16 +262,18 @@ enum Present<'r> {
 /// names each once (a loaded policy is checked); for a policy built in code
 /// a repeat is skipped and a missing candidate comes after the named ones,
 /// in the default order (API-key header, cookie, Authorization).
-fn candidate_order(policy: &Policy) -> Vec<Candidate> {
-    let mut order: Vec<Candidate> = Vec::new();
+fn candidate_order(policy: &Policy) -> [Candidate; 3] {
     let defaults = [
         Candidate::ApiKeyHeader,
         Candidate::Cookie,
         Candidate::Authorization,
     ];
+    let mut order = defaults;
+    let mut n = 0;
     for c in policy.credentials.order.iter().chain(defaults.iter()) {
-        if !order.contains(c) {
-            order.push(*c);
+        if !order[..n].contains(c) {
+            order[n] = *c;
+            n += 1;
         }
     }
     order
@@ -282,18 +284,16 @@ fn candidate_order(policy: &Policy) -> Vec<Candidate> {
 fn session_cookie<'r>(policy: &Policy, cookie_header: &'r str) -> Option<&'r str> {
     // Split on `;`, trim spaces (U+0020 only, SPEC §5), split at the first
     // `=`, skip pairs without one.
-    let mut pairs: Vec<(&str, &str)> = Vec::new();
-    for raw in cookie_header.split(';') {
-        let pair = raw.trim_matches(' ');
-        if let Some(eq) = pair.find('=') {
-            pairs.push((&pair[..eq], &pair[eq + 1..]));
-        }
-    }
+    let pairs = || {
+        cookie_header
+            .split(';')
+            .filter_map(|raw| raw.trim_matches(' ').split_once('='))
+    };
     // The first name in `session.cookies` order that occurs wins; of several
     // pairs with that name the first is used (SPEC). Names match exactly.
     for name in &policy.session.cookies {
-        for (n, v) in &pairs {
-            if *n == name.as_str() {
+        for (n, v) in pairs() {
+            if n == name.as_str() {
                 return Some(unquote(v));
             }
         }
@@ -313,41 +313,36 @@ fn unquote(v: &str) -> &str {
 
 /// SPEC §5, the whole of it (§5.1 for signed session tokens).
 fn extract<'r>(policy: &Policy, req: &'r Request) -> Extracted<'r> {
-    let mut present: Vec<Present> = Vec::new();
-    for candidate in candidate_order(policy) {
-        match candidate {
+    // The present candidates, in order: how many, and the first.
+    let mut present = candidate_order(policy)
+        .into_iter()
+        .filter_map(|candidate| match candidate {
             // API-key header: present when the header exists (even empty).
-            Candidate::ApiKeyHeader => {
-                if let Some(v) = req.headers.get(&policy.api_key.header) {
-                    present.push(Present::ApiKeyHeader(v));
-                }
-            }
+            Candidate::ApiKeyHeader => req
+                .headers
+                .get(&policy.api_key.header)
+                .map(Present::ApiKeyHeader),
             // Session cookie: present when one of the names occurs.
-            Candidate::Cookie => {
-                if let Some(cookies) = req.headers.get("cookie") {
-                    if let Some(v) = session_cookie(policy, cookies) {
-                        present.push(Present::Cookie(v));
-                    }
-                }
-            }
+            Candidate::Cookie => req
+                .headers
+                .get("cookie")
+                .and_then(|cookies| session_cookie(policy, cookies))
+                .map(Present::Cookie),
             // Authorization: present when the header exists.
             Candidate::Authorization => {
-                if let Some(v) = req.headers.get("authorization") {
-                    present.push(Present::Authorization(v));
-                }
+                req.headers.get("authorization").map(Present::Authorization)
             }
-        }
-    }
+        });
 
-    if present.is_empty() {
+    let Some(first) = present.next() else {
         return Extracted::Nothing;
-    }
-    if policy.credentials.multiple == Multiple::Deny && present.len() >= 2 {
+    };
+    if policy.credentials.multiple == Multiple::Deny && present.next().is_some() {
         return Extracted::Ambiguous;
     }
     // The first present candidate (in the policy's order) is the
     // credential; no fallback.
-    match present.remove(0) {
+    match first {
         Present::ApiKeyHeader(v) => {
             // The header makes it an API key; no prefix needed (SPEC).
             if token_ok(v) {
@@ -891,7 +886,7 @@ impl Model {
     /// Applies `cmd` (SPEC §8). Checks run in the order the spec lists the
     /// op's rejections; a rejection leaves the state untouched.
     pub fn apply(&mut self, cmd: &Command) -> CommandResult {
-        let op = cmd.op.name().to_string();
+        let op = authproof_engine::OpName::const_new(cmd.op.name());
         if let Some(req) = cmd.request() {
             return CommandResult::Decision {
                 op,

@@ -59,7 +59,7 @@ impl Tally {
         match r {
             CommandResult::Ok { op, .. } => {
                 self.ok += 1;
-                self.commands.insert(op.clone());
+                self.commands.insert(op.to_string());
             }
             CommandResult::Rejected { .. } => self.rejected += 1,
             CommandResult::Decision { decision, .. } => {

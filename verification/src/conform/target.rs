@@ -503,7 +503,7 @@ pub fn merge(
     expected: &CommandResult,
     observed: &Value,
 ) -> Result<CommandResult, String> {
-    let op = expected.op().to_string();
+    let op = authproof_engine::OpName::from(expected.op());
     let kind = observed
         .get("result")
         .and_then(Value::as_str)
