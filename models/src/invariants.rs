@@ -677,9 +677,11 @@ fn occurs(hay: &[u8], needle: &[u8]) -> bool {
     if hay.len() > 64 {
         return memchr::memmem::find(hay, needle).is_some();
     }
-    let first = needle[0];
+    // First and last bytes before the whole: a token's first byte is
+    // often in a cookie name ("session"), its last rarely beside it.
+    let (first, last) = (needle[0], needle[needle.len() - 1]);
     hay.windows(needle.len())
-        .any(|w| w[0] == first && w == needle)
+        .any(|w| w[0] == first && w[w.len() - 1] == last && w == needle)
 }
 
 /// SPEC §2: a time takes effect when it is `<= at`.
