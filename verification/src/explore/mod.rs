@@ -59,14 +59,14 @@
 
 mod fingerprint;
 mod packed;
+mod stream;
 mod symmetry;
 mod universe;
 
 use std::{
-    collections::BTreeMap,
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-        mpsc, Condvar, Mutex,
+        atomic::{AtomicUsize, Ordering},
+        Mutex,
     },
     time::{Duration as StdDuration, Instant},
 };
@@ -933,80 +933,37 @@ impl Merged {
     ) -> bool {
         let cx = search.cx();
         let cfg = search.cfg;
-        let chunks = frontier.len().div_ceil(CHUNK);
         let chunk = |c: usize| &frontier[c * CHUNK..((c + 1) * CHUNK).min(frontier.len())];
-        let threads = cfg.threads.clamp(1, chunks.max(1));
-        let claimed = AtomicUsize::new(0);
-        let cancel = AtomicBool::new(false);
-        // Chunks merged, and the signal that it moved.
-        let window = (Mutex::new(0usize), Condvar::new());
-        let (tx, rx) = mpsc::channel::<(usize, Vec<Vec<Transition>>)>();
-        std::thread::scope(|s| {
-            for memo in &search.memos[..threads] {
-                let (tx, claimed, cancel, window) = (tx.clone(), &claimed, &cancel, &window);
-                s.spawn(move || {
-                    let mut memo = memo.lock().expect("a worker's own memo");
-                    loop {
-                        let c = claimed.fetch_add(1, Ordering::Relaxed);
-                        if c >= chunks {
-                            break;
-                        }
-                        let mut merged = window.0.lock().expect("the merge's count");
-                        while c >= *merged + AHEAD && !cancel.load(Ordering::Relaxed) {
-                            merged = window.1.wait(merged).expect("the merge's count");
-                        }
-                        drop(merged);
-                        if cancel.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let out = chunk(c)
-                            .iter()
-                            .map(|n| search.expand(n, &mut memo, None))
-                            .collect();
-                        if tx.send((c, out)).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(tx);
-            let mut waiting = BTreeMap::new();
-            let mut want = 0;
-            let mut stop = false;
-            'merge: while want < chunks {
-                let Ok((c, out)) = rx.recv() else { break };
-                waiting.insert(c, out);
-                while let Some(out) = waiting.remove(&want) {
-                    if cfg.time_limit.is_some_and(|t| self.start.elapsed() > t) {
-                        self.report.timed_out = true;
-                        break 'merge;
-                    }
-                    if self.merge(&cx, chunk(want), out, None, &mut Vec::new()) {
-                        stop = true;
-                        break 'merge;
-                    }
-                    want += 1;
-                    *window.0.lock().expect("the merge's count") = want;
-                    window.1.notify_all();
-                    let done = (want * CHUNK).min(frontier.len());
-                    if done.is_multiple_of(BATCH) && done < frontier.len() {
-                        progress(&self.level(
-                            depth,
-                            done,
-                            frontier.len(),
-                            false,
-                            search.store.len(),
-                        ));
-                    }
+        let mut timed_out = false;
+        let stop = stream::stream(
+            cfg.threads,
+            frontier.len().div_ceil(CHUNK),
+            AHEAD,
+            |worker, c| {
+                let mut memo = search.memos[worker].lock().expect("a worker's own memo");
+                chunk(c)
+                    .iter()
+                    .map(|n| search.expand(n, &mut memo, None))
+                    .collect::<Vec<_>>()
+            },
+            |c, transitions| {
+                if cfg.time_limit.is_some_and(|t| self.start.elapsed() > t) {
+                    timed_out = true;
+                    return true;
                 }
-            }
-            // Workers waiting for the window, or about to take a chunk,
-            // stop; the one expanding finishes its chunk unread.
-            cancel.store(true, Ordering::Relaxed);
-            let _guard = window.0.lock().expect("the merge's count");
-            window.1.notify_all();
-            stop
-        })
+                if self.merge(&cx, chunk(c), transitions, None, &mut Vec::new()) {
+                    return true;
+                }
+                let done = ((c + 1) * CHUNK).min(frontier.len());
+                if done.is_multiple_of(BATCH) && done < frontier.len() {
+                    let stored = search.store.len();
+                    progress(&self.level(depth, done, frontier.len(), false, stored));
+                }
+                false
+            },
+        );
+        self.report.timed_out |= timed_out;
+        stop && !timed_out
     }
 }
 
