@@ -1440,6 +1440,10 @@ mod tests {
     #[test]
     fn remembered_hashes_are_the_hashes() {
         let hashes = Hashes::default();
+        // It remembers: two tokens hashed, two kept.
+        hashes.of("tok/a+b=c%2F");
+        hashes.of("tok/d+e=f%3D");
+        assert_eq!(hashes.0.borrow().len(), 2);
         let tokens: Vec<String> = (0..3 * Hashes::CAPACITY + 1)
             .map(|i| format!("tok/{i}+=%"))
             .collect();
