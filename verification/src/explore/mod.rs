@@ -899,7 +899,8 @@ impl Merged {
 
     /// Keys the deferred children of the last level, now that the store
     /// is free: their records are numbered, as the merge would have.
-    fn settle(&mut self, cfg: &Config, search: &mut Search<'_>) {
+    fn settle(&mut self, search: &mut Search<'_>) {
+        let cfg = search.cfg;
         for (clock, whole, f) in std::mem::take(&mut self.deferred) {
             let f = f.unwrap_or_else(|| search.store.pack(&whole.0, &whole.1).fingerprint(clock));
             if self.seen.len() >= cfg.max_states {
@@ -1128,7 +1129,7 @@ pub fn explore(
             }
             stop
         };
-        merged.settle(cfg, &mut search);
+        merged.settle(&mut search);
         if stop {
             break;
         }
@@ -1244,15 +1245,13 @@ mod tests {
 
     #[test]
     fn threads_and_incremental_checks_do_not_change_the_result() {
-        let u = Universe::small();
         let run = |threads, cross_check| {
-            let cfg = Config {
+            small(Config {
                 depth: 2,
                 threads,
                 cross_check,
                 ..Config::default()
-            };
-            explore(&u, &Policy::default(), &cfg, &mut |_| {})
+            })
         };
         // `cross_check` panics if the incremental invariant check and the
         // whole-state one disagree on any transition.
@@ -1263,6 +1262,11 @@ mod tests {
             (many.states, many.transitions, many.depth_completed)
         );
         assert!(one.counterexample.is_none() && many.counterexample.is_none());
+    }
+
+    /// A search of the small universe under the default policy.
+    fn small(cfg: Config) -> ExploreReport {
+        explore(&Universe::small(), &Policy::default(), &cfg, &mut |_| {})
     }
 
     /// A report without its time, as the CLI prints it.
@@ -1276,15 +1280,13 @@ mod tests {
     /// what one thread does, at the state bound too.
     #[test]
     fn the_streamed_last_level_reports_what_one_thread_does() {
-        let u = Universe::small();
         let run = |threads, max_states| {
-            let cfg = Config {
+            timeless(small(Config {
                 depth: 3,
                 threads,
                 max_states,
                 ..Config::default()
-            };
-            timeless(explore(&u, &Policy::default(), &cfg, &mut |_| {}))
+            }))
         };
         let whole = run(1, usize::MAX);
         assert_eq!(whole, run(3, usize::MAX), "3 threads");
@@ -1303,18 +1305,16 @@ mod tests {
     #[cfg(feature = "faults")]
     #[test]
     fn the_streamed_last_level_finds_what_one_thread_finds() {
-        let u = Universe::small();
         for fault in Fault::ALL {
             for stop_at_first in [true, false] {
                 let run = |threads| {
-                    let cfg = Config {
+                    timeless(small(Config {
                         depth: 2,
                         threads,
                         fault: Some(fault),
                         stop_at_first,
                         ..Config::default()
-                    };
-                    timeless(explore(&u, &Policy::default(), &cfg, &mut |_| {}))
+                    }))
                 };
                 assert_eq!(run(1), run(2), "{fault:?}, stop at first: {stop_at_first}");
             }
