@@ -120,6 +120,13 @@ impl Diff {
         self.shortened = shortened.contains(&true);
     }
 
+    /// Makes this the diff of two equal snapshots, keeping its vectors.
+    pub fn clear(&mut self) {
+        self.taken_at = false;
+        self.shortened = false;
+        self.sections.iter_mut().for_each(Vec::clear);
+    }
+
     /// The two snapshots are equal.
     pub fn is_empty(&self) -> bool {
         !self.taken_at && !self.shortened && self.sections.iter().all(Vec::is_empty)

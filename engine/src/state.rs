@@ -38,7 +38,9 @@ use std::{
 use indexmap::{Equivalent, IndexMap};
 
 mod build;
+mod table;
 pub(crate) use build::{Builder, Capacity};
+pub(crate) use table::Table;
 
 use crate::{
     snapshot::{ApiKey, Diff, Membership, Resource, Session, Snapshot, Tenant, User},
@@ -184,12 +186,12 @@ impl UserLinks {
 #[derive(Debug, Default)]
 pub struct State {
     pub(crate) taken_at: Option<Timestamp>,
-    pub(crate) tenants: IdMap<Id, Tenant>,
-    pub(crate) users: IdMap<Id, User>,
-    pub(crate) memberships: IdMap<Pair, Membership>,
-    pub(crate) api_keys: IdMap<Id, ApiKey>,
-    pub(crate) sessions: IdMap<Id, Session>,
-    pub(crate) resources: IdMap<Pair, Resource>,
+    pub(crate) tenants: Table<Id, Tenant>,
+    pub(crate) users: Table<Id, User>,
+    pub(crate) memberships: Table<Pair, Membership>,
+    pub(crate) api_keys: Table<Id, ApiKey>,
+    pub(crate) sessions: Table<Id, Session>,
+    pub(crate) resources: Table<Pair, Resource>,
     /// Keys and sessions are never removed, so their positions are stable.
     pub(crate) by_token: TokenIndex,
     /// Per user handle (same length as `users`): memberships and sessions.
@@ -305,21 +307,32 @@ impl State {
     /// explorer: the node whose commands it runs), one pass says whether a
     /// command changed a record and which, and [`Snapshot::revert`] undoes
     /// the export by those positions alone.
+    ///
+    /// Only the records written since [`State::forget_writes`] are compared
+    /// (every record of a state never told, or copied since): `out` must
+    /// hold this state's snapshot as it was then. The tables mark every
+    /// write whatever made it (`state/table.rs`), so a command cannot
+    /// change a record this skips.
     pub fn update_snapshot(&self, out: &mut Snapshot, diff: &mut Diff) {
-        fn section<K, V: Clone + PartialEq, S>(
+        fn section<K, V: Clone + PartialEq>(
             out: &mut Vec<V>,
-            map: &IndexMap<K, V, S>,
+            table: &Table<K, V>,
             at: &mut Vec<u32>,
         ) -> bool {
             at.clear();
-            let shortened = out.len() > map.len();
-            out.truncate(map.len());
-            for (i, v) in map.values().enumerate() {
-                match out.get_mut(i) {
-                    Some(slot) if slot == v => continue,
-                    Some(slot) => slot.clone_from(v),
-                    None => out.push(v.clone()),
+            let shortened = out.len() > table.len();
+            out.truncate(table.len());
+            let kept = out.len();
+            // Only a written position can differ from `out`'s record.
+            for i in table.written_below(kept) {
+                let v = &table[i];
+                if out[i] != *v {
+                    out[i].clone_from(v);
+                    at.push(crate::snapshot::position(i));
                 }
+            }
+            for (i, v) in table.values().enumerate().skip(kept) {
+                out.push(v.clone());
                 at.push(crate::snapshot::position(i));
             }
             shortened
@@ -365,9 +378,9 @@ impl State {
     /// explorer), where copying the whole state back cost a tenth of a
     /// transition: a command changes one or two records.
     pub fn revert(&mut self, to: &State, diff: &Diff) {
-        fn section<K: Clone + PartialEq, V: Clone, S: Clone>(
-            mine: &mut IndexMap<K, V, S>,
-            to: &IndexMap<K, V, S>,
+        fn section<K: Clone + Eq + std::hash::Hash, V: Clone>(
+            mine: &mut Table<K, V>,
+            to: &Table<K, V>,
             at: &[u32],
         ) {
             if mine.len() > to.len() {
@@ -422,6 +435,33 @@ impl State {
         {
             *fault = to.fault;
         }
+    }
+
+    /// Forgets which records were written: the caller's snapshot now holds
+    /// this state's records, so the next [`State::update_snapshot`] into it
+    /// compares only the records written after this call. Telling it when
+    /// the snapshot does not hold them makes that export miss changes.
+    pub fn forget_writes(&mut self) {
+        // Destructured without `..`: a new table must be forgotten here.
+        let State {
+            taken_at: _,
+            tenants,
+            users,
+            memberships,
+            api_keys,
+            sessions,
+            resources,
+            by_token: _,
+            links: _,
+            #[cfg(feature = "faults")]
+                fault: _,
+        } = self;
+        tenants.forget_writes();
+        users.forget_writes();
+        memberships.forget_writes();
+        api_keys.forget_writes();
+        sessions.forget_writes();
+        resources.forget_writes();
     }
 
     /// What `==` compares besides [`State::same_records`]: the token index,
@@ -941,7 +981,10 @@ mod tests {
         let b = load(json!({"tenants": [{"id": "t2"}, {"id": "t1"}], "users": [{"id": "u1"}]}));
         let (a, b) = (a.unwrap(), b.unwrap());
         // The same records, another order: another snapshot.
-        assert!(a.tenants == b.tenants, "IndexMap's equality ignores order");
+        assert!(
+            *a.tenants == *b.tenants,
+            "IndexMap's equality ignores order"
+        );
         assert!(!a.same_records(&b) && a != b);
         // The same records, another index: not equal, though it exports the
         // same snapshot.

@@ -14,7 +14,7 @@
 
 use indexmap::map::Entry;
 
-use super::{Handle, IdHasher, IdMap, Member, Pair, Slot, State, TokenIndex, UserLinks, NO_HANDLE};
+use super::{Handle, Member, Pair, Slot, State, Table, TokenIndex, UserLinks, NO_HANDLE};
 use crate::{
     snapshot::{ApiKey, Membership, Resource, Session, Tenant, User},
     CredentialKind, Error, Id, Timestamp, TokenHash,
@@ -45,12 +45,12 @@ impl Builder {
         Builder {
             st: State {
                 taken_at,
-                tenants: IdMap::with_capacity_and_hasher(n.tenants, IdHasher::default()),
-                users: IdMap::with_capacity_and_hasher(n.users, IdHasher::default()),
-                memberships: IdMap::with_capacity_and_hasher(n.memberships, IdHasher::default()),
-                api_keys: IdMap::with_capacity_and_hasher(n.api_keys, IdHasher::default()),
-                sessions: IdMap::with_capacity_and_hasher(n.sessions, IdHasher::default()),
-                resources: IdMap::with_capacity_and_hasher(n.resources, IdHasher::default()),
+                tenants: Table::with_capacity(n.tenants),
+                users: Table::with_capacity(n.users),
+                memberships: Table::with_capacity(n.memberships),
+                api_keys: Table::with_capacity(n.api_keys),
+                sessions: Table::with_capacity(n.sessions),
+                resources: Table::with_capacity(n.resources),
                 by_token: TokenIndex::with_capacity_and_hasher(
                     n.api_keys + n.sessions,
                     Default::default(),

@@ -384,6 +384,9 @@ fn step(
     engine.update_snapshot(after, diff);
     if x.cross_check {
         assert_eq!(*diff, Diff::between(&x.snapshot, after), "an export's diff");
+        // Against the whole export: a write the tables failed to mark
+        // would leave `after` behind the engine.
+        assert!(*after == engine.to_snapshot(), "the export is the engine's");
     }
     let unchanged = diff.is_empty();
     let engine_moved = !unchanged || !engine.same_indexes(&x.engine);
@@ -399,8 +402,15 @@ fn step(
     let after_state = if unchanged { &x.snapshot } else { &*after };
     let model_result = model.apply(cmd);
     // The model's diff, for I5 (which then compares the two states where
-    // either changed) and for undoing the command.
-    model_diff.set_between(&x.snapshot, model.state());
+    // either changed) and for undoing the command. The model rejects
+    // without writing (SPEC §8: a rejection leaves the state as it was),
+    // so a rejection's diff is empty without comparing every record; the
+    // cross-check below holds the model to it.
+    if model_result.rejection().is_some() {
+        model_diff.clear();
+    } else {
+        model_diff.set_between(&x.snapshot, model.state());
+    }
     let model_moved = !model_diff.is_empty();
     if x.cross_check {
         assert_eq!(
@@ -434,6 +444,9 @@ fn step(
             assert!(*engine == x.engine, "the engine reverted by the diff");
         }
     }
+    // The engine is at the node's state, and `after` will be once the
+    // caller reverts it by `diff`.
+    engine.forget_writes();
     if model_moved {
         model.revert(&x.snapshot, model_diff);
         if x.cross_check {
@@ -648,8 +661,11 @@ impl Search<'_> {
             history,
         };
         // The node's state on both sides, where its commands run in place.
+        // `after` holds the engine's snapshot: its exports compare only the
+        // records a command writes.
         memo.scratch.engine.clone_from(&x.engine);
         memo.scratch.after.clone_from(&x.snapshot);
+        memo.scratch.engine.forget_writes();
         match &mut memo.scratch.model {
             Some(model) => model.clone_from(&x.model),
             none => *none = Some(x.model.clone()),
