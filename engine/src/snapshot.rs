@@ -98,8 +98,30 @@ impl Diff {
     /// Makes this the diff of `after` against `before`, comparing every
     /// record, into the vectors already here.
     pub fn set_between(&mut self, before: &Snapshot, after: &Snapshot) {
-        fn section<T: PartialEq>(before: &[T], after: &[T], out: &mut Vec<u32>) -> bool {
+        self.set_between_sections(before, after, [true; 6]);
+    }
+
+    /// [`Diff::set_between`] comparing only the sections `compared` marks
+    /// (in the order of [`Diff::sections`]); the others are taken to be
+    /// equal. For a caller that knows which sections a command may have
+    /// written (the explorer, from the changes the reference model
+    /// reports) and checks that knowledge elsewhere.
+    pub fn set_between_sections(
+        &mut self,
+        before: &Snapshot,
+        after: &Snapshot,
+        compared: [bool; 6],
+    ) {
+        fn section<T: PartialEq>(
+            compared: bool,
+            before: &[T],
+            after: &[T],
+            out: &mut Vec<u32>,
+        ) -> bool {
             out.clear();
+            if !compared {
+                return false;
+            }
             out.extend(
                 (0..after.len())
                     .filter(|&i| before.get(i) != Some(&after[i]))
@@ -109,13 +131,14 @@ impl Diff {
         }
         self.taken_at = before.taken_at != after.taken_at;
         let [t, u, m, k, s, r] = &mut self.sections;
+        let [ct, cu, cm, ck, cs, cr] = compared;
         let shortened = [
-            section(&before.tenants, &after.tenants, t),
-            section(&before.users, &after.users, u),
-            section(&before.memberships, &after.memberships, m),
-            section(&before.api_keys, &after.api_keys, k),
-            section(&before.sessions, &after.sessions, s),
-            section(&before.resources, &after.resources, r),
+            section(ct, &before.tenants, &after.tenants, t),
+            section(cu, &before.users, &after.users, u),
+            section(cm, &before.memberships, &after.memberships, m),
+            section(ck, &before.api_keys, &after.api_keys, k),
+            section(cs, &before.sessions, &after.sessions, s),
+            section(cr, &before.resources, &after.resources, r),
         ];
         self.shortened = shortened.contains(&true);
     }

@@ -873,8 +873,25 @@ mod tests {
             let mut c = c.clone();
             c["at"] = json!(at(i as u32 + 1));
             let cmd = &crate::load::commands_jsonl(c.to_string().as_bytes(), "c.jsonl").unwrap()[0];
+            // The export after the command compares only what it wrote.
+            let before = st.to_snapshot();
+            let mut out = before.clone();
+            st.forget_writes();
             let result = serde_json::to_value(st.apply(&policy, cmd)).unwrap();
             assert!(result.get("rejected").is_none(), "command {i}: {result}");
+            let mut diff = Diff::default();
+            st.update_snapshot(&mut out, &mut diff);
+            assert_eq!(out, st.to_snapshot(), "export after command {i}");
+            assert_eq!(diff, Diff::between(&before, &out), "diff of command {i}");
+            assert!(!diff.is_empty(), "command {i} changed a record");
+            // Comparing only the sections that changed finds the same; a
+            // section left out is taken as equal.
+            let changed = diff.sections.clone().map(|s| !s.is_empty());
+            let mut partial = Diff::default();
+            partial.set_between_sections(&before, &out, changed);
+            assert_eq!(partial.sections, diff.sections, "command {i}");
+            partial.set_between_sections(&before, &out, [false; 6]);
+            assert!(partial.sections.iter().all(Vec::is_empty));
             let reloaded = State::from_snapshot(st.to_snapshot()).unwrap();
             assert_eq!(st.links, reloaded.links, "after command {i}");
             assert_eq!(st.links.len(), st.users.len());

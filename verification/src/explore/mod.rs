@@ -72,8 +72,8 @@ use std::{
 };
 
 use authproof_engine::{
-    snapshot::Diff, Command, CommandResult, Decision, Fault, Op, Policy, Request, Snapshot, State,
-    Timestamp,
+    snapshot::Diff, Change, Command, CommandResult, Decision, Fault, Op, Policy, RecordRef,
+    Request, Snapshot, State, Timestamp,
 };
 use serde::Serialize;
 
@@ -402,14 +402,17 @@ fn step(
     let after_state = if unchanged { &x.snapshot } else { &*after };
     let model_result = model.apply(cmd);
     // The model's diff, for I5 (which then compares the two states where
-    // either changed) and for undoing the command. The model rejects
-    // without writing (SPEC §8: a rejection leaves the state as it was),
-    // so a rejection's diff is empty without comparing every record; the
-    // cross-check below holds the model to it.
-    if model_result.rejection().is_some() {
-        model_diff.clear();
-    } else {
-        model_diff.set_between(&x.snapshot, model.state());
+    // either changed) and for undoing the command, over the sections the
+    // model says it wrote: none for a rejection (SPEC §8: it leaves the
+    // state as it was), those its changes name for an `ok` (every write is
+    // a change, SPEC §8), every one for a decision. The model is the
+    // reference; the cross-check below holds it to the whole comparison.
+    match &model_result {
+        CommandResult::Rejected { .. } => model_diff.clear(),
+        CommandResult::Ok { changes, .. } => {
+            model_diff.set_between_sections(&x.snapshot, model.state(), written(changes))
+        }
+        CommandResult::Decision { .. } => model_diff.set_between(&x.snapshot, model.state()),
     }
     let model_moved = !model_diff.is_empty();
     if x.cross_check {
@@ -454,6 +457,25 @@ fn step(
         }
     }
     (!unchanged, violations)
+}
+
+/// The snapshot sections (in [`Diff::sections`] order) that `changes`
+/// name a record of.
+fn written(changes: &[Change]) -> [bool; 6] {
+    let mut sections = [false; 6];
+    for c in changes {
+        let (Change::Create { record } | Change::Update { record, .. } | Change::Delete { record }) =
+            c;
+        sections[match record {
+            RecordRef::Tenant { .. } => 0,
+            RecordRef::User { .. } => 1,
+            RecordRef::Membership { .. } => 2,
+            RecordRef::ApiKey { .. } => 3,
+            RecordRef::Session { .. } => 4,
+            RecordRef::Resource { .. } => 5,
+        }] = true;
+    }
+    sections
 }
 
 /// The diff of a step that changed nothing.
