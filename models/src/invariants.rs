@@ -231,6 +231,11 @@ pub struct Step<'a> {
     /// state's public strings, which it cannot occur in. When given, it
     /// must be that value.
     pub longest_public: Option<usize>,
+    /// [`PolicyStrings::new`] of `policy`, when the caller judges many
+    /// steps under one policy (explore builds it once per search): I9
+    /// searches a presented token in the policy's strings with one search
+    /// of this instead of one per string. When given, it must be that value.
+    pub policy_strings: Option<&'a PolicyStrings>,
 }
 
 /// Records found to survive a JSON round trip, so that I6 round-trips each
@@ -542,17 +547,20 @@ impl History {
         policy: &Policy,
         state: &Snapshot,
         secrets: Option<&Secrets>,
-        longest: Option<usize>,
+        known: (Option<usize>, Option<&PolicyStrings>),
     ) {
         // Each candidate is judged as it is found, in order: no list of
         // them is built on every step.
         let tokens = &mut self.tokens;
         let mut note = |t: &str| {
-            if t.len() >= MIN_SECRET_LEN
-                && !tokens.iter().any(|k| k.text() == t.as_bytes())
-                && !occurs_in_public(t, cmd, policy, state, longest)
-            {
-                tokens.push(secrets.map_or_else(|| Secret::new(t), |s| s.get(t)));
+            if t.len() < MIN_SECRET_LEN || tokens.iter().any(|k| k.text() == t.as_bytes()) {
+                return;
+            }
+            // Its searcher first when one is kept: the public search then
+            // runs it over the joined policy strings instead of building one.
+            let secret = secrets.map(|s| s.get(t));
+            if !occurs_in_public(t, secret.as_ref(), cmd, policy, state, known) {
+                tokens.push(secret.unwrap_or_else(|| Secret::new(t)));
             }
         };
         match &cmd.op {
@@ -596,10 +604,11 @@ impl History {
 /// searched.
 fn occurs_in_public(
     t: &str,
+    searcher: Option<&Secret>,
     cmd: &Command,
     policy: &Policy,
     state: &Snapshot,
-    longest: Option<usize>,
+    (longest, joined): (Option<usize>, Option<&PolicyStrings>),
 ) -> bool {
     // The length compared here, inline: a call to `occurs` per public
     // string, nearly all shorter than the token, was most of this search.
@@ -618,7 +627,11 @@ fn occurs_in_public(
             return true;
         }
     }
-    if policy_strings(policy, &mut hit) {
+    let in_policy = match joined.and_then(|j| j.contains(t, searcher)) {
+        Some(found) => found,
+        None => policy_strings(policy, &mut hit),
+    };
+    if in_policy {
         return true;
     }
     // Longer than every public string of the state: in none of them.
@@ -639,6 +652,47 @@ pub fn longest_public(state: &Snapshot) -> usize {
         false
     });
     longest
+}
+
+/// The strings a policy names ([`policy_strings`]), each followed by a
+/// newline, for one substring search instead of one per string: I9 looks
+/// for every token a path presents in them, and those searches (a dozen
+/// strings as long as a token, per token) were a twentieth of an explored
+/// transition. A match without a newline lies inside one string, so the
+/// search answers exactly for a token without one; a token with one is
+/// searched string by string.
+///
+/// Rejected: remembering each token's answer in the judge ([`Secrets`]),
+/// which would have to know the policy it was found under (a judge is
+/// kept across fuzz runs with different policies).
+#[derive(Clone, Debug)]
+pub struct PolicyStrings(String);
+
+impl PolicyStrings {
+    /// The strings `policy` names, joined.
+    pub fn new(policy: &Policy) -> PolicyStrings {
+        let mut joined = String::new();
+        policy_strings(policy, &mut |p| {
+            joined.push_str(p);
+            joined.push('\n');
+            false
+        });
+        PolicyStrings(joined)
+    }
+
+    /// Whether `t` occurs in one of the strings, with `t`'s searcher when
+    /// there is one; `None` for a `t` with a newline, which this cannot
+    /// answer.
+    fn contains(&self, t: &str, searcher: Option<&Secret>) -> Option<bool> {
+        if t.contains('\n') {
+            return None;
+        }
+        let hay = self.0.as_bytes();
+        Some(match searcher {
+            Some(s) => s.0.find(hay).is_some(),
+            None => memchr::memmem::find(hay, t.as_bytes()).is_some(),
+        })
+    }
 }
 
 /// Whether `f` holds for one of the strings `policy` names.
@@ -759,7 +813,7 @@ fn check_step_with(history: &mut History, step: &Step<'_>, scope: Scope) -> Vec<
         step.policy,
         step.before,
         step.secrets,
-        step.longest_public,
+        (step.longest_public, step.policy_strings),
     );
 
     let mut r = Findings(Vec::new());
@@ -1618,6 +1672,7 @@ mod tests {
                     diff: None,
                     model_diff: None,
                     longest_public: None,
+                    policy_strings: None,
                     round_tripped: None,
                     secrets,
                     absent: None,
@@ -2258,7 +2313,10 @@ mod tests {
                 ]
             );
         }
-        assert_eq!(secrets.0.borrow().len(), 8);
+        // The eight, and the searcher of the one candidate found public
+        // ("workspace.read" trimmed): taken before the public search.
+        assert_eq!(secrets.0.borrow().len(), 9);
+        assert!(secrets.0.borrow().get(&b"workspace.read"[..]).is_some());
     }
 
     /// `occurs_in_public` is the plain search of every public string: every
@@ -2336,6 +2394,13 @@ mod tests {
             }
             candidates.push(format!("{p}!"));
         }
+        // Across two of the policy's strings, as they lie joined: in no
+        // one string.
+        for pair in public.windows(2) {
+            candidates.push(format!("{}\n{}", pair[0], pair[1]));
+            let (a, b) = (&pair[0], &pair[1]);
+            candidates.push(format!("{}\n{}", &a[a.len() / 2..], &b[..b.len() / 2]));
+        }
         let (mut hits, mut misses) = (0, 0);
         for c in candidates
             .iter()
@@ -2343,17 +2408,29 @@ mod tests {
         {
             let want = public.iter().any(|p| p.contains(c.as_str()));
             assert_eq!(
-                occurs_in_public(c, &command, &policy, &state, None),
+                occurs_in_public(c, None, &command, &policy, &state, (None, None)),
                 want,
                 "{c:?}"
             );
-            // The bound skips no string a token can occur in.
+            // The bound skips no string a token can occur in, and the
+            // joined policy strings find what a search of each finds.
             let longest = Some(longest_public(&state));
-            assert_eq!(
-                occurs_in_public(c, &command, &policy, &state, longest),
-                want,
-                "{c:?}, bounded"
-            );
+            let joined = PolicyStrings::new(&policy);
+            let searcher = Secret::new(c);
+            for known in [
+                (longest, None),
+                (None, Some(&joined)),
+                (longest, Some(&joined)),
+            ] {
+                for s in [None, Some(&searcher)] {
+                    assert_eq!(
+                        occurs_in_public(c, s, &command, &policy, &state, known),
+                        want,
+                        "{c:?}, {known:?}, searcher {}",
+                        s.is_some()
+                    );
+                }
+            }
             if want {
                 hits += 1;
             } else {
@@ -2401,6 +2478,7 @@ mod tests {
                 diff: None,
                 model_diff: None,
                 longest_public: None,
+                policy_strings: None,
                 round_tripped: None,
                 secrets: None,
                 absent: None,
@@ -2457,6 +2535,7 @@ mod tests {
                 diff: None,
                 model_diff: None,
                 longest_public: None,
+                policy_strings: None,
                 round_tripped: None,
                 secrets: None,
                 absent: Some(absent),

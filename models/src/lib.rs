@@ -22,7 +22,7 @@ pub mod invariants;
 pub mod model;
 
 pub use invariants::{
-    check_step, check_step_whole, Absent, DecisionProjection, History, Invariant, RoundTripped,
-    Secrets, Step, Violation,
+    check_step, check_step_whole, Absent, DecisionProjection, History, Invariant, PolicyStrings,
+    RoundTripped, Secrets, Step, Violation,
 };
 pub use model::Model;

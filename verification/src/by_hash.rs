@@ -492,6 +492,7 @@ mod tests {
                     diff: None,
                     model_diff: None,
                     longest_public: None,
+                    policy_strings: None,
                 },
             )
         };

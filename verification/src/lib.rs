@@ -46,8 +46,8 @@ pub mod synth;
 pub mod trace;
 
 pub use authproof_models::{
-    check_step, check_step_whole, Absent, History, Invariant, Model, RoundTripped, Secrets, Step,
-    Violation,
+    check_step, check_step_whole, Absent, History, Invariant, Model, PolicyStrings, RoundTripped,
+    Secrets, Step, Violation,
 };
 pub use error::Error;
 pub use lockstep::{inject_fault, Implementation, Lockstep};

@@ -38,7 +38,8 @@ use serde::Serialize;
 use crate::by_hash::{self, ByHash};
 use crate::lines::Lines;
 use crate::{
-    check_step, Absent, Error, History, Invariant, Model, RoundTripped, Secrets, Step, Violation,
+    check_step, Absent, Error, History, Invariant, Model, PolicyStrings, RoundTripped, Secrets,
+    Step, Violation,
 };
 
 /// Something that runs the commands of docs/SPEC.md §8: the engine, a
@@ -268,6 +269,9 @@ pub struct Observed<'a> {
     /// `before`, when the caller knows it
     /// ([`Step::longest_public`](authproof_models::invariants::Step)).
     pub longest_public: Option<usize>,
+    /// The policy's strings joined, when the caller judges many steps under
+    /// one policy ([`Step::policy_strings`](authproof_models::invariants::Step)).
+    pub policy_strings: Option<&'a PolicyStrings>,
 }
 
 /// Judges one step: every invariant, on the result line exactly as the CLI
@@ -326,6 +330,7 @@ pub(crate) fn judge_line(
             diff: o.diff,
             model_diff: o.model_diff,
             longest_public: o.longest_public,
+            policy_strings: o.policy_strings,
         },
     );
     // I5, the engine against itself — only on a step where it agrees with
@@ -494,6 +499,7 @@ impl<I: Implementation> Lockstep<I> {
                 diff: None,
                 model_diff: None,
                 longest_public: None,
+                policy_strings: None,
             },
         );
         self.coverage.record(&result);

@@ -82,7 +82,7 @@ use crate::{
     lockstep::{check_initial, inject_fault, judge_whole, Judged, Observed},
     History, Model, Trace, Violation,
 };
-use authproof_models::invariants::longest_public;
+use authproof_models::invariants::{longest_public, PolicyStrings};
 
 /// What one worker keeps between transitions so as not to redo work.
 #[derive(Default)]
@@ -320,6 +320,8 @@ struct Expanding<'a> {
     /// [`longest_public`] of the node's snapshot, for every
     /// command run on it ([`Step::longest_public`](authproof_models::invariants::Step)).
     longest_public: usize,
+    /// The search's [`PolicyStrings`].
+    policy_strings: &'a PolicyStrings,
 }
 
 /// Runs one command on both implementations and checks every invariant.
@@ -519,6 +521,7 @@ fn check(
         diff: Some(diff),
         model_diff: Some(model_diff),
         longest_public: Some(x.longest_public),
+        policy_strings: Some(x.policy_strings),
     };
     if x.cross_check {
         let mut whole_history = history.clone();
@@ -561,6 +564,9 @@ struct Search<'a> {
     /// Each move's request as presented by hash, parsed once
     /// ([`by_hash::parse`]): only the known prefix depends on the state.
     parsed: Vec<Option<Parsed<'a>>>,
+    /// The policy's strings joined, for I9 on every transition
+    /// ([`Step::policy_strings`](authproof_models::invariants::Step)).
+    policy_strings: PolicyStrings,
     store: Store,
     /// Whether the level being expanded is the last: its children are
     /// counted, not kept.
@@ -679,6 +685,7 @@ impl Search<'_> {
             engine: engine(&snapshot, self.cfg.fault),
             model,
             longest_public: longest_public(&snapshot),
+            policy_strings: &self.policy_strings,
             snapshot,
             history,
         };
@@ -1038,6 +1045,7 @@ pub fn explore(
             .moves()
             .map(|op| op.and_then(|op| by_hash::parse(policy, op)))
             .collect(),
+        policy_strings: PolicyStrings::new(policy),
         store: Store::default(),
         last: false,
         memos: (0..cfg.threads.max(1)).map(|_| Mutex::default()).collect(),
