@@ -227,7 +227,7 @@ impl State {
                             Value::Null,
                         ));
                         s.tenant = None;
-                        if let Some(slot) = self.by_token.get_mut(&s.token_sha256) {
+                        if let Some(slot) = self.by_token.write().get_mut(&s.token_sha256) {
                             slot.tenant = NO_HANDLE;
                         }
                     }

@@ -40,7 +40,7 @@ use indexmap::{Equivalent, IndexMap};
 mod build;
 mod table;
 pub(crate) use build::{Builder, Capacity};
-pub(crate) use table::Table;
+pub(crate) use table::{Table, Tracked};
 
 use crate::{
     snapshot::{ApiKey, Diff, Membership, Resource, Session, Snapshot, Tenant, User},
@@ -193,9 +193,9 @@ pub struct State {
     pub(crate) sessions: Table<Id, Session>,
     pub(crate) resources: Table<Pair, Resource>,
     /// Keys and sessions are never removed, so their positions are stable.
-    pub(crate) by_token: TokenIndex,
+    pub(crate) by_token: Tracked<TokenIndex>,
     /// Per user handle (same length as `users`): memberships and sessions.
-    pub(crate) links: Vec<UserLinks>,
+    pub(crate) links: Tracked<Vec<UserLinks>>,
     /// The injected fault, in builds with the `faults` feature only.
     #[cfg(feature = "faults")]
     pub(crate) fault: Option<crate::Fault>,
@@ -371,8 +371,11 @@ impl State {
     /// over `to`'s snapshot gives it). A section whose records kept their
     /// ids in place gets back only the records at `diff`'s positions, one
     /// that lost records at its end is cut, and any other (a record
-    /// removed from its middle shifts the rest) is copied whole; the
-    /// indexes are copied whole (they are small).
+    /// removed from its middle shifts the rest) is copied whole; an index
+    /// (they are small) is copied whole when it was written since
+    /// [`State::forget_writes`], which a caller that forgets writes must
+    /// have called when this state equalled `to` (a new or copied state
+    /// counts every index as written).
     ///
     /// The undo of a command for a caller that tries many on one state (the
     /// explorer), where copying the whole state back cost a tenth of a
@@ -429,8 +432,14 @@ impl State {
         section(api_keys, &to.api_keys, k);
         section(sessions, &to.sessions, s);
         section(resources, &to.resources, r);
-        by_token.clone_from(&to.by_token);
-        links.clone_from(&to.links);
+        // An index not written since the writes were forgotten is still
+        // `to`'s (see the contract above).
+        if by_token.written() {
+            by_token.clone_from(&to.by_token);
+        }
+        if links.written() {
+            links.clone_from(&to.links);
+        }
         #[cfg(feature = "faults")]
         {
             *fault = to.fault;
@@ -451,8 +460,8 @@ impl State {
             api_keys,
             sessions,
             resources,
-            by_token: _,
-            links: _,
+            by_token,
+            links,
             #[cfg(feature = "faults")]
                 fault: _,
         } = self;
@@ -462,6 +471,18 @@ impl State {
         api_keys.forget_writes();
         sessions.forget_writes();
         resources.forget_writes();
+        by_token.forget_writes();
+        links.forget_writes();
+    }
+
+    /// Whether an index (the token index, the user links) was written since
+    /// [`State::forget_writes`]: one that was not is still what it was
+    /// then. A command that changes no record can still write an index
+    /// (only a faulty one does), so a caller that asks whether a state
+    /// moved compares the indexes ([`State::same_indexes`]) only when this
+    /// says they were written.
+    pub fn indexes_written(&self) -> bool {
+        self.by_token.written() || self.links.written()
     }
 
     /// What `==` compares besides [`State::same_records`]: the token index,
@@ -471,7 +492,7 @@ impl State {
         if self.fault != other.fault {
             return false;
         }
-        self.by_token == other.by_token && self.links == other.links
+        *self.by_token == *other.by_token && *self.links == *other.links
     }
 
     /// Builds the state, checking SPEC §2 integrity. The error names the
@@ -675,7 +696,7 @@ impl State {
     /// Adds a user with no links (the caller checked the id is new).
     pub(crate) fn insert_user(&mut self, u: User) {
         self.users.insert(u.id.clone(), u);
-        self.links.push(UserLinks::default());
+        self.links.write().push(UserLinks::default());
     }
 
     /// Adds a membership and its copy in the user's links (the caller
@@ -686,7 +707,7 @@ impl State {
             .tenants
             .get_index_of(&m.tenant)
             .expect("checked tenant") as Handle;
-        self.links[user].add_member(
+        self.links.write()[user].add_member(
             Member {
                 tenant,
                 since: m.since,
@@ -705,7 +726,9 @@ impl State {
             self.users.get_index_of(user),
             self.tenants.get_index_of(tenant),
         ) {
-            self.links[u].members.retain(|m| m.tenant as usize != t);
+            self.links.write()[u]
+                .members
+                .retain(|m| m.tenant as usize != t);
         }
     }
 
@@ -718,7 +741,7 @@ impl State {
             self.users.get_index_of(user),
             self.tenants.get_index_of(tenant),
         ) {
-            if let Some(m) = self.links[u]
+            if let Some(m) = self.links.write()[u]
                 .members
                 .iter_mut()
                 .find(|m| m.tenant as usize == t)
@@ -737,7 +760,7 @@ impl State {
             user: self.user_handle(&k.owner),
             tenant: self.tenant_handle(k.tenant.as_deref()),
         };
-        self.by_token.insert(k.token_sha256, slot);
+        self.by_token.write().insert(k.token_sha256, slot);
         self.api_keys.insert(k.id.clone(), k);
     }
 
@@ -747,7 +770,7 @@ impl State {
         let user = self.user_handle(&owner);
         if let Some(k) = self.api_keys.get_mut(id) {
             k.owner = owner;
-            if let Some(slot) = self.by_token.get_mut(&k.token_sha256) {
+            if let Some(slot) = self.by_token.write().get_mut(&k.token_sha256) {
                 slot.user = user;
             }
         }
@@ -759,7 +782,7 @@ impl State {
         let h = self.tenant_handle(Some(&tenant));
         if let Some(k) = self.api_keys.get_mut(id) {
             k.tenant = Some(tenant);
-            if let Some(slot) = self.by_token.get_mut(&k.token_sha256) {
+            if let Some(slot) = self.by_token.write().get_mut(&k.token_sha256) {
                 slot.tenant = h;
             }
         }
@@ -771,7 +794,7 @@ impl State {
         let h = self.tenant_handle(tenant.as_deref());
         let s = &mut self.sessions[index];
         s.tenant = tenant;
-        if let Some(slot) = self.by_token.get_mut(&s.token_sha256) {
+        if let Some(slot) = self.by_token.write().get_mut(&s.token_sha256) {
             slot.tenant = h;
         }
     }
@@ -796,8 +819,8 @@ impl State {
             user: self.user_handle(&x.user),
             tenant: self.tenant_handle(x.tenant.as_deref()),
         };
-        self.by_token.insert(x.token_sha256, slot);
-        if let Some(l) = self.links.get_mut(slot.user as usize) {
+        self.by_token.write().insert(x.token_sha256, slot);
+        if let Some(l) = self.links.write().get_mut(slot.user as usize) {
             l.sessions.push(slot.index);
         }
         self.sessions.insert(x.id.clone(), x);
@@ -877,6 +900,17 @@ mod tests {
             let before = st.to_snapshot();
             let mut out = before.clone();
             st.forget_writes();
+            // Tried on a copy whose writes were forgotten, and undone by
+            // the export's diff: the state it started from, indexes and all.
+            let node = st.clone();
+            let mut trial = st.clone();
+            trial.forget_writes();
+            assert!(!trial.indexes_written());
+            let _ = trial.apply(&policy, cmd);
+            let (mut tried, mut undo) = (before.clone(), Diff::default());
+            trial.update_snapshot(&mut tried, &mut undo);
+            trial.revert(&node, &undo);
+            assert!(trial == node, "command {i} tried and undone");
             let result = serde_json::to_value(st.apply(&policy, cmd)).unwrap();
             assert!(result.get("rejected").is_none(), "command {i}: {result}");
             let mut diff = Diff::default();
@@ -893,7 +927,7 @@ mod tests {
             partial.set_between_sections(&before, &out, [false; 6]);
             assert!(partial.sections.iter().all(Vec::is_empty));
             let reloaded = State::from_snapshot(st.to_snapshot()).unwrap();
-            assert_eq!(st.links, reloaded.links, "after command {i}");
+            assert_eq!(*st.links, *reloaded.links, "after command {i}");
             assert_eq!(st.links.len(), st.users.len());
             let mut slots: Vec<_> = st.by_token.values().copied().collect();
             let mut again: Vec<_> = reloaded.by_token.values().copied().collect();
@@ -916,8 +950,8 @@ mod tests {
                 let mut copy = b.to_snapshot();
                 copy.clone_from(&into);
                 assert_eq!(copy, into, "{j} copied from {i}");
-                assert_eq!(x.links, a.links, "{j} from {i}");
-                assert_eq!(x.by_token, a.by_token, "{j} from {i}");
+                assert_eq!(*x.links, *a.links, "{j} from {i}");
+                assert_eq!(*x.by_token, *a.by_token, "{j} from {i}");
                 for id in a.users.keys() {
                     assert_eq!(x.users.get_index_of(id), a.users.get_index_of(id));
                 }
@@ -1007,11 +1041,13 @@ mod tests {
         // same snapshot.
         let mut c = a.clone();
         assert!(c == a);
-        c.links[0].sessions.push(7);
+        c.links.write()[0].sessions.push(7);
         assert!(c.same_records(&a) && !c.same_indexes(&a) && c != a);
         assert_eq!(c.to_snapshot(), a.to_snapshot());
         let mut d = a.clone();
-        d.by_token.insert(TokenHash::of("tok/1+=%"), slot(0));
+        d.by_token
+            .write()
+            .insert(TokenHash::of("tok/1+=%"), slot(0));
         assert!(d.same_records(&a) && d != a);
         // A record changed in place.
         let mut e = a.clone();

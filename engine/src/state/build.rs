@@ -14,7 +14,7 @@
 
 use indexmap::map::Entry;
 
-use super::{Handle, Member, Pair, Slot, State, Table, TokenIndex, UserLinks, NO_HANDLE};
+use super::{Handle, Member, Pair, Slot, State, Table, TokenIndex, Tracked, UserLinks, NO_HANDLE};
 use crate::{
     snapshot::{ApiKey, Membership, Resource, Session, Tenant, User},
     CredentialKind, Error, Id, Timestamp, TokenHash,
@@ -51,11 +51,11 @@ impl Builder {
                 api_keys: Table::with_capacity(n.api_keys),
                 sessions: Table::with_capacity(n.sessions),
                 resources: Table::with_capacity(n.resources),
-                by_token: TokenIndex::with_capacity_and_hasher(
+                by_token: Tracked::new(TokenIndex::with_capacity_and_hasher(
                     n.api_keys + n.sessions,
                     Default::default(),
-                ),
-                links: Vec::with_capacity(n.users),
+                )),
+                links: Tracked::new(Vec::with_capacity(n.users)),
                 #[cfg(feature = "faults")]
                 fault: None,
             },
@@ -114,7 +114,7 @@ impl Builder {
                 }
                 Entry::Vacant(e) => e.insert(u),
             };
-            self.st.links.push(UserLinks::default());
+            self.st.links.write().push(UserLinks::default());
         }
         Ok(())
     }
@@ -147,7 +147,7 @@ impl Builder {
                 }
                 Entry::Vacant(e) => e,
             };
-            st.links[user as usize].add_member(
+            st.links.write()[user as usize].add_member(
                 Member {
                     tenant,
                     since: m.since,
@@ -192,7 +192,7 @@ impl Builder {
                 user,
                 tenant,
             };
-            index_credential(&mut st.by_token, &k.token_sha256, credential, || {
+            index_credential(st.by_token.write(), &k.token_sha256, credential, || {
                 at("token_sha256")
             })?;
             slot.insert(k);
@@ -236,10 +236,10 @@ impl Builder {
                 user,
                 tenant,
             };
-            index_credential(&mut st.by_token, &x.token_sha256, credential, || {
+            index_credential(st.by_token.write(), &x.token_sha256, credential, || {
                 at("token_sha256")
             })?;
-            if let Some(l) = st.links.get_mut(user as usize) {
+            if let Some(l) = st.links.write().get_mut(user as usize) {
                 l.sessions.push(index);
             }
             slot.insert(x);

@@ -1,4 +1,5 @@
-//! A record table that remembers which of its positions were written.
+//! Record tables and indexes that remember which of their parts were
+//! written.
 //!
 //! # Why
 //!
@@ -244,6 +245,69 @@ impl<K: Hash + Eq, V, Q: ?Sized + Hash + Equivalent<K>> IndexMut<&Q> for Table<K
     }
 }
 
+/// An index of the state (the token index, the user links) that remembers
+/// whether it was written since the marks were last forgotten: the same
+/// contract as [`Table`]'s, one flag for the whole index. Reads go through
+/// `Deref`; every mutable access goes through [`Tracked::write`].
+#[derive(Debug)]
+pub(crate) struct Tracked<T> {
+    value: T,
+    written: bool,
+}
+
+impl<T> Tracked<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Tracked {
+            value,
+            written: true,
+        }
+    }
+
+    /// The index, marked written.
+    #[inline]
+    pub(crate) fn write(&mut self) -> &mut T {
+        self.written = true;
+        &mut self.value
+    }
+
+    /// Whether it was written since [`Tracked::forget_writes`] (or ever,
+    /// for a new index or a copy).
+    #[inline]
+    pub(crate) fn written(&self) -> bool {
+        self.written
+    }
+
+    #[inline]
+    pub(crate) fn forget_writes(&mut self) {
+        self.written = false;
+    }
+}
+
+impl<T: Default> Default for Tracked<T> {
+    fn default() -> Self {
+        Tracked::new(T::default())
+    }
+}
+
+impl<T: Clone> Clone for Tracked<T> {
+    fn clone(&self) -> Self {
+        Tracked::new(self.value.clone())
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.write().clone_from(&source.value);
+    }
+}
+
+impl<T> Deref for Tracked<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +397,23 @@ mod tests {
         assert!(t.get_mut(&99).is_none());
         assert!(t.shift_remove(&99).is_none());
         assert!(written(&t).is_empty());
+    }
+
+    #[test]
+    fn an_index_is_written_by_write_and_copies_only() {
+        let mut t = Tracked::new(vec![1, 2]);
+        assert!(t.written());
+        t.forget_writes();
+        let _ = (t.len(), t[0], t.iter().sum::<i32>());
+        assert!(!t.written());
+        t.write().push(3);
+        assert!(t.written());
+        t.forget_writes();
+        let mut u = Tracked::new(Vec::new());
+        u.forget_writes();
+        u.clone_from(&t);
+        assert!(u.written() && !t.written());
+        assert!(t.clone().written());
     }
 
     #[test]
