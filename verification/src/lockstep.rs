@@ -375,11 +375,25 @@ impl std::fmt::Debug for Judged {
 
 impl Judged {
     /// [`judge`], on the kept line of an equal result when there is one.
-    pub(crate) fn judge(&mut self, history: &mut History, o: Observed<'_>) -> Vec<Violation> {
+    /// `slot` names what the caller runs again and again (explore: the
+    /// move), whose last line is tried first ([`Lines::recent`]).
+    pub(crate) fn judge(
+        &mut self,
+        history: &mut History,
+        o: Observed<'_>,
+        slot: Option<usize>,
+    ) -> Vec<Violation> {
         let (known, secrets) = (Some(&self.round_tripped), Some(&self.secrets));
-        let hash = self.lines.hash(o.result);
-        if let Some((line, absent)) = self.lines.get(hash, o.result) {
+        if let Some((line, absent)) = slot.and_then(|s| self.lines.recent(s, o.result)) {
             return judge_line(history, o, check_step, line, Some(absent), known, secrets);
+        }
+        let hash = self.lines.hash(o.result);
+        if let Some((line, absent, place)) = self.lines.get(hash, o.result) {
+            let violations = judge_line(history, o, check_step, line, Some(absent), known, secrets);
+            if let Some(s) = slot {
+                self.lines.note(s, place);
+            }
+            return violations;
         }
         let line = serde_json::to_string(o.result).expect("results serialize");
         let violations = judge_line(history, o, check_step, &line, None, known, secrets);
@@ -387,7 +401,10 @@ impl Judged {
             .iter()
             .any(|v| v.invariant == Invariant::Determinism)
         {
-            self.lines.keep(hash, o.result, line);
+            let place = self.lines.keep(hash, o.result, line);
+            if let Some(s) = slot {
+                self.lines.note(s, place);
+            }
         }
         violations
     }
@@ -501,6 +518,7 @@ impl<I: Implementation> Lockstep<I> {
                 longest_public: None,
                 policy_strings: None,
             },
+            None,
         );
         self.coverage.record(&result);
         std::mem::swap(&mut self.state, &mut self.after);

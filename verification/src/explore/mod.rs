@@ -330,6 +330,7 @@ struct Expanding<'a> {
 /// is already known, so the search does not keep it.
 fn step(
     x: &Expanding<'_>,
+    mv: usize,
     (cmd, req): &Move,
     parsed: Option<&Parsed<'_>>,
     memo: &mut Memo,
@@ -360,7 +361,7 @@ fn step(
             let violations = check(
                 history,
                 x,
-                cmd,
+                (mv, cmd),
                 (&engine_result, &x.snapshot, &NO_CHANGE),
                 (&model_result, &x.snapshot, &NO_CHANGE),
                 judged_by_hash(&by_hash),
@@ -436,7 +437,7 @@ fn step(
     let violations = check(
         history,
         x,
-        cmd,
+        (mv, cmd),
         (&engine_result, after_state, diff),
         (&model_result, model_after, model_diff),
         judged_by_hash(&by_hash),
@@ -503,7 +504,7 @@ fn judged_by_hash<'a>(by_hash: &'a Option<(Presentation<'a>, Decision)>) -> Opti
 fn check(
     history: &mut History,
     x: &Expanding<'_>,
-    cmd: &Command,
+    (mv, cmd): (usize, &Command),
     (result, after, diff): (&CommandResult, &Snapshot, &Diff),
     (model, model_after, model_diff): (&CommandResult, &Snapshot, &Diff),
     by_hash: Option<ByHash<'_>>,
@@ -527,7 +528,7 @@ fn check(
     if x.cross_check {
         let mut whole_history = history.clone();
         let whole = judge_whole(&mut whole_history, observed());
-        let changed = memo.judge(history, observed());
+        let changed = memo.judge(history, observed(), Some(mv));
         assert_eq!(
             changed, whole,
             "incremental and whole-state checks disagree"
@@ -535,7 +536,7 @@ fn check(
         assert_eq!(*history, whole_history, "histories disagree");
         return changed;
     }
-    memo.judge(history, observed())
+    memo.judge(history, observed(), Some(mv))
 }
 
 /// Nodes expanded between two merges. Large enough that starting the
@@ -706,7 +707,7 @@ impl Search<'_> {
             if node.first.unwrap_or(mv) % shards != shard {
                 continue;
             }
-            let (changed, mut violations) = step(&x, cmd, self.parsed[mv].as_ref(), memo);
+            let (changed, mut violations) = step(&x, mv, cmd, self.parsed[mv].as_ref(), memo);
             let violation = (!violations.is_empty()).then(|| violations.swap_remove(0));
             let child = changed
                 .then(|| self.child(&x, &memo.scratch, node.clock, seen))
