@@ -13,8 +13,8 @@ use crate::{
     is_valid_token,
     snapshot::{reached, ApiKey, Membership, Resource, Session, Tenant, User},
     state::{Pair, PairRef, NO_HANDLE},
-    Change, Command, CommandResult, Effect, Fault, Id, Op, OpName, Policy, RecordRef, Rejection,
-    State, Timestamp, Token,
+    Change, Command, CommandResult, Effect, Fault, Id, Op, Policy, RecordRef, Rejection, State,
+    Timestamp, Token,
 };
 
 type Check<T> = Result<T, (Rejection, String)>;
@@ -42,7 +42,7 @@ impl State {
     /// The caller is responsible for the command order (non-decreasing `at`,
     /// an input error): see [`crate::load::commands_jsonl`].
     pub fn apply(&mut self, policy: &Policy, cmd: &Command) -> CommandResult {
-        let op = OpName::const_new(cmd.op.name());
+        let op = cmd.op.op_name();
         if let Some(req) = cmd.request() {
             let decision = self.decide(policy, &req);
             for effect in &decision.effects {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::{Error, Headers, Id, Request, Timestamp, Token};
+use crate::{Error, Headers, Id, OpName, Request, Timestamp, Token};
 
 /// A command with its time. Serializes as one flat object, `at` and `op`
 /// first, then the op's fields.
@@ -136,32 +136,53 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Timestamp>>,
 /// The fields `update_api_key` may carry besides the ones it may change.
 const UPDATE_OWN_FIELDS: [&str; 4] = ["key", "name", "enabled", "expires_at"];
 
-impl Op {
-    /// The `op` string.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::CreateTenant { .. } => "create_tenant",
-            Op::SuspendTenant { .. } => "suspend_tenant",
-            Op::ReinstateTenant { .. } => "reinstate_tenant",
-            Op::CreateUser { .. } => "create_user",
-            Op::BanUser { .. } => "ban_user",
-            Op::UnbanUser { .. } => "unban_user",
-            Op::AddMember { .. } => "add_member",
-            Op::RemoveMember { .. } => "remove_member",
-            Op::SetRole { .. } => "set_role",
-            Op::MintApiKey { .. } => "mint_api_key",
-            Op::UpdateApiKey { .. } => "update_api_key",
-            Op::RevokeApiKey { .. } => "revoke_api_key",
-            Op::DeleteApiKey { .. } => "delete_api_key",
-            Op::Login { .. } => "login",
-            Op::Logout { .. } => "logout",
-            Op::SwitchTenant { .. } => "switch_tenant",
-            Op::CreateResource { .. } => "create_resource",
-            Op::DeleteResource { .. } => "delete_resource",
-            Op::Authenticate { .. } => "authenticate",
-        }
-    }
+/// [`Op::name`] and [`Op::op_name`] from one list of the variants.
+macro_rules! op_names {
+    ($($variant:ident => $name:literal,)*) => {
+        impl Op {
+            /// The `op` string.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Op::$variant { .. } => $name,)*
+                }
+            }
 
+            /// The `op` string as a result holds it: each built at compile
+            /// time and copied here (`OpName::const_new` run at run time
+            /// copies a name a byte at a time; a result is built on every
+            /// command).
+            pub fn op_name(&self) -> OpName {
+                match self {
+                    $(Op::$variant { .. } => const { OpName::const_new($name) },)*
+                }
+            }
+        }
+    };
+}
+
+op_names! {
+    CreateTenant => "create_tenant",
+    SuspendTenant => "suspend_tenant",
+    ReinstateTenant => "reinstate_tenant",
+    CreateUser => "create_user",
+    BanUser => "ban_user",
+    UnbanUser => "unban_user",
+    AddMember => "add_member",
+    RemoveMember => "remove_member",
+    SetRole => "set_role",
+    MintApiKey => "mint_api_key",
+    UpdateApiKey => "update_api_key",
+    RevokeApiKey => "revoke_api_key",
+    DeleteApiKey => "delete_api_key",
+    Login => "login",
+    Logout => "logout",
+    SwitchTenant => "switch_tenant",
+    CreateResource => "create_resource",
+    DeleteResource => "delete_resource",
+    Authenticate => "authenticate",
+}
+
+impl Op {
     /// Every op name, in SPEC §8 order.
     pub const NAMES: [&'static str; 19] = [
         "create_tenant",

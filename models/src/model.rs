@@ -886,7 +886,7 @@ impl Model {
     /// Applies `cmd` (SPEC §8). Checks run in the order the spec lists the
     /// op's rejections; a rejection leaves the state untouched.
     pub fn apply(&mut self, cmd: &Command) -> CommandResult {
-        let op = authproof_engine::OpName::const_new(cmd.op.name());
+        let op = cmd.op.op_name();
         if let Some(req) = cmd.request() {
             return CommandResult::Decision {
                 op,
