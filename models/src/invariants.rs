@@ -236,6 +236,12 @@ pub struct Step<'a> {
     /// searches a presented token in the policy's strings with one search
     /// of this instead of one per string. When given, it must be that value.
     pub policy_strings: Option<&'a PolicyStrings>,
+    /// The history already holds what [`History::note_before`] notes of
+    /// `before` at the command's `at`: a caller that judges many commands
+    /// on one state at one time (explore: a node's moves) notes it once in
+    /// the history it copies for each, and the check does not scan
+    /// `before` again.
+    pub before_noted: bool,
 }
 
 /// Records found to survive a JSON round trip, so that I6 round-trips each
@@ -506,6 +512,13 @@ impl History {
     pub fn new(initial: &Snapshot) -> History {
         let _ = initial;
         History::default()
+    }
+
+    /// What a check notes first about a step, from the state the command
+    /// runs on and its time alone: what is dead in `before` at `at` (I2).
+    /// For [`Step::before_noted`].
+    pub fn note_before(&mut self, before: &Snapshot, at: Timestamp) {
+        self.note_dead(before, at);
     }
 
     /// Records what is dead at `at` in `snap` (I2).
@@ -807,7 +820,9 @@ fn check_step_with(history: &mut History, step: &Step<'_>, scope: Scope) -> Vec<
     let at = step.command.at;
     // What this step knows before judging it: deadness in the state the
     // engine decided on, and the tokens presented so far, this one included.
-    history.note_dead(step.before, at);
+    if !step.before_noted {
+        history.note_dead(step.before, at);
+    }
     history.note_tokens(
         step.command,
         step.policy,
@@ -1673,6 +1688,7 @@ mod tests {
                     model_diff: None,
                     longest_public: None,
                     policy_strings: None,
+                    before_noted: false,
                     round_tripped: None,
                     secrets,
                     absent: None,
@@ -2459,6 +2475,7 @@ mod tests {
             cmd(json!({"at": T, "op": "logout", "session": "s2"})),
         ];
         let (mut changed, mut whole) = (History::default(), History::default());
+        let mut pre = History::default();
         let mut state = before;
         for c in steps {
             let s = Owned::new(state, c);
@@ -2479,12 +2496,21 @@ mod tests {
                 model_diff: None,
                 longest_public: None,
                 policy_strings: None,
+                before_noted: false,
                 round_tripped: None,
                 secrets: None,
                 absent: None,
             };
             assert_eq!(check_step_whole(&mut whole, &step), vec![]);
             assert_eq!(changed, whole);
+            // Noted by the caller beforehand: the same history.
+            pre.note_before(&s.before, s.command.at);
+            let noted = Step {
+                before_noted: true,
+                ..step
+            };
+            assert_eq!(check_step(&mut pre, &noted), vec![]);
+            assert_eq!(pre, whole);
             state = s.after;
         }
         let ids = |v: &[Id]| v.iter().map(Id::as_str).collect::<Vec<_>>().join(" ");
@@ -2536,6 +2562,7 @@ mod tests {
                 model_diff: None,
                 longest_public: None,
                 policy_strings: None,
+                before_noted: false,
                 round_tripped: None,
                 secrets: None,
                 absent: Some(absent),

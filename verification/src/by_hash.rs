@@ -493,6 +493,7 @@ mod tests {
                     model_diff: None,
                     longest_public: None,
                     policy_strings: None,
+                    before_noted: false,
                 },
             )
         };

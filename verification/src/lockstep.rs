@@ -272,6 +272,9 @@ pub struct Observed<'a> {
     /// The policy's strings joined, when the caller judges many steps under
     /// one policy ([`Step::policy_strings`](authproof_models::invariants::Step)).
     pub policy_strings: Option<&'a PolicyStrings>,
+    /// The history already holds `before` noted at the command's time
+    /// ([`Step::before_noted`](authproof_models::invariants::Step)).
+    pub before_noted: bool,
 }
 
 /// Judges one step: every invariant, on the result line exactly as the CLI
@@ -331,6 +334,7 @@ pub(crate) fn judge_line(
             model_diff: o.model_diff,
             longest_public: o.longest_public,
             policy_strings: o.policy_strings,
+            before_noted: o.before_noted,
         },
     );
     // I5, the engine against itself — only on a step where it agrees with
@@ -517,6 +521,7 @@ impl<I: Implementation> Lockstep<I> {
                 model_diff: None,
                 longest_public: None,
                 policy_strings: None,
+                before_noted: false,
             },
             None,
         );

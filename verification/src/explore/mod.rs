@@ -322,6 +322,10 @@ struct Expanding<'a> {
     longest_public: usize,
     /// The search's [`PolicyStrings`].
     policy_strings: &'a PolicyStrings,
+    /// `history` with the node's snapshot noted at its clock
+    /// ([`History::note_before`]): what each of its transitions' checks
+    /// starts from ([`Step::before_noted`](authproof_models::invariants::Step)).
+    noted: History,
 }
 
 /// Runs one command on both implementations and checks every invariant.
@@ -357,7 +361,7 @@ fn step(
             let engine_result = wrap(decision);
             let model_result = wrap(x.model.decide(req));
             let history = &mut memo.scratch.history;
-            history.clone_from(&x.history);
+            history.clone_from(&x.noted);
             let violations = check(
                 history,
                 x,
@@ -433,7 +437,7 @@ fn step(
     } else {
         &x.snapshot
     };
-    history.clone_from(&x.history);
+    history.clone_from(&x.noted);
     let violations = check(
         history,
         x,
@@ -524,6 +528,7 @@ fn check(
         model_diff: Some(model_diff),
         longest_public: Some(x.longest_public),
         policy_strings: Some(x.policy_strings),
+        before_noted: true,
     };
     if x.cross_check {
         let mut whole_history = history.clone();
@@ -688,6 +693,12 @@ impl Search<'_> {
             model,
             longest_public: longest_public(&snapshot),
             policy_strings: &self.policy_strings,
+            noted: {
+                // Every move of the node runs at its clock.
+                let mut noted = history.clone();
+                noted.note_before(&snapshot, self.universe.times[node.clock]);
+                noted
+            },
             snapshot,
             history,
         };
