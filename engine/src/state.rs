@@ -907,6 +907,13 @@ mod tests {
             trial.forget_writes();
             assert!(!trial.indexes_written());
             let _ = trial.apply(&policy, cmd);
+            // Each of these commands writes an index exactly when it
+            // changes one: the flag is neither lost nor set for nothing.
+            assert_eq!(
+                trial.indexes_written(),
+                !trial.same_indexes(&node),
+                "command {i}'s index writes"
+            );
             let (mut tried, mut undo) = (before.clone(), Diff::default());
             trial.update_snapshot(&mut tried, &mut undo);
             trial.revert(&node, &undo);
