@@ -382,6 +382,25 @@ mod tests {
         }
     }
 
+    /// Past 63 one flag stands for every position: a removal there marks
+    /// the flag alone (the shift it makes is all past 63).
+    #[test]
+    fn a_removal_past_63_marks_the_rest() {
+        for n in [65, 130] {
+            let mut t = table(n);
+            t.forget_writes();
+            t.shift_remove(&64);
+            assert_eq!(written(&t), (64..n - 1).collect::<Vec<_>>(), "{n}");
+        }
+    }
+
+    #[test]
+    fn with_capacity_makes_room() {
+        let t = Table::<u32, u32>::with_capacity(100);
+        assert!(t.capacity() >= 100);
+        assert!(t.is_empty());
+    }
+
     #[test]
     fn reads_mark_nothing() {
         let mut t = table(5);
