@@ -521,6 +521,28 @@ impl History {
         self.note_dead(before, at);
     }
 
+    /// Back to `from`, which this history was equal to before some checks
+    /// ran on it: a caller that judges many steps from one history (explore:
+    /// every move of a node) rewinds it after each instead of copying it
+    /// before each. A check only appends to the dead and the presented
+    /// (`push` is their only write), so those are cut back to `from`'s
+    /// lengths; the removed memberships, which a check may also shrink, are
+    /// copied back when they differ.
+    pub fn rewind(&mut self, from: &History) {
+        let History {
+            dead_sessions,
+            dead_keys,
+            removed,
+            tokens,
+        } = self;
+        dead_sessions.truncate(from.dead_sessions.len());
+        dead_keys.truncate(from.dead_keys.len());
+        tokens.truncate(from.tokens.len());
+        if *removed != from.removed {
+            removed.clone_from(&from.removed);
+        }
+    }
+
     /// Records what is dead at `at` in `snap` (I2).
     fn note_dead(&mut self, snap: &Snapshot, at: Timestamp) {
         for s in &snap.sessions {
@@ -858,7 +880,7 @@ fn check_step_with(history: &mut History, step: &Step<'_>, scope: Scope) -> Vec<
         i8_narrow_scope(&mut r, step, d);
     }
     i9_no_secret_leakage(&mut r, history, step);
-    i10_bounded_sliding(&mut r, step, decision);
+    i10_bounded_sliding(&mut r, step, decision, diff);
 
     // What later steps need: what this step killed, which memberships it
     // removed or restored. A state equal to `before` kills nothing that
@@ -1519,10 +1541,20 @@ fn i9_no_secret_leakage(r: &mut Findings, h: &History, step: &Step<'_>) {
 /// I10: a session's `expires_at` never decreases, never passes
 /// `created_at + absolute_max`, and moves only through an allowed
 /// `authenticate` on that session while it is live.
-fn i10_bounded_sliding(r: &mut Findings, step: &Step<'_>, d: Option<&Decision>) {
+fn i10_bounded_sliding(
+    r: &mut Findings,
+    step: &Step<'_>,
+    d: Option<&Decision>,
+    diff: Option<&Diff>,
+) {
     let at = step.command.at;
     let max = step.policy.session.absolute_max;
-    for a in &step.after.sessions {
+    for (i, a) in step.after.sessions.iter().enumerate() {
+        // With a diff, a session at a position it does not name is
+        // `before`'s at that position, expiry and all: nothing moved.
+        if diff.is_some_and(|d| d.sections[4].binary_search(&(i as u32)).is_err()) {
+            continue;
+        }
         let b = session(step.before, &a.id);
         if b.map(|b| b.expires_at) == Some(a.expires_at) {
             continue;
@@ -2527,6 +2559,55 @@ mod tests {
         assert_eq!(copy, changed);
         copy.clone_from(&History::default());
         assert_eq!(copy, History::default());
+    }
+
+    /// A history rewound after any check is the one it was before: each
+    /// kind of note a check makes (a dead session, a dead key, a removed
+    /// membership, one restored, a presented token) is undone.
+    #[test]
+    fn a_rewound_history_is_the_one_before_the_check() {
+        let mut before = snapshot();
+        before.sessions[0].expires_at = ts("2026-05-20T00:00:00Z");
+        // A history with something in every list, built by checks.
+        let mut start = History::default();
+        let mut state = before;
+        for c in [
+            json!({"at": T, "op": "login", "session": "s2", "user": "bob",
+                   "token": "bobsession1"}),
+            json!({"at": T, "op": "remove_member", "user": "bob", "tenant": "acme"}),
+            json!({"at": T, "op": "revoke_api_key", "key": "key_1"}),
+        ] {
+            let s = Owned::new(state, cmd(c));
+            assert_eq!(s.check(&mut start), vec![]);
+            state = s.after;
+        }
+        assert!(
+            !start.dead_sessions.is_empty()
+                && !start.dead_keys.is_empty()
+                && !start.removed.is_empty()
+                && !start.tokens.is_empty(),
+            "{start:?}"
+        );
+        let mut moved = 0;
+        for c in [
+            json!({"at": T, "op": "add_member", "user": "bob", "tenant": "acme",
+                   "role": "member"}),
+            json!({"at": T, "op": "remove_member", "user": "alice", "tenant": "beta"}),
+            json!({"at": T, "op": "logout", "session": "s2"}),
+            json!({"at": T, "op": "login", "session": "s3", "user": "alice",
+                   "token": "alicesession2"}),
+            json!({"at": T, "op": "authenticate", "action": "workspace.read",
+                   "headers": {"x-api-key": "sk_live_unknown9"}}),
+            json!({"at": T, "op": "logout", "session": "ghost"}),
+        ] {
+            let s = Owned::new(state.clone(), cmd(c));
+            let mut h = start.clone();
+            let _ = s.check(&mut h);
+            moved += usize::from(h != start);
+            h.rewind(&start);
+            assert_eq!(h, start, "{:?}", s.command.op);
+        }
+        assert!(moved >= 5, "only {moved} checks noted anything");
     }
 
     /// A line's [`Absent`] gets each token I9 finds absent from it, not one

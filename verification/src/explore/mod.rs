@@ -121,7 +121,13 @@ struct Scratch {
     diff: Diff,
     /// Where the model's state differs from the node's after a command.
     model_diff: Diff,
+    /// The node's noted history: each command's check notes what it saw
+    /// here, and it is rewound to the node's after the command
+    /// ([`History::rewind`]) rather than copied before the next.
     history: History,
+    /// The engine's and the model's results of the last request without
+    /// effects ([`decided`]).
+    decided: [Option<CommandResult>; 2],
 }
 use packed::{Packed, Store};
 pub use symmetry::Renaming;
@@ -354,20 +360,19 @@ fn step(
         });
         let decision = x.engine.decide(policy, req);
         if decision.effects.is_empty() {
-            let wrap = |d| CommandResult::Decision {
-                op: "authenticate".into(),
-                decision: Box::new(d),
-            };
-            let engine_result = wrap(decision);
-            let model_result = wrap(x.model.decide(req));
-            let history = &mut memo.scratch.history;
-            history.clone_from(&x.noted);
+            let Scratch {
+                history,
+                decided: [engine_slot, model_slot],
+                ..
+            } = &mut memo.scratch;
+            let engine_result = decided(engine_slot, decision);
+            let model_result = decided(model_slot, x.model.decide(req));
             let violations = check(
                 history,
                 x,
                 (mv, cmd),
-                (&engine_result, &x.snapshot, &NO_CHANGE),
-                (&model_result, &x.snapshot, &NO_CHANGE),
+                (engine_result, &x.snapshot, &NO_CHANGE),
+                (model_result, &x.snapshot, &NO_CHANGE),
                 judged_by_hash(&by_hash),
                 &mut memo.judged,
             );
@@ -381,6 +386,7 @@ fn step(
         diff,
         model_diff,
         history,
+        decided: _,
     } = &mut memo.scratch;
     let model = model.as_mut().expect("made for the node");
     // Both sides and `after` are at the node's state (see `Scratch`).
@@ -437,7 +443,6 @@ fn step(
     } else {
         &x.snapshot
     };
-    history.clone_from(&x.noted);
     let violations = check(
         history,
         x,
@@ -465,6 +470,23 @@ fn step(
         }
     }
     (!unchanged, violations)
+}
+
+/// `d` as `authenticate`'s result, in the box `slot` holds from the last
+/// one: a request without effects is judged on a result, and the box (a
+/// decision is 600 bytes) is reused rather than allocated and freed on
+/// every such transition.
+fn decided(slot: &mut Option<CommandResult>, d: Decision) -> &CommandResult {
+    match slot {
+        Some(CommandResult::Decision { decision, .. }) => **decision = d,
+        _ => {
+            *slot = Some(CommandResult::Decision {
+                op: "authenticate".into(),
+                decision: Box::new(d),
+            })
+        }
+    }
+    slot.as_ref().expect("set above")
 }
 
 /// The snapshot sections (in [`Diff::sections`] order) that `changes`
@@ -708,6 +730,7 @@ impl Search<'_> {
         memo.scratch.engine.clone_from(&x.engine);
         memo.scratch.after.clone_from(&x.snapshot);
         memo.scratch.engine.forget_writes();
+        memo.scratch.history.clone_from(&x.noted);
         match &mut memo.scratch.model {
             Some(model) => model.clone_from(&x.model),
             none => *none = Some(x.model.clone()),
@@ -729,6 +752,10 @@ impl Search<'_> {
                 if x.cross_check {
                     assert_eq!(*after, x.snapshot, "reverted by the diff");
                 }
+            }
+            memo.scratch.history.rewind(&x.noted);
+            if x.cross_check {
+                assert_eq!(memo.scratch.history, x.noted, "the history rewound");
             }
             let stop = violation.is_some() && self.cfg.stop_at_first;
             out.push(Transition {
@@ -860,6 +887,14 @@ impl Merged {
         next: &mut Vec<Node>,
     ) -> bool {
         let cfg = cx.cfg;
+        // The batch's keys' slots read together first: their cache misses
+        // overlap, where the inserts below would wait for each in turn.
+        let touched = transitions
+            .iter()
+            .flatten()
+            .filter_map(|t| t.child.as_ref()?.fingerprint)
+            .fold(0, |acc, f| acc ^ self.seen.touch(f));
+        std::hint::black_box(touched);
         for (node, transitions) in nodes.iter().zip(transitions) {
             for t in transitions {
                 self.report.transitions += 1;
