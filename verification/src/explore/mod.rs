@@ -128,6 +128,9 @@ struct Scratch {
     /// The engine's and the model's results of the last request without
     /// effects ([`decided`]).
     decided: [Option<CommandResult>; 2],
+    /// A child's record numbers, for its key on the last level
+    /// ([`Store::key`]).
+    words: Vec<u32>,
 }
 use packed::{Packed, Store};
 pub use symmetry::Renaming;
@@ -387,6 +390,7 @@ fn step(
         model_diff,
         history,
         decided: _,
+        words: _,
     } = &mut memo.scratch;
     let model = model.as_mut().expect("made for the node");
     // Both sides and `after` are at the node's state (see `Scratch`).
@@ -656,7 +660,7 @@ impl Search<'_> {
     fn child(
         &self,
         x: &Expanding<'_>,
-        step: &Scratch,
+        step: &mut Scratch,
         clock: usize,
         seen: Option<&fingerprint::Seen>,
     ) -> Option<Child> {
@@ -664,15 +668,20 @@ impl Search<'_> {
             after: snapshot,
             history,
             diff,
+            words,
             ..
         } = step;
+        let (snapshot, history, diff) = (&*snapshot, &*history, &*diff);
         let parent = (&x.node.state, &x.history, diff);
         let orbit = self
             .by_orbit()
             .then(|| symmetry::orbit_fingerprint(snapshot, clock, &self.universe.symmetries));
         // On the last level the key is all a child needs: nothing keeps it.
         let (state, fingerprint) = if self.last {
-            let f = orbit.or_else(|| self.store.key(snapshot, history, Some(parent), clock));
+            let f = orbit.or_else(|| {
+                self.store
+                    .key(words, snapshot, history, Some(parent), clock)
+            });
             (f.map(|_| ChildState::Counted), f)
         } else {
             let packed = self.store.packed(snapshot, history, Some(parent));
@@ -744,7 +753,7 @@ impl Search<'_> {
             let (changed, mut violations) = step(&x, mv, cmd, self.parsed[mv].as_ref(), memo);
             let violation = (!violations.is_empty()).then(|| violations.swap_remove(0));
             let child = changed
-                .then(|| self.child(&x, &memo.scratch, node.clock, seen))
+                .then(|| self.child(&x, &mut memo.scratch, node.clock, seen))
                 .flatten();
             if changed {
                 let Scratch { after, diff, .. } = &mut memo.scratch;

@@ -122,32 +122,38 @@ impl Packed {
     /// stored, which is the sequential merge's, so the keys (and with them
     /// the search) do not depend on the thread count.
     pub(super) fn fingerprint(&self, clock: usize) -> u128 {
-        let clock = u32::try_from(clock).expect("clock index fits u32");
-        let words = self.0[..1]
-            .iter()
-            .chain(&self.0[2..])
-            .chain(std::iter::once(&clock));
-        // On the stack for any state of a small universe.
-        const WORDS: usize = 64;
-        if self.0.len() <= WORDS {
-            let mut buf = [0u8; 4 * WORDS];
-            let mut n = 0;
-            for w in words {
-                buf[n..n + 4].copy_from_slice(&w.to_le_bytes());
-                n += 4;
-            }
-            xxh3_128(&buf[..n])
-        } else {
-            let bytes: Vec<u8> = words.flat_map(|w| w.to_le_bytes()).collect();
-            xxh3_128(&bytes)
+        fingerprint(&self.0, clock)
+    }
+}
+
+/// [`Packed::fingerprint`] of the packed form `numbers`.
+fn fingerprint(numbers: &[u32], clock: usize) -> u128 {
+    let clock = u32::try_from(clock).expect("clock index fits u32");
+    let words = numbers[..1]
+        .iter()
+        .chain(&numbers[2..])
+        .chain(std::iter::once(&clock));
+    // On the stack for any state of a small universe.
+    const WORDS: usize = 64;
+    if numbers.len() <= WORDS {
+        let mut buf = [0u8; 4 * WORDS];
+        let mut n = 0;
+        for w in words {
+            buf[n..n + 4].copy_from_slice(&w.to_le_bytes());
+            n += 4;
         }
+        xxh3_128(&buf[..n])
+    } else {
+        let bytes: Vec<u8> = words.flat_map(|w| w.to_le_bytes()).collect();
+        xxh3_128(&bytes)
     }
 }
 
 impl Store {
     /// Packs `snapshot` and `history`, adding what is new to the tables.
     pub(super) fn pack(&mut self, snapshot: &Snapshot, history: &History) -> Packed {
-        Store::encode(snapshot, history, |r, _| {
+        let mut out = Vec::new();
+        Store::encode(&mut out, snapshot, history, |r, _| {
             Some(match r {
                 Record::TakenAt(v) => self.taken_at.intern(v),
                 Record::History(v) => self.histories.intern(v),
@@ -159,7 +165,8 @@ impl Store {
                 Record::Resource(v) => self.resources.intern(v),
             })
         })
-        .expect("interning numbers every record")
+        .expect("interning numbers every record");
+        Packed(out.into_boxed_slice())
     }
 
     /// What [`Store::pack`] gives, when every record and the history are
@@ -178,34 +185,39 @@ impl Store {
         history: &History,
         parent: Option<(&Packed, &History, &Diff)>,
     ) -> Option<Packed> {
-        self.numbered(snapshot, history, parent, true)
+        let mut out = Vec::new();
+        self.numbered(&mut out, snapshot, history, parent, true)?;
+        Some(Packed(out.into_boxed_slice()))
     }
 
     /// The key [`Packed::fingerprint`] gives at `clock` to what
     /// [`Store::packed`] would give, for a state that will not be kept (the
     /// search's last level). The history, which the key leaves out, is not
     /// looked up, so one never stored before does not send the state to
-    /// the merge to be interned. `None` when a record is new.
+    /// the merge to be interned. `None` when a record is new. The numbers
+    /// are written to `words`, the caller's, so a key allocates nothing.
     pub(super) fn key(
         &self,
+        words: &mut Vec<u32>,
         snapshot: &Snapshot,
         history: &History,
         parent: Option<(&Packed, &History, &Diff)>,
         clock: usize,
     ) -> Option<u128> {
-        self.numbered(snapshot, history, parent, false)
-            .map(|p| p.fingerprint(clock))
+        self.numbered(words, snapshot, history, parent, false)?;
+        Some(fingerprint(words, clock))
     }
 
-    /// [`Store::packed`], with the history numbered 0 unless
+    /// [`Store::packed`] into `out`, with the history numbered 0 unless
     /// `with_history`.
     fn numbered(
         &self,
+        out: &mut Vec<u32>,
         snapshot: &Snapshot,
         history: &History,
         parent: Option<(&Packed, &History, &Diff)>,
         with_history: bool,
-    ) -> Option<Packed> {
+    ) -> Option<()> {
         let history_number = |v: &History, before: Option<(&History, u32)>| {
             if !with_history {
                 return Some(0);
@@ -216,7 +228,7 @@ impl Store {
             }
         };
         let Some((numbers, before_history, diff)) = parent else {
-            return Store::encode(snapshot, history, |r, _| match r {
+            return Store::encode(out, snapshot, history, |r, _| match r {
                 Record::TakenAt(v) => self.taken_at.find(v),
                 Record::History(v) => history_number(v, None),
                 Record::Tenant(v) => self.tenants.find(v),
@@ -236,7 +248,7 @@ impl Store {
                 .is_err()
                 .then(|| numbers.section(k)[i])
         };
-        Store::encode(snapshot, history, |r, i| match r {
+        Store::encode(out, snapshot, history, |r, i| match r {
             Record::TakenAt(v) => (!diff.taken_at)
                 .then_some(numbers.0[0])
                 .or_else(|| self.taken_at.find(v)),
@@ -250,14 +262,15 @@ impl Store {
         })
     }
 
-    /// The packed form, numbering each record with `number` (given the
-    /// record and its position in its section); `None` as soon as it gives
-    /// none.
+    /// The packed form, into `out` (emptied first), numbering each record
+    /// with `number` (given the record and its position in its section);
+    /// `None` as soon as it gives none.
     fn encode(
+        out: &mut Vec<u32>,
         snapshot: &Snapshot,
         history: &History,
         mut number: impl FnMut(Record<'_>, usize) -> Option<u32>,
-    ) -> Option<Packed> {
+    ) -> Option<()> {
         // Destructured without `..`: a new snapshot field does not compile
         // until it is packed.
         let Snapshot {
@@ -270,7 +283,8 @@ impl Store {
             resources,
         } = snapshot;
         let len = |n: usize| u32::try_from(n).expect("section fits u32");
-        let mut out = Vec::with_capacity(
+        out.clear();
+        out.reserve(
             HEADER
                 + tenants.len()
                 + users.len()
@@ -310,7 +324,7 @@ impl Store {
         for (i, r) in resources.iter().enumerate() {
             out.push(number(Record::Resource(r), i)?);
         }
-        Some(Packed(out.into_boxed_slice()))
+        Some(())
     }
 
     /// The snapshot and history `packed` stands for.
