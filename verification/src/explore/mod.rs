@@ -653,10 +653,12 @@ impl Search<'_> {
     }
 
     /// A child as the worker hands it to the merge, `None` when its key is
-    /// already seen. Packed here when the store holds all its records (on
-    /// the last level, only keyed); a child with a new record cannot have
-    /// been seen (every seen state was stored or keyed from stored
-    /// records), and its key waits for the merge to number the record.
+    /// already seen. Packed here when the store holds all its records and
+    /// its history (on the last level, only keyed); a child with a new
+    /// record cannot have been seen (every seen state was stored or keyed
+    /// from stored records), and its key waits for the merge to number the
+    /// record. A child with only a new history has its key (the key leaves
+    /// the history out) and goes whole to the merge, which interns it.
     fn child(
         &self,
         x: &Expanding<'_>,
@@ -683,10 +685,24 @@ impl Search<'_> {
                     .key(words, snapshot, history, Some(parent), clock)
             });
             (f.map(|_| ChildState::Counted), f)
+        } else if orbit.is_none() {
+            // Keyed first, packed only when not seen: most children of a
+            // kept level were reached before, and the key needs neither an
+            // allocation nor the history's number.
+            let f = self
+                .store
+                .key(words, snapshot, history, Some(parent), clock);
+            if f.is_some_and(|f| seen.is_some_and(|seen| seen.contains(&f))) {
+                return None;
+            }
+            let packed = f.and_then(|_| {
+                self.store
+                    .keyed(words, history, (&x.node.state, &x.history))
+            });
+            (packed.map(ChildState::Packed), f)
         } else {
             let packed = self.store.packed(snapshot, history, Some(parent));
-            let f = orbit.or_else(|| packed.as_ref().map(|p| p.fingerprint(clock)));
-            (packed.map(ChildState::Packed), f)
+            (packed.map(ChildState::Packed), orbit)
         };
         if fingerprint.is_some_and(|f| seen.is_some_and(|seen| seen.contains(&f))) {
             return None;

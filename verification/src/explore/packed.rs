@@ -208,6 +208,26 @@ impl Store {
         Some(fingerprint(words, clock))
     }
 
+    /// What [`Store::packed`] gives, from the numbers [`Store::key`] left
+    /// in `words` for the same child of `parent` (a stored state and its
+    /// history): those with the history's number. `None` when the history
+    /// is new.
+    pub(super) fn keyed(
+        &self,
+        words: &[u32],
+        history: &History,
+        (numbers, before): (&Packed, &History),
+    ) -> Option<Packed> {
+        let n = if history == before {
+            numbers.0[1]
+        } else {
+            self.histories.find(history)?
+        };
+        let mut out = words.to_vec();
+        out[1] = n;
+        Some(Packed(out.into_boxed_slice()))
+    }
+
     /// [`Store::packed`] into `out`, with the history numbered 0 unless
     /// `with_history`.
     fn numbered(
@@ -425,16 +445,45 @@ mod tests {
         for (parent, parent_history) in [(&u.snapshot, &h), (&other, &h), (&third, &h)] {
             let numbers = store.packed(parent, parent_history, None).unwrap();
             for s in [&u.snapshot, &other, &third, &longer, &shorter, &fresh] {
+                let diff = Diff::between(parent, s);
+                let whole = store.packed(s, &h, None);
                 assert_eq!(
-                    store.packed(
-                        s,
-                        &h,
-                        Some((&numbers, parent_history, &Diff::between(parent, s)))
-                    ),
-                    store.packed(s, &h, None)
+                    store.packed(s, &h, Some((&numbers, parent_history, &diff))),
+                    whole
                 );
+                // Keyed, then packed from the key's numbers: the same.
+                let mut words = vec![7; 3];
+                let key = store.key(
+                    &mut words,
+                    s,
+                    &h,
+                    Some((&numbers, parent_history, &diff)),
+                    2,
+                );
+                assert_eq!(key, whole.as_ref().map(|p| p.fingerprint(2)));
+                if key.is_some() {
+                    assert_eq!(store.keyed(&words, &h, (&numbers, parent_history)), whole);
+                }
             }
         }
         assert_eq!(store.packed(&fresh, &h, None), None);
+
+        // A history the store lacks leaves a keyed child unpacked, until
+        // the merge interns it.
+        let mut dead = h.clone();
+        dead.note_before(&third, third.taken_at.expect("a snapshot time"));
+        assert_ne!(dead, h, "the revoked session is noted");
+        let numbers = store.packed(&other, &h, None).unwrap();
+        let diff = Diff::between(&other, &third);
+        let mut words = Vec::new();
+        let key = store.key(&mut words, &third, &dead, Some((&numbers, &h, &diff)), 0);
+        assert_eq!(
+            key,
+            Some(c.fingerprint(0)),
+            "the key leaves the history out"
+        );
+        assert_eq!(store.keyed(&words, &dead, (&numbers, &h)), None);
+        let interned = store.pack(&third, &dead);
+        assert_eq!(store.keyed(&words, &dead, (&numbers, &h)), Some(interned));
     }
 }
