@@ -260,8 +260,18 @@ mod tests {
         assert!(slots * 3 >= 4 * 1000 && slots.is_power_of_two(), "{slots}");
         for i in 1..=1000u128 {
             assert!(seen.insert(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+            assert_eq!(seen.slots.len(), slots, "regrown at {i} keys");
         }
-        assert_eq!(seen.slots.len(), slots);
+        // Three-quarters full at most: one more key past that grows it.
+        let mut full = Seen::default();
+        full.reserve(12);
+        assert_eq!(full.slots.len(), 16);
+        for i in 1..=12u128 {
+            assert!(full.insert(i << 64));
+            assert_eq!(full.slots.len(), 16, "regrown at {i} keys");
+        }
+        assert!(full.insert(13 << 64));
+        assert_eq!(full.slots.len(), 32, "grown past three-quarters");
         assert_eq!(
             seen.touch(0x9e37_79b9_7f4a_7c15),
             seen.slots[0x7c15 & (slots - 1)]
