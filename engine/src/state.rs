@@ -446,6 +446,246 @@ impl State {
         }
     }
 
+    /// Makes `self` the state `to` builds into: equal (`==`) to what
+    /// [`State::from_snapshot`] gives for it, with the same injected fault,
+    /// or the error it gives (`self` is then left partly written).
+    ///
+    /// When every section of `to` holds the ids of `self`'s in the same
+    /// places, only the records that differ are copied and the indexes
+    /// updated where they refer to them; otherwise (a record added or
+    /// removed, an id elsewhere, a credential's token hash or a session's
+    /// user changed, a reference that would not resolve) the state is
+    /// built whole. For a caller that loads state after state, each close
+    /// to the one before (the explorer: the nodes of a level, mostly
+    /// siblings), where building each one whole was 4 % of a transition.
+    pub fn assign(&mut self, to: &Snapshot) -> Result<(), Error> {
+        if !self.assign_in_place(to) {
+            #[cfg(feature = "faults")]
+            let fault = self.fault;
+            *self = State::from_snapshot(to.clone())?;
+            #[cfg(feature = "faults")]
+            {
+                self.fault = fault;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`State::assign`] by the records that differ; `false` when `to`
+    /// must be built whole (`self` is then partly written).
+    ///
+    /// Tenants and users keep their places (a credential or a membership
+    /// refers to them by position). Each section that refers to them is
+    /// kept up to the first place where `to` holds another id (or ends), its
+    /// records there copied where they differ; the rest is cut, with what
+    /// the indexes say of it, and `to`'s records from that place on are
+    /// added as a load adds them ([`build::Builder`], checks included): a
+    /// sibling node with one more key, or one membership fewer, costs the
+    /// records after the difference, not the whole state.
+    fn assign_in_place(&mut self, to: &Snapshot) -> bool {
+        if self.tenants.len() != to.tenants.len() || self.users.len() != to.users.len() {
+            return false;
+        }
+        // Destructured without `..`: a new field does not compile until it
+        // is assigned here.
+        let State {
+            taken_at,
+            tenants,
+            users,
+            memberships,
+            api_keys,
+            sessions,
+            resources,
+            by_token,
+            links,
+            #[cfg(feature = "faults")]
+                fault: _,
+        } = self;
+        *taken_at = to.taken_at;
+        for (i, t) in to.tenants.iter().enumerate() {
+            if tenants[i] != *t {
+                match tenants.get_index_mut(i) {
+                    Some((id, slot)) if *id == t.id => slot.clone_from(t),
+                    _ => return false,
+                }
+            }
+        }
+        for (i, u) in to.users.iter().enumerate() {
+            if users[i] != *u {
+                match users.get_index_mut(i) {
+                    Some((id, slot)) if *id == u.id => slot.clone_from(u),
+                    _ => return false,
+                }
+            }
+        }
+        let handle = |h: Option<usize>| h.map(|h| h as Handle);
+        let tenant_of = |t: &Option<Id>| match t {
+            None => Some(NO_HANDLE),
+            Some(t) => handle(tenants.get_index_of(t)),
+        };
+
+        // Memberships, by (user, tenant).
+        let kept = common(memberships.keys(), &to.memberships, |Pair(u, t), m| {
+            *u == m.user && *t == m.tenant
+        });
+        for i in kept..memberships.len() {
+            let Pair(user, tenant) = &memberships.get_index(i).expect("below len").0;
+            let (Some(u), Some(t)) = (
+                users.get_index_of(user),
+                handle(tenants.get_index_of(tenant)),
+            ) else {
+                return false;
+            };
+            if let Some(l) = links.write().get_mut(u) {
+                l.members.retain(|x| x.tenant != t);
+            }
+        }
+        memberships.truncate(kept);
+        for (i, m) in to.memberships[..kept].iter().enumerate() {
+            if memberships[i] == *m {
+                continue;
+            }
+            let (Pair(user, tenant), slot) = memberships.get_index_mut(i).expect("below kept");
+            slot.clone_from(m);
+            // The user's member entry copies `since` and `role`.
+            let (Some(u), Some(t)) = (
+                users.get_index_of(user),
+                handle(tenants.get_index_of(tenant)),
+            ) else {
+                return false;
+            };
+            let Some(member) = links
+                .write()
+                .get_mut(u)
+                .and_then(|l| l.members.iter_mut().find(|x| x.tenant == t))
+            else {
+                return false;
+            };
+            member.since = m.since;
+            member.role.clone_from(&m.role);
+        }
+
+        // API keys: a key whose token hash changed is built whole.
+        let keys = common(api_keys.keys(), &to.api_keys, |id, k| *id == k.id);
+        for i in keys..api_keys.len() {
+            unindex(
+                by_token.write(),
+                &api_keys[i].token_sha256,
+                CredentialKind::ApiKey,
+                i,
+            );
+        }
+        api_keys.truncate(keys);
+        for (i, k) in to.api_keys[..keys].iter().enumerate() {
+            if api_keys[i] == *k {
+                continue;
+            }
+            let (_, slot) = api_keys.get_index_mut(i).expect("below kept");
+            let (Some(user), Some(tenant)) =
+                (handle(users.get_index_of(&k.owner)), tenant_of(&k.tenant))
+            else {
+                return false;
+            };
+            if slot.token_sha256 != k.token_sha256 {
+                return false;
+            }
+            slot.clone_from(k);
+            let credential = Slot {
+                kind: CredentialKind::ApiKey,
+                index: i as Handle,
+                user,
+                tenant,
+            };
+            if by_token.get(&k.token_sha256) != Some(&credential) {
+                by_token.write().insert(k.token_sha256, credential);
+            }
+        }
+
+        // Sessions: one whose token hash or user changed is built whole.
+        let kept_sessions = common(sessions.keys(), &to.sessions, |id, x| *id == x.id);
+        for i in kept_sessions..sessions.len() {
+            let x = &sessions[i];
+            unindex(
+                by_token.write(),
+                &x.token_sha256,
+                CredentialKind::Session,
+                i,
+            );
+            if let Some(l) = users
+                .get_index_of(&x.user)
+                .and_then(|u| links.write().get_mut(u))
+            {
+                l.sessions.retain(|&h| h as usize != i);
+            }
+        }
+        sessions.truncate(kept_sessions);
+        for (i, x) in to.sessions[..kept_sessions].iter().enumerate() {
+            if sessions[i] == *x {
+                continue;
+            }
+            let (_, slot) = sessions.get_index_mut(i).expect("below kept");
+            let (Some(user), Some(tenant)) =
+                (handle(users.get_index_of(&x.user)), tenant_of(&x.tenant))
+            else {
+                return false;
+            };
+            if slot.token_sha256 != x.token_sha256
+                || slot.user != x.user
+                || x.created_at > x.expires_at
+            {
+                return false;
+            }
+            slot.clone_from(x);
+            let credential = Slot {
+                kind: CredentialKind::Session,
+                index: i as Handle,
+                user,
+                tenant,
+            };
+            if by_token.get(&x.token_sha256) != Some(&credential) {
+                by_token.write().insert(x.token_sha256, credential);
+            }
+        }
+
+        // Resources, by (tenant, id).
+        let kept_resources = common(resources.keys(), &to.resources, |Pair(t, id), r| {
+            *t == r.tenant && *id == r.id
+        });
+        resources.truncate(kept_resources);
+        for (i, r) in to.resources[..kept_resources].iter().enumerate() {
+            if resources[i] == *r {
+                continue;
+            }
+            if users.get_index_of(&r.owner).is_none() {
+                return false;
+            }
+            resources
+                .get_index_mut(i)
+                .expect("below kept")
+                .1
+                .clone_from(r);
+        }
+
+        // The rest of each section, added as a load adds records.
+        if kept == to.memberships.len()
+            && keys == to.api_keys.len()
+            && kept_sessions == to.sessions.len()
+            && kept_resources == to.resources.len()
+        {
+            return true;
+        }
+        let mut b = build::Builder::resume(std::mem::take(self));
+        let added = b
+            .memberships(kept, &mut to.memberships[kept..].to_vec())
+            .and_then(|()| b.api_keys(keys, &mut to.api_keys[keys..].to_vec()))
+            .and_then(|()| b.sessions(kept_sessions, &mut to.sessions[kept_sessions..].to_vec()))
+            .and_then(|()| {
+                b.resources(kept_resources, &mut to.resources[kept_resources..].to_vec())
+            });
+        *self = b.finish();
+        added.is_ok()
+    }
+
     /// Forgets which records were written: the caller's snapshot now holds
     /// this state's records, so the next [`State::update_snapshot`] into it
     /// compares only the records written after this call. Telling it when
@@ -827,6 +1067,27 @@ impl State {
     }
 }
 
+/// How many records, from the first, have keys `same` as `to`'s in the same
+/// places ([`State::assign`]).
+fn common<'k, K: 'k, T>(
+    keys: impl Iterator<Item = &'k K>,
+    to: &[T],
+    same: impl Fn(&K, &T) -> bool,
+) -> usize {
+    keys.zip(to).take_while(|(k, t)| same(k, t)).count()
+}
+
+/// Takes credential `index`'s token hash out of the index, if it names
+/// that credential ([`State::assign`] cutting a section).
+fn unindex(by_token: &mut TokenIndex, h: &TokenHash, kind: CredentialKind, index: usize) {
+    if by_token
+        .get(h)
+        .is_some_and(|s| s.kind == kind && s.index as usize == index)
+    {
+        by_token.remove(h);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1060,6 +1321,156 @@ mod tests {
         let mut e = a.clone();
         e.tenants[1].suspended = true;
         assert!(!e.same_records(&a) && e != a);
+    }
+
+    /// `assign` gives what loading gives, between every two of a set of
+    /// snapshots that differ in each way it treats apart (a record changed
+    /// in place, added at the end, removed from the middle; a token hash, a
+    /// session's user, a key's owner and tenant changed; tenants or users
+    /// added), and loading's error for an invalid one.
+    #[test]
+    fn assign_is_loading() {
+        use serde_json::{json, Value};
+        const AT: &str = "2026-01-01T00:00:00Z";
+        const LATER: &str = "2026-01-02T00:00:00Z";
+        fn h(t: &str) -> String {
+            TokenHash::of(t).to_string()
+        }
+        fn key(id: &str, owner: &str, tenant: Value, token: &str) -> Value {
+            json!({"id": id, "owner": owner, "tenant": tenant, "token_sha256": h(token),
+                "created_at": AT})
+        }
+        fn session(id: &str, user: &str, tenant: Value, token: &str) -> Value {
+            json!({"id": id, "user": user, "tenant": tenant, "token_sha256": h(token),
+                "created_at": AT, "expires_at": LATER})
+        }
+        let base = json!({
+            "taken_at": AT,
+            "tenants": [{"id": "t-b"}, {"id": "t-a"}],
+            "users": [{"id": "u1"}, {"id": "u2"}],
+            "memberships": [{"user": "u1", "tenant": "t-b", "role": "r", "since": AT},
+                {"user": "u2", "tenant": "t-a", "role": "r", "since": AT},
+                {"user": "u1", "tenant": "t-a", "role": "admin", "since": AT}],
+            "api_keys": [key("k1", "u1", json!("t-b"), "tok/1+=%"),
+                key("k2", "u2", json!(null), "tok/2+=%")],
+            "sessions": [session("s1", "u1", json!("t-a"), "tok/3+=%"),
+                session("s2", "u2", json!(null), "tok/4+=%")],
+            "resources": [{"tenant": "t-b", "id": "r", "owner": "u1"},
+                {"tenant": "t-a", "id": "r", "owner": "u2"}],
+        });
+        type Edit = Box<dyn Fn(&mut Value)>;
+        let valid: Vec<Edit> = vec![
+            Box::new(|_| {}),
+            Box::new(|v| v["taken_at"] = json!(LATER)),
+            Box::new(|v| v["tenants"][1]["suspended"] = json!(true)),
+            Box::new(|v| v["users"][0]["banned"] = json!(true)),
+            Box::new(|v| {
+                v["tenants"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"id": "t-c"}))
+            }),
+            Box::new(|v| v["users"].as_array_mut().unwrap().push(json!({"id": "u3"}))),
+            Box::new(|v| v["memberships"][2]["role"] = json!("owner")),
+            Box::new(|v| v["memberships"][0]["since"] = json!(LATER)),
+            Box::new(|v| {
+                v["memberships"].as_array_mut().unwrap().remove(0);
+            }),
+            Box::new(|v| {
+                let m = json!({"user": "u2", "tenant": "t-b", "role": "r", "since": AT});
+                v["memberships"].as_array_mut().unwrap().push(m);
+            }),
+            Box::new(|v| {
+                v["api_keys"][0]["owner"] = json!("u2");
+                v["api_keys"][0]["tenant"] = json!(null);
+            }),
+            Box::new(|v| v["api_keys"][1]["tenant"] = json!("t-a")),
+            Box::new(|v| v["api_keys"][1]["revoked_at"] = json!(AT)),
+            Box::new(|v| v["api_keys"][0]["token_sha256"] = json!(h("tok/5+=%"))),
+            Box::new(|v| {
+                let k = key("k3", "u1", json!("t-a"), "tok/6+=%");
+                v["api_keys"].as_array_mut().unwrap().push(k);
+            }),
+            Box::new(|v| {
+                v["api_keys"].as_array_mut().unwrap().remove(0);
+            }),
+            Box::new(|v| v["sessions"][0]["tenant"] = json!("t-b")),
+            Box::new(|v| v["sessions"][1]["user"] = json!("u1")),
+            Box::new(|v| v["sessions"][0]["revoked_at"] = json!(AT)),
+            Box::new(|v| v["sessions"][1]["token_sha256"] = json!(h("tok/7+=%"))),
+            Box::new(|v| {
+                v["sessions"].as_array_mut().unwrap().remove(0);
+            }),
+            Box::new(|v| {
+                let x = session("s3", "u2", json!("t-a"), "tok/8+=%");
+                v["sessions"].as_array_mut().unwrap().push(x);
+            }),
+            Box::new(|v| v["resources"][1]["owner"] = json!("u1")),
+            Box::new(|v| {
+                v["resources"].as_array_mut().unwrap().remove(0);
+            }),
+            Box::new(|v| {
+                let mut all = v["memberships"].as_array().unwrap().clone();
+                all.reverse();
+                v["memberships"] = json!(all);
+            }),
+        ];
+        let invalid: Vec<Edit> = vec![
+            Box::new(|v| v["api_keys"][0]["owner"] = json!("nobody")),
+            Box::new(|v| v["api_keys"][1]["tenant"] = json!("nowhere")),
+            Box::new(|v| v["sessions"][0]["tenant"] = json!("nowhere")),
+            Box::new(|v| v["sessions"][0]["created_at"] = json!("2026-01-03T00:00:00Z")),
+            Box::new(|v| v["resources"][0]["owner"] = json!("nobody")),
+            Box::new(|v| v["sessions"][1]["token_sha256"] = json!(h("tok/1+=%"))),
+            Box::new(|v| {
+                let k = key("k3", "u1", json!("t-a"), "tok/3+=%");
+                v["api_keys"].as_array_mut().unwrap().push(k);
+            }),
+            Box::new(|v| {
+                let m = json!({"user": "u1", "tenant": "t-b", "role": "x", "since": AT});
+                v["memberships"].as_array_mut().unwrap().push(m);
+            }),
+            Box::new(|v| {
+                let x = session("s3", "nobody", json!(null), "tok/8+=%");
+                v["sessions"].as_array_mut().unwrap().push(x);
+            }),
+        ];
+        let snapshot = |edit: &Edit| -> Snapshot {
+            let mut v = base.clone();
+            edit(&mut v);
+            serde_json::from_value(v).unwrap()
+        };
+        let (mut in_place, mut errors) = (0, 0);
+        for from in &valid {
+            let from = snapshot(from);
+            for to in valid.iter().chain(&invalid) {
+                let to = snapshot(to);
+                let mut st = State::from_snapshot(from.clone()).unwrap();
+                #[cfg(feature = "faults")]
+                st.inject(Some(crate::Fault::ALL[0]));
+                let mut probe = State::from_snapshot(from.clone()).unwrap();
+                in_place += usize::from(probe.assign_in_place(&to));
+                match (st.assign(&to), State::from_snapshot(to.clone())) {
+                    (Ok(()), Ok(mut want)) => {
+                        #[cfg(feature = "faults")]
+                        want.inject(Some(crate::Fault::ALL[0]));
+                        assert!(st == want, "{from:?}\nassigned\n{to:?}");
+                        let _ = &mut want;
+                    }
+                    (Err(got), Err(want)) => {
+                        assert_eq!(got.to_string(), want.to_string());
+                        errors += 1;
+                    }
+                    (got, want) => panic!("assign {got:?}, loading {want:?}: {to:?}"),
+                }
+            }
+        }
+        // Both ways taken: most pairs in place, every invalid one refused.
+        assert!(
+            in_place > valid.len() * valid.len() / 2,
+            "{in_place} in place"
+        );
+        assert_eq!(errors, valid.len() * invalid.len());
     }
 
     #[test]

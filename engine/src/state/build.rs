@@ -62,6 +62,12 @@ impl Builder {
         }
     }
 
+    /// Goes on adding records to `st` ([`State::assign`]: the records
+    /// after the place where its sections and the new snapshot's differ).
+    pub(crate) fn resume(st: State) -> Builder {
+        Builder { st }
+    }
+
     pub(crate) fn set_taken_at(&mut self, taken_at: Option<Timestamp>) {
         self.st.taken_at = taken_at;
     }

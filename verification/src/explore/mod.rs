@@ -92,6 +92,9 @@ struct Memo {
     /// The last node's model, reset to the next node's state
     /// ([`Model::reset`]: its policy is not copied again).
     node_model: Option<Model>,
+    /// The last node's engine, assigned the next node's state
+    /// ([`State::assign`]: only the records that differ are copied).
+    node_engine: Option<State>,
     /// Emptied transition lists taken from [`Spare`], filled one a node.
     lists: Vec<Vec<Transition>>,
 }
@@ -774,7 +777,15 @@ impl Search<'_> {
             node,
             policy: self.policy,
             cross_check: self.cfg.cross_check,
-            engine: engine(&snapshot, self.cfg.fault),
+            engine: match memo.node_engine.take() {
+                Some(mut engine) => {
+                    engine
+                        .assign(&snapshot)
+                        .expect("universe snapshot is well formed");
+                    engine
+                }
+                None => engine(&snapshot, self.cfg.fault),
+            },
             model,
             longest_public: longest_public(&snapshot),
             policy_strings: &self.policy_strings,
@@ -787,6 +798,12 @@ impl Search<'_> {
             snapshot,
             history,
         };
+        if x.cross_check {
+            assert!(
+                x.engine == engine(&x.snapshot, self.cfg.fault),
+                "the engine assigned the node's state is the one built from it"
+            );
+        }
         // The node's state on both sides, where its commands run in place.
         // `after` holds the engine's snapshot: its exports compare only the
         // records a command writes.
@@ -838,6 +855,7 @@ impl Search<'_> {
             }
         }
         memo.node_model = Some(x.model);
+        memo.node_engine = Some(x.engine);
         out
     }
 
