@@ -3,7 +3,7 @@
 //! (engine beside the reference model, every invariant after every step).
 
 use std::cell::RefCell;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use authproof_engine::{Command, CommandResult, Fault};
 use authproof_verification::lockstep::Judged;
@@ -52,22 +52,28 @@ fn describe(at: &str, violations: &[Violation]) -> String {
 /// Runs `trace` in the lockstep harness on the engine (with `fault`
 /// injected) and the model. Returns where it first broke an invariant, as
 /// text for a crash message; `Err` when the trace is not valid input. `each`
-/// sees every step's command and engine result.
+/// sees every step's command and engine result. The trace is taken, not
+/// borrowed: its policy becomes the model's rather than being copied.
 pub fn run_with(
-    trace: &Trace,
+    trace: Trace,
     fault: Option<Fault>,
     mut each: impl FnMut(usize, &Command, &CommandResult),
 ) -> Result<Option<String>, Error> {
+    let Trace {
+        policy,
+        snapshot,
+        steps,
+    } = trace;
     let judged = JUDGED.take();
-    let mut lockstep = Lockstep::engine_remembering(&trace.policy, &trace.snapshot, fault, judged)?;
-    let found = first_violation(&mut lockstep, trace, &mut each);
+    let mut lockstep = Lockstep::engine_remembering(Arc::new(policy), &snapshot, fault, judged)?;
+    let found = first_violation(&mut lockstep, &steps, &mut each);
     JUDGED.set(lockstep.into_judged());
     found
 }
 
 fn first_violation(
     lockstep: &mut Lockstep<authproof_engine::State>,
-    trace: &Trace,
+    steps: &[Command],
     each: &mut impl FnMut(usize, &Command, &CommandResult),
 ) -> Result<Option<String>, Error> {
     if !lockstep.initial_violations().is_empty() {
@@ -76,7 +82,7 @@ fn first_violation(
             lockstep.initial_violations(),
         )));
     }
-    for command in &trace.steps {
+    for command in steps {
         let step = lockstep.step(command)?;
         each(step.index, command, &step.result);
         if !step.violations.is_empty() {
@@ -88,6 +94,6 @@ fn first_violation(
 }
 
 /// [`run_with`] without a per-step callback.
-pub fn run(trace: &Trace, fault: Option<Fault>) -> Result<Option<String>, Error> {
+pub fn run(trace: Trace, fault: Option<Fault>) -> Result<Option<String>, Error> {
     run_with(trace, fault, |_, _, _| {})
 }

@@ -26,3 +26,11 @@ pub mod strict;
 pub mod targets;
 
 pub use harness::{fault_from_env, run};
+
+/// With the `mimalloc` feature: a faster allocator than glibc's for the
+/// many small allocations of a lockstep run. Never under AddressSanitizer
+/// (scripts/fuzz-smoke leaves the feature off with `FUZZ_ASAN=1`), which
+/// must see every allocation.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -585,7 +585,7 @@ pub fn decide(data: &[u8]) {
         snapshot: w.snapshot,
         steps: vec![input::authenticate_command(&req)],
     };
-    match run(&trace, fault) {
+    match run(trace, fault) {
         Ok(None) => {}
         Ok(Some(f)) => fail("decide", f),
         Err(e) => fail("decide", format!("generated snapshot rejected: {e}")),
@@ -598,7 +598,7 @@ pub fn differential(data: &[u8]) {
     let Ok(trace) = input::differential_trace(data) else {
         return;
     };
-    match run(&trace, fault_from_env()) {
+    match run(trace, fault_from_env()) {
         Ok(None) => {}
         Ok(Some(f)) => fail("differential", f),
         Err(e) => fail("differential", format!("generated snapshot rejected: {e}")),

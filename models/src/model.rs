@@ -117,8 +117,16 @@ impl Model {
     /// [`integrity::check`](crate::integrity::check), which the verification
     /// holds the engine's load to (`authproof_verification::integrity`).
     pub fn new(snapshot: &Snapshot, policy: &Policy) -> Model {
+        Model::shared(snapshot, Arc::new(policy.clone()))
+    }
+
+    /// [`Model::new`] under a policy the caller shares rather than one the
+    /// model copies: a policy is dozens of allocations, and a caller that
+    /// starts a model per run (a fuzz target, tens of thousands a second)
+    /// hands over the one it built.
+    pub fn shared(snapshot: &Snapshot, policy: Arc<Policy>) -> Model {
         Model {
-            policy: Arc::new(policy.clone()),
+            policy,
             snap: snapshot.clone(),
             hashes: Hashes::default(),
         }

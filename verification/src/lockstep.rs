@@ -28,6 +28,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use authproof_engine::{
     snapshot::Diff, Command, CommandResult, Decision, Fault, Op, Policy, Presented, Reason,
@@ -421,7 +422,6 @@ impl Judged {
 /// coverage. Commands must not go back in time (docs/SPEC.md §10), as in a
 /// trace file.
 pub struct Lockstep<I> {
-    policy: Policy,
     implementation: I,
     model: Model,
     history: History,
@@ -441,24 +441,30 @@ impl<I: Implementation> Lockstep<I> {
     /// `implementation`, already holding `snapshot`, beside a model started
     /// from it. Checks the initial state ([`Lockstep::initial_violations`]).
     pub fn new(policy: &Policy, snapshot: &Snapshot, implementation: I) -> Result<Self, Error> {
-        Lockstep::remembering(policy, snapshot, implementation, Judged::default())
+        Lockstep::remembering(
+            Arc::new(policy.clone()),
+            snapshot,
+            implementation,
+            Judged::default(),
+        )
     }
 
     /// [`Lockstep::new`] with what an earlier run's judge remembered
-    /// ([`Lockstep::into_judged`]): the same verdicts, with less work.
+    /// ([`Lockstep::into_judged`]): the same verdicts, with less work. The
+    /// policy is the caller's, shared with the model ([`Model::shared`]),
+    /// not copied.
     pub fn remembering(
-        policy: &Policy,
+        policy: Arc<Policy>,
         snapshot: &Snapshot,
         mut implementation: I,
         judged: Judged,
     ) -> Result<Self, Error> {
-        let model = Model::new(snapshot, policy);
+        let model = Model::shared(snapshot, policy);
         let exported = implementation
             .snapshot()
             .map_err(|e| Error::implementation(None, e))?;
         let initial = check_initial(snapshot, &exported, &model, &judged);
         Ok(Lockstep {
-            policy: policy.clone(),
             implementation,
             model,
             history: History::new(snapshot),
@@ -485,18 +491,20 @@ impl<I: Implementation> Lockstep<I> {
             .map_err(|e| e.nested_in(&format!("$.steps[{index}]")))?;
         // Decided by hash before the step changes the state (a sliding
         // refresh would).
-        let presentation = by_hash::presentation(&self.policy, &self.state, command);
+        // The model's policy is the run's: one copy of it, not two.
+        let policy = self.model.policy();
+        let presentation = by_hash::presentation(policy, &self.state, command);
         let by_hash = match presentation.zip(command.request()) {
             Some((p, req)) => self
                 .implementation
-                .decide_presented(&self.policy, &req, &p.presented)
+                .decide_presented(policy, &req, &p.presented)
                 .map_err(|e| Error::implementation(Some(index), e))?
                 .map(|d| (p, d)),
             None => None,
         };
         let result = self
             .implementation
-            .apply(&self.policy, command)
+            .apply(policy, command)
             .map_err(|e| Error::implementation(Some(index), e))?;
         self.implementation
             .snapshot_into(&mut self.after)
@@ -505,7 +513,7 @@ impl<I: Implementation> Lockstep<I> {
         let violations = self.judged.judge(
             &mut self.history,
             Observed {
-                policy: &self.policy,
+                policy: self.model.policy(),
                 index,
                 command,
                 before: &self.state,
@@ -599,12 +607,12 @@ impl Lockstep<State> {
         snapshot: &Snapshot,
         fault: Option<Fault>,
     ) -> Result<Self, Error> {
-        Lockstep::engine_remembering(policy, snapshot, fault, Judged::default())
+        Lockstep::engine_remembering(Arc::new(policy.clone()), snapshot, fault, Judged::default())
     }
 
     /// [`Lockstep::engine`] with what an earlier run's judge remembered.
     pub fn engine_remembering(
-        policy: &Policy,
+        policy: Arc<Policy>,
         snapshot: &Snapshot,
         fault: Option<Fault>,
         judged: Judged,

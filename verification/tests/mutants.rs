@@ -4,6 +4,7 @@
 //! Needs the `faults` feature:
 //! `cargo test -p authproof-verification --features faults --test lib mutants`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use authproof_engine::{Fault, Policy};
@@ -251,8 +252,13 @@ fn a_remembering_judge_gives_what_a_fresh_one_gives() {
     for fault in std::iter::once(None).chain(Fault::ALL.map(Some)) {
         for t in &traces {
             let fresh = lockstep::run_engine(&t.policy, &t.snapshot, &t.steps, fault).unwrap();
-            let lockstep = Lockstep::engine_remembering(&t.policy, &t.snapshot, fault, judged)
-                .expect("a generated trace loads");
+            let lockstep = Lockstep::engine_remembering(
+                Arc::new(t.policy.clone()),
+                &t.snapshot,
+                fault,
+                judged,
+            )
+            .expect("a generated trace loads");
             let (remembered, kept) = lockstep.run_remembering(&t.steps).unwrap();
             judged = kept;
             assert_eq!(

@@ -84,7 +84,8 @@ fn replay(path: &str) -> ExitCode {
     };
     // One line per step: op and outcome, no explanation text (it could
     // carry what a faulty engine leaked).
-    let result = run_with(&case, fault_from_env(), |i, cmd, r| {
+    let steps = case.steps.len();
+    let result = run_with(case, fault_from_env(), |i, cmd, r| {
         let what = match r {
             CommandResult::Ok { changes, .. } => format!("ok ({} changes)", changes.len()),
             CommandResult::Rejected { reason, .. } => format!("rejected {reason}"),
@@ -100,7 +101,7 @@ fn replay(path: &str) -> ExitCode {
     });
     match result {
         Ok(None) => {
-            println!("{} steps, no invariant violated", case.steps.len());
+            println!("{steps} steps, no invariant violated");
             ExitCode::SUCCESS
         }
         Ok(Some(f)) => {
