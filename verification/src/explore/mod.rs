@@ -1192,7 +1192,7 @@ pub fn explore(
         spare: Spare::default(),
     };
     let mut merged = Merged {
-        seen: fingerprint::Seen::default(),
+        seen: fingerprint::Seen::with_threads(cfg.threads),
         links: Vec::new(),
         reached: 0,
         deferred: Vec::new(),
