@@ -489,10 +489,10 @@ impl<I: Implementation> Lockstep<I> {
         let index = self.index;
         authproof_engine::load::check_order(self.last.as_ref(), command)
             .map_err(|e| e.nested_in(&format!("$.steps[{index}]")))?;
-        // Decided by hash before the step changes the state (a sliding
-        // refresh would).
         // The model's policy is the run's: one copy of it, not two.
         let policy = self.model.policy();
+        // Decided by hash before the step changes the state (a sliding
+        // refresh would).
         let presentation = by_hash::presentation(policy, &self.state, command);
         let by_hash = match presentation.zip(command.request()) {
             Some((p, req)) => self
